@@ -1,0 +1,12 @@
+/** The router's Hono environment, assembled from what each middleware declares it sets. */
+import type { Env } from './env.js';
+import type { RequestContextVars } from './middleware/request-context.js';
+import type { ServicesVars } from './middleware/services.js';
+import type { TenantVars } from './middleware/resolve-tenant.js';
+import type { AuthVars } from './middleware/authenticate.js';
+import type { DbVars } from './middleware/tenant-db.js';
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: RequestContextVars & ServicesVars & TenantVars & AuthVars & DbVars;
+};

@@ -1,0 +1,50 @@
+/**
+ * The sample tenant application: `/api/v1/tracks`. It knows nothing of tenancy: the pipeline
+ * has already bound the database handle to the tenant, its region and its isolation.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import type { AppEnv } from '../app-env.js';
+import { AppError } from '../errors.js';
+import { validate } from './validate.js';
+
+interface TrackRow { id: string; title: string; artist: string; duration_ms: number; created_at: Date }
+
+const COLUMNS = 'id, title, artist, duration_ms, created_at';
+const text = z.string().trim().min(1).max(200);
+const NewTrack = z.strictObject({ title: text, artist: text, durationMs: z.number().int().positive().max(86_400_000) });
+const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) });
+const IdParam = z.object({ id: z.uuid({ message: 'id must be a UUID' }) });
+
+const view = (r: TrackRow) => ({
+  id: r.id, title: r.title, artist: r.artist, durationMs: r.duration_ms, createdAt: new Date(r.created_at).toISOString(),
+});
+
+const notFound = () => new AppError(404, 'NOT_FOUND', 'track not found');
+
+export const tracks = new Hono<AppEnv>()
+  .get('/', validate('query', ListQuery), async (c) => {
+    const { limit } = c.req.valid('query');
+    const rows = await c.var.db.query<TrackRow>(`SELECT ${COLUMNS} FROM tracks ORDER BY created_at DESC, id LIMIT $1`, [limit]);
+    return c.json({ tracks: rows.map(view) });
+  })
+  .post('/',
+    bodyLimit({ maxSize: 16 * 1024, onError: () => { throw new AppError(413, 'PAYLOAD_TOO_LARGE', 'request body over 16 KiB'); } }),
+    validate('json', NewTrack),
+    async (c) => {
+      const t = c.req.valid('json');
+      const [row] = await c.var.db.query<TrackRow>(
+        `INSERT INTO tracks (title, artist, duration_ms) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`, [t.title, t.artist, t.durationMs]);
+      return c.json({ track: view(row!) }, 201, { Location: `/api/v1/tracks/${row!.id}` });
+    })
+  .get('/:id', validate('param', IdParam), async (c) => {
+    const [row] = await c.var.db.query<TrackRow>(`SELECT ${COLUMNS} FROM tracks WHERE id = $1`, [c.req.valid('param').id]);
+    if (!row) throw notFound();
+    return c.json({ track: view(row) });
+  })
+  .delete('/:id', validate('param', IdParam), async (c) => {
+    const rows = await c.var.db.query('DELETE FROM tracks WHERE id = $1 RETURNING id', [c.req.valid('param').id]);
+    if (rows.length === 0) throw notFound();
+    return c.body(null, 204);
+  });

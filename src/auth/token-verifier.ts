@@ -1,0 +1,132 @@
+/**
+ * JWT verification with `jose`. Two kinds of issuer: the platform (HS256 under a secret, tenant id
+ * in `tid`) and a tenant's own identity provider (asymmetric keys from its JWKS, its issuer,
+ * audience and claim name). Algorithms are allow-listed per issuer: never `none`, never HMAC for
+ * an issuer whose keys are asymmetric, so a public key can never be used as an HMAC secret.
+ */
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { AppError } from '../errors.js';
+import type { LookupKey, Tenant } from '../tenancy/tenant.js';
+
+const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+export interface VerifierOptions {
+  platform: { issuer: string; audience: string; secret: string };
+  /** Longest accepted token, in characters. */
+  maxTokenLength?: number;
+  /** Allowed clock skew for exp/nbf/iat, in seconds. */
+  clockToleranceSec?: number;
+}
+
+export interface Identity { via: 'platform' | 'tenant'; issuer: string; subject: string | null; claims: JWTPayload }
+
+type Jwks = ReturnType<typeof createRemoteJWKSet>;
+
+/** Verifies tokens for a tenant, or finds the tenant a token speaks for. */
+export class TokenVerifier {
+  private readonly secret: Uint8Array;
+  private readonly maxLen: number;
+  private readonly skew: number;
+  // One key set per JWKS URL per isolate; jose caches keys and rate-limits refetches on unknown kid.
+  private readonly jwks = new Map<string, Jwks>();
+
+  constructor(private readonly opts: VerifierOptions) {
+    if (opts.platform.secret.length < 32) throw new Error('platform JWT secret must be at least 32 characters');
+    this.secret = new TextEncoder().encode(opts.platform.secret);
+    this.maxLen = opts.maxTokenLength ?? 8192;
+    this.skew = opts.clockToleranceSec ?? 30;
+  }
+
+  /** For the shared API host: the lookup key a token names. Platform tokens are verified first. */
+  async lookupKeyOf(token: string): Promise<{ key: LookupKey; identity?: Identity }> {
+    const { iss } = this.peek(token);
+    if (iss === this.opts.platform.issuer) {
+      const identity = await this.verifyPlatform(token);
+      const tid = identity.claims.tid;
+      if (typeof tid !== 'string' || tid === '') throw new AppError(401, 'INVALID_TOKEN', 'token has no tenant claim');
+      return { key: { kind: 'id', value: tid }, identity };
+    }
+    return { key: { kind: 'issuer', value: iss } };
+  }
+
+  /** Verifies `token` for `tenant` and checks that its tenant claim names that tenant. */
+  async verifyFor(token: string, tenant: Tenant, known?: Identity): Promise<Identity> {
+    const { iss } = this.peek(token);
+    let identity: Identity;
+    let claim = 'tid';
+    if (iss === this.opts.platform.issuer) {
+      identity = known ?? await this.verifyPlatform(token);
+    } else if (tenant.jwt && iss === tenant.jwt.issuer) {
+      identity = await this.verifyTenant(token, tenant.jwt);
+      claim = tenant.jwt.claim;
+    } else {
+      throw new AppError(401, 'INVALID_TOKEN', 'token issuer is not trusted by this tenant');
+    }
+    const value = identity.claims[claim];
+    if (typeof value !== 'string' || value === '') throw new AppError(401, 'INVALID_TOKEN', `token has no ${claim} claim`);
+    if (value !== tenant.id && value !== tenant.slug) throw new AppError(403, 'TENANT_MISMATCH', 'token belongs to another tenant');
+    return identity;
+  }
+
+  /** Size and shape checks before any cryptography or lookup. */
+  private peek(token: string): { iss: string; alg: string } {
+    if (token.length > this.maxLen) throw new AppError(401, 'INVALID_TOKEN', 'token too large');
+    try {
+      const { alg } = decodeProtectedHeader(token);
+      const { iss } = decodeJwt(token);
+      if (!alg || alg === 'none') throw new AppError(401, 'INVALID_TOKEN', 'token algorithm not allowed');
+      if (typeof iss !== 'string' || iss === '') throw new AppError(401, 'INVALID_TOKEN', 'token has no issuer');
+      return { iss, alg };
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError(401, 'INVALID_TOKEN', 'malformed token');
+    }
+  }
+
+  private async verifyPlatform(token: string): Promise<Identity> {
+    const { issuer, audience } = this.opts.platform;
+    const { payload } = await this.guard(() => jwtVerify(token, this.secret, {
+      issuer, audience, algorithms: ['HS256'], clockTolerance: this.skew, requiredClaims: ['exp'],
+    }));
+    return { via: 'platform', issuer, subject: payload.sub ?? null, claims: payload };
+  }
+
+  private async verifyTenant(token: string, jwt: NonNullable<Tenant['jwt']>): Promise<Identity> {
+    const algorithms = jwt.algorithms.filter((a) => ASYMMETRIC.has(a));
+    if (algorithms.length === 0) throw new AppError(401, 'INVALID_TOKEN', 'tenant has no usable token algorithms');
+    const { payload } = await this.guard(() => jwtVerify(token, this.keySet(jwt.jwksUrl), {
+      issuer: jwt.issuer, audience: jwt.audience, algorithms, clockTolerance: this.skew, requiredClaims: ['exp'],
+    }));
+    return { via: 'tenant', issuer: jwt.issuer, subject: payload.sub ?? null, claims: payload };
+  }
+
+  private keySet(url: string): Jwks {
+    let set = this.jwks.get(url);
+    if (!set) {
+      if (this.jwks.size >= 1000) this.jwks.delete(this.jwks.keys().next().value!);
+      set = createRemoteJWKSet(new URL(url), { timeoutDuration: 3000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
+      this.jwks.set(url, set);
+    }
+    return set;
+  }
+
+  /** Turns jose's errors into refusals with a useful, non-secret message. */
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) throw new AppError(401, 'INVALID_TOKEN', 'token expired');
+      if (err instanceof errors.JWTClaimValidationFailed) {
+        const what = err.claim === 'nbf' ? 'token not yet valid' : `token ${err.claim} claim is invalid`;
+        throw new AppError(401, 'INVALID_TOKEN', what);
+      }
+      if (err instanceof errors.JOSEAlgNotAllowed) throw new AppError(401, 'INVALID_TOKEN', 'token algorithm not allowed');
+      if (err instanceof errors.JWKSNoMatchingKey) throw new AppError(401, 'INVALID_TOKEN', 'no key matches the token');
+      if (err instanceof errors.JWKSTimeout || (err instanceof TypeError && /fetch/i.test(err.message))) {
+        throw new AppError(503, 'UPSTREAM_UNAVAILABLE', 'identity provider unreachable', { 'Retry-After': '5' });
+      }
+      if (err instanceof errors.JOSEError) throw new AppError(401, 'INVALID_TOKEN', 'token signature or format is invalid');
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The router's bindings and its one configuration parser. String vars and secrets are validated
+ * once per isolate; a missing or malformed one is a clear 500 naming the variable, never a crash
+ * deep in a request.
+ */
+import { z } from 'zod';
+import { parseBaseDomains } from './tenancy/host.js';
+
+/** Bindings as declared in wrangler.toml (vars) and set as secrets. */
+export interface Env {
+  TENANT_BASE_DOMAINS: string;
+  PLATFORM_ISSUER: string;
+  PLATFORM_AUDIENCE: string;
+  PLATFORM_JWT_SECRET: string;
+  MASTER_KEY: string;
+  CONTROL_DATABASE_URL: string;
+  /** JSON object: region → connection string of the router's role on that region's shared database. */
+  REGION_DATABASE_URLS: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  /** Local only: the Neon-compatible endpoint standing in for Neon. Unset in production. */
+  NEON_LOCAL_ENDPOINT?: string;
+  TENANT_CACHE_TTL_MS?: string;
+  TENANT_NEGATIVE_TTL_MS?: string;
+}
+
+const url = z.url({ protocol: /^(postgres|postgresql)$/ });
+const ConfigSchema = z.object({
+  TENANT_BASE_DOMAINS: z.string().min(1),
+  PLATFORM_ISSUER: z.string().min(1),
+  PLATFORM_AUDIENCE: z.string().min(1),
+  PLATFORM_JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  MASTER_KEY: z.string().min(43, 'must be 32 bytes, base64'),
+  CONTROL_DATABASE_URL: url,
+  REGION_DATABASE_URLS: z.string().transform((s, ctx) => {
+    try { return z.record(z.string(), url).parse(JSON.parse(s)); } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of region → postgres URL' });
+      return z.NEVER;
+    }
+  }),
+  UPSTASH_REDIS_REST_URL: z.url().optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+  NEON_LOCAL_ENDPOINT: z.url().optional(),
+  TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  TENANT_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+});
+
+export type Config = Omit<z.infer<typeof ConfigSchema>, 'TENANT_BASE_DOMAINS'> & { baseDomains: string[] };
+
+/** Parses and validates `env`; throws an Error naming every bad variable (never its value). */
+export function parseConfig(env: Env): Config {
+  const r = ConfigSchema.safeParse(env);
+  if (!r.success) {
+    const names = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${names}`);
+  }
+  const { TENANT_BASE_DOMAINS, ...rest } = r.data;
+  return { ...rest, baseDomains: parseBaseDomains(TENANT_BASE_DOMAINS) };
+}

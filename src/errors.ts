@@ -1,0 +1,54 @@
+/**
+ * One error type and one error shape: `{"error":{"code","message","requestId"}}`.
+ * Refusals throw `AppError`; anything else becomes a 500 whose details stay in the log.
+ */
+import { HTTPException } from 'hono/http-exception';
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export type ErrorCode =
+  | 'BAD_REQUEST' | 'INVALID_HOST' | 'UNAUTHENTICATED' | 'INVALID_TOKEN' | 'TENANT_MISMATCH'
+  | 'GEO_BLOCKED' | 'IP_NOT_ALLOWED' | 'FORBIDDEN' | 'TENANT_NOT_FOUND' | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'RATE_LIMITED' | 'QUOTA_EXCEEDED'
+  | 'CONCURRENCY_LIMIT' | 'RESIDENCY_VIOLATION' | 'CIRCUIT_OPEN' | 'TENANT_SUSPENDED' | 'TENANT_MIGRATING'
+  | 'UPSTREAM_UNAVAILABLE' | 'INTERNAL';
+
+/** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
+export class AppError extends HTTPException {
+  constructor(status: ContentfulStatusCode, readonly code: ErrorCode, message: string, readonly headers: Record<string, string> = {}) {
+    super(status, { message });
+    this.name = 'AppError';
+  }
+}
+
+/** Writes the JSON error body. */
+export function errorResponse(c: Context, status: ContentfulStatusCode, code: ErrorCode, message: string, headers: Record<string, string> = {}): Response {
+  const requestId = (c.get('requestId') as string | undefined) ?? null;
+  for (const [k, v] of Object.entries(headers)) c.header(k, v);
+  return c.json({ error: { code, message, requestId } }, status);
+}
+
+/** Hono's status codes from its own middleware (body limit, validators) mapped to our codes. */
+function codeForStatus(status: number): ErrorCode {
+  if (status === 413) return 'PAYLOAD_TOO_LARGE';
+  if (status === 401) return 'UNAUTHENTICATED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 415) return 'UNSUPPORTED_MEDIA_TYPE';
+  return status >= 500 ? 'INTERNAL' : 'BAD_REQUEST';
+}
+
+/** The single `onError`: AppError as is, other HTTP exceptions by status, the rest a bare 500. */
+export const onError: ErrorHandler = (err, c) => {
+  if (err instanceof AppError) return errorResponse(c, err.status as ContentfulStatusCode, err.code, err.message, err.headers);
+  if (err instanceof HTTPException) {
+    const status = err.status as ContentfulStatusCode;
+    const message = status === 413 ? 'request body too large' : err.message || 'bad request';
+    return errorResponse(c, status, codeForStatus(status), message);
+  }
+  console.error(JSON.stringify({ level: 'error', requestId: c.get('requestId'), msg: 'unhandled', error: String(err) }));
+  return errorResponse(c, 500, 'INTERNAL', 'internal error');
+};
+
+/** JSON 404 for routes that do not exist. */
+export const notFound: NotFoundHandler = (c) => errorResponse(c, 404, 'NOT_FOUND', 'no such route');

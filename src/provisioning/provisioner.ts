@@ -1,0 +1,34 @@
+/** Storage provisioning behind one interface: local clusters here, Neon's API in production. */
+import type { Isolation } from '../tenancy/tenant.js';
+
+export interface ProvisionRequest { tenantId: string; region: string; isolation: Isolation }
+
+/** Where a tenant's rows live, as recorded in `tenant_placements`. */
+export interface Placement {
+  region: string;
+  strategy: Isolation;
+  schemaName: string | null;
+  roleName: string | null;
+  databaseName: string | null;
+  /** Sealed connection string of a dedicated database; never returned by any API. */
+  connectionSecret: string | null;
+}
+
+export interface Provisioner {
+  /** Creates (or completes) the tenant's storage and applies tenant migrations; idempotent. */
+  provision(req: ProvisionRequest): Promise<Placement>;
+}
+
+/** The validated identifier used for a tenant's schema, role and database. */
+export function tenantIdent(tenantId: string): string {
+  const hex = tenantId.toLowerCase().replace(/-/g, '');
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new Error('tenant id must be a UUID');
+  return `t_${hex}`;
+}
+
+/** `url` with its database replaced. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

@@ -1,0 +1,52 @@
+/**
+ * What the pipeline talks to, built once per isolate from the validated configuration:
+ * the tenant directory (L1 → Upstash → control Postgres), the token verifier, the data router.
+ */
+import { Redis } from '@upstash/redis/cloudflare';
+import { parseConfig, type Config, type Env } from './env.js';
+import { useLocalNeonEndpoint } from './data/neon-config.js';
+import { TenantDataRouter } from './data/tenant-db.js';
+import { ControlStore } from './tenancy/control-store.js';
+import { TenantDirectory, type SharedCache } from './tenancy/directory.js';
+import { TokenVerifier } from './auth/token-verifier.js';
+import { importMasterKey } from './crypto/secret-box.js';
+
+export interface Services {
+  config: Config;
+  directory: TenantDirectory;
+  verifier: TokenVerifier;
+  data: TenantDataRouter;
+}
+
+/** An Upstash-backed L2; requests time out fast because L2 is an optimisation, not a dependency. */
+export function upstashCache(url: string, token: string): SharedCache {
+  const redis = new Redis({ url, token, retry: false, automaticDeserialization: false, signal: () => AbortSignal.timeout(500) });
+  return {
+    get: (key) => redis.get<string>(key),
+    set: async (key, value, ttl) => { await redis.set(key, value, { ex: ttl }); },
+  };
+}
+
+const built = new WeakMap<object, Services>();
+
+/** The services for `env`, built on first use in this isolate. */
+export function routerServices(env: Env): Services {
+  const cached = built.get(env);
+  if (cached) return cached;
+  const config = parseConfig(env);
+  useLocalNeonEndpoint(config.NEON_LOCAL_ENDPOINT);
+  const shared = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+    ? upstashCache(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : null;
+  const log = (where: string, err: unknown) => console.warn(JSON.stringify({ level: 'warn', msg: 'tenant cache', where, error: String(err) }));
+  const services: Services = {
+    config,
+    directory: new TenantDirectory({
+      store: new ControlStore(config.CONTROL_DATABASE_URL), shared,
+      l1TtlMs: config.TENANT_CACHE_TTL_MS, negativeTtlMs: config.TENANT_NEGATIVE_TTL_MS, onError: log,
+    }),
+    verifier: new TokenVerifier({ platform: { issuer: config.PLATFORM_ISSUER, audience: config.PLATFORM_AUDIENCE, secret: config.PLATFORM_JWT_SECRET } }),
+    data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY) }),
+  };
+  built.set(env, services);
+  return services;
+}

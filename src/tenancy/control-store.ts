@@ -1,0 +1,45 @@
+/**
+ * L3: the control Postgres, read over Neon's HTTP protocol in one query per lookup. Each lookup
+ * kind has its own fixed query text; the key is always a bound parameter.
+ */
+import { neon } from '@neondatabase/serverless';
+import { TenantSchema, type LookupKey, type Tenant } from './tenant.js';
+import type { TenantStore } from './directory.js';
+
+const RECORD = `
+SELECT json_build_object(
+  'id', t.id, 'slug', t.slug, 'name', t.name, 'status', t.status, 'version', t.version,
+  'region', t.region, 'residency', t.residency, 'isolation', t.isolation,
+  'tier', to_jsonb(tr) || t.overrides,
+  'jwt', (SELECT json_build_object('issuer', j.issuer, 'audience', j.audience, 'jwksUrl', j.jwks_url,
+            'claim', j.claim, 'algorithms', j.algorithms) FROM tenant_jwt j WHERE j.tenant_id = t.id),
+  'geo', (SELECT json_build_object('allowCountries', g.allow_countries, 'blockCountries', g.block_countries,
+            'ipAllow', g.ip_allow::text[]) FROM tenant_geo g WHERE g.tenant_id = t.id),
+  'placement', (SELECT json_build_object('region', p.region, 'strategy', p.strategy, 'schemaName', p.schema_name,
+            'roleName', p.role_name, 'databaseName', p.database_name, 'connectionSecret', p.connection_secret)
+            FROM tenant_placements p WHERE p.tenant_id = t.id)
+) AS tenant
+FROM tenants t JOIN tiers tr ON tr.name = t.tier
+WHERE t.status <> 'deleting' AND `;
+
+const WHERE: Record<LookupKey['kind'], string> = {
+  slug: 't.slug = $1',
+  domain: 't.id = (SELECT tenant_id FROM tenant_domains WHERE hostname = $1)',
+  id: 't.id = $1::uuid',
+  issuer: 't.id = (SELECT tenant_id FROM tenant_jwt WHERE issuer = $1)',
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Reads tenants from the control database at `url`. */
+export class ControlStore implements TenantStore {
+  private readonly sql;
+  constructor(url: string) { this.sql = neon(url); }
+
+  async find(key: LookupKey): Promise<Tenant | null> {
+    // A malformed id is unknown by definition; do not spend a round trip (or a cast error) on it.
+    if (key.kind === 'id' && !UUID.test(key.value)) return null;
+    const rows = await this.sql.query(RECORD + WHERE[key.kind], [key.value]) as { tenant: unknown }[];
+    return rows[0] ? TenantSchema.parse(rows[0].tenant) : null;
+  }
+}

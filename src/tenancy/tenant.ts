@@ -1,0 +1,64 @@
+/** The tenant as the router sees it: one record, read from the control plane through caches. */
+import { z } from 'zod';
+
+export const ISOLATIONS = ['row', 'schema', 'database'] as const;
+export type Isolation = (typeof ISOLATIONS)[number];
+
+export const TierSchema = z.object({
+  name: z.string(),
+  isolation: z.enum(ISOLATIONS),
+  rate_per_minute: z.number().int().positive(),
+  burst: z.number().int().positive(),
+  monthly_requests: z.number().int().positive(),
+  hard_cap: z.boolean(),
+  concurrency: z.number().int().positive(),
+  fail_mode: z.enum(['open', 'closed']),
+  breaker_failures: z.number().int().positive(),
+  breaker_window_seconds: z.number().int().positive(),
+  breaker_cooldown_seconds: z.number().int().positive(),
+}).loose();
+
+export const TenantSchema = z.object({
+  id: z.uuid(),
+  slug: z.string(),
+  name: z.string(),
+  status: z.enum(['provisioning', 'active', 'suspended', 'migrating', 'deleting']),
+  version: z.number().int(),
+  region: z.string(),
+  residency: z.string().nullable(),
+  isolation: z.enum(ISOLATIONS),
+  tier: TierSchema,
+  jwt: z.object({
+    issuer: z.string(),
+    audience: z.string(),
+    jwksUrl: z.string(),
+    claim: z.string(),
+    algorithms: z.array(z.string()),
+  }).nullable(),
+  geo: z.object({
+    allowCountries: z.array(z.string()),
+    blockCountries: z.array(z.string()),
+    ipAllow: z.array(z.string()),
+  }).nullable(),
+  placement: z.object({
+    region: z.string(),
+    strategy: z.enum(ISOLATIONS),
+    schemaName: z.string().nullable(),
+    roleName: z.string().nullable(),
+    databaseName: z.string().nullable(),
+    connectionSecret: z.string().nullable(),
+  }).nullable(),
+});
+
+export type Tenant = z.infer<typeof TenantSchema>;
+export type Tier = z.infer<typeof TierSchema>;
+
+/** How a tenant is looked up: by subdomain slug, custom domain, id (token claim) or JWT issuer. */
+export type LookupKey =
+  | { kind: 'slug'; value: string }
+  | { kind: 'domain'; value: string }
+  | { kind: 'id'; value: string }
+  | { kind: 'issuer'; value: string };
+
+/** The cache key of a lookup; the control plane deletes these on every change. */
+export const cacheKey = (k: LookupKey): string => `tenant:v1:${k.kind}:${k.value}`;

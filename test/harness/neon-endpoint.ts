@@ -1,0 +1,188 @@
+/**
+ * Local stand-in for Neon's serverless endpoints, in front of real PostgreSQL:
+ * - `POST /sql`: the SQL-over-HTTP protocol of `@neondatabase/serverless` (`neon()`), single
+ *   queries and `transaction()` batches, raw text values, pg field metadata, errors as HTTP 400
+ *   with PostgreSQL's error fields, as the driver expects;
+ * - `GET /v1?address=host:port` (WebSocket): the WebSocket-to-TCP proxy of `Pool`/`Client`.
+ * Only the local clusters it was given are reachable through it. `GET /_stats` counts requests
+ * per database and by bound parameter, so tests can prove how often the router reached Postgres.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import pg from 'pg';
+import { WebSocketServer } from 'ws';
+
+interface Seen { database: string; params: string[] }
+const RAW_TEXT = { getTypeParser: () => (value: string) => value };
+const ERROR_FIELDS = ['severity', 'code', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery',
+  'where', 'schema', 'table', 'column', 'dataType', 'constraint', 'file', 'line', 'routine'] as const;
+
+export interface NeonEndpoint { url: string; close(): Promise<void> }
+
+/** Starts the endpoint on `port`, allowing connections only to `targets` ("host:port"). */
+export async function startNeonEndpoint(port: number, targets: string[]): Promise<NeonEndpoint> {
+  const allowed = new Set(targets);
+  const pools = new Map<string, pg.Pool>();
+  const seen: Seen[] = [];
+  const perDatabase = new Map<string, number>();
+
+  const poolFor = (connectionString: string): pg.Pool => {
+    let pool = pools.get(connectionString);
+    if (!pool) {
+      pool = new pg.Pool({ connectionString, max: 20, idleTimeoutMillis: 10_000, types: RAW_TEXT });
+      pool.on('error', () => {});
+      pools.set(connectionString, pool);
+    }
+    return pool;
+  };
+
+  const record = (database: string, params: unknown[]) => {
+    perDatabase.set(database, (perDatabase.get(database) ?? 0) + 1);
+    seen.push({ database, params: params.map(String) });
+    if (seen.length > 20_000) seen.splice(0, 5_000);
+  };
+
+  async function sql(req: IncomingMessage, res: ServerResponse) {
+    const conn = req.headers['neon-connection-string'];
+    if (typeof conn !== 'string') return reply(res, 400, { message: 'missing Neon-Connection-String header' });
+    let url: URL;
+    try { url = new URL(conn); } catch { return reply(res, 400, { message: 'invalid connection string' }); }
+    if (!allowed.has(`${url.hostname}:${url.port}`)) return reply(res, 400, { message: `unknown host ${url.host}` });
+    const arrayMode = req.headers['neon-array-mode'] === 'true';
+    const body = JSON.parse(await readBody(req)) as { query?: string; params?: unknown[]; queries?: { query: string; params: unknown[] }[] };
+    const database = url.pathname.slice(1);
+    const queries = body.queries ?? [{ query: body.query ?? '', params: body.params ?? [] }];
+    for (const q of queries) record(database, q.params ?? []);
+
+    let client: pg.PoolClient;
+    try {
+      client = await poolFor(conn).connect();
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      // Authentication failures are PostgreSQL errors (400); an unreachable compute is not.
+      if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return reply(res, 400, pgError(err));
+      return replyText(res, 503, `Couldn't connect to compute node: ${e.message ?? 'unreachable'}`);
+    }
+    let broken = false;
+    try {
+      if (!body.queries) {
+        const result = await run(client, queries[0]!, arrayMode);
+        return reply(res, 200, result);
+      }
+      const iso = req.headers['neon-batch-isolation-level'];
+      const level = typeof iso === 'string' ? ` ISOLATION LEVEL ${isolation(iso)}` : '';
+      const ro = req.headers['neon-batch-read-only'] === 'true' ? ' READ ONLY' : '';
+      const def = req.headers['neon-batch-deferrable'] === 'true' ? ' DEFERRABLE' : '';
+      await client.query(`BEGIN${level}${ro}${def}`);
+      try {
+        const results = [];
+        for (const q of queries) results.push(await run(client, q, arrayMode));
+        await client.query('COMMIT');
+        return reply(res, 200, { results });
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => { broken = true; });
+        throw err;
+      }
+    } catch (err) {
+      const e = err as { code?: string };
+      if (!e.code) { broken = true; return replyText(res, 503, `Connection to compute lost: ${String(err)}`); }
+      return reply(res, 400, pgError(err));
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (req.method === 'POST' && path === '/sql') {
+      sql(req, res).catch((err) => replyText(res, 500, String(err)));
+    } else if (req.method === 'GET' && path === '/_stats') {
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const param = q.get('param');
+      const db = q.get('db');
+      const count = seen.filter((s) => (!db || s.database === db) && (!param || s.params.includes(param))).length;
+      reply(res, 200, { count, perDatabase: Object.fromEntries(perDatabase) });
+    } else {
+      reply(res, 404, { message: 'not found' });
+    }
+  });
+
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const address = u.searchParams.get('address') ?? '';
+    if (u.pathname !== '/v1' || !allowed.has(address)) { socket.destroy(); return; }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const [host, p] = address.split(':');
+      const tcp = connect(Number(p), host!);
+      const pending: Buffer[] = [];
+      tcp.on('connect', () => { for (const b of pending.splice(0)) tcp.write(b); });
+      ws.on('message', (data) => {
+        const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+        if (tcp.connecting) pending.push(buf); else tcp.write(buf);
+      });
+      tcp.on('data', (chunk) => ws.send(chunk));
+      // Drop, do not close cleanly: workerd turns a clean close frame into a later
+      // "Network connection lost" (see TOOLCHAIN.md).
+      tcp.on('close', () => ws.terminate());
+      tcp.on('error', () => ws.terminate());
+      ws.on('close', () => tcp.destroy());
+      ws.on('error', () => tcp.destroy());
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: async () => {
+      wss.clients.forEach((c) => c.terminate());
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all([...pools.values()].map((p) => p.end().catch(() => {})));
+    },
+  };
+}
+
+async function run(client: pg.PoolClient, q: { query: string; params?: unknown[] }, arrayMode: boolean) {
+  const r = await client.query({ text: q.query, values: q.params ?? [], rowMode: 'array', queryMode: 'extended' } as pg.QueryArrayConfig);
+  const fields = r.fields.map((f) => ({ name: f.name, tableID: f.tableID, columnID: f.columnID, dataTypeID: f.dataTypeID,
+    dataTypeSize: f.dataTypeSize, dataTypeModifier: f.dataTypeModifier, format: f.format }));
+  const rows = arrayMode ? r.rows : r.rows.map((row) => Object.fromEntries(fields.map((f, i) => [f.name, row[i]])));
+  return { command: r.command, rowCount: r.rowCount, rows, fields, rowAsArray: arrayMode };
+}
+
+function isolation(header: string): string {
+  const levels: Record<string, string> = { ReadUncommitted: 'READ UNCOMMITTED', ReadCommitted: 'READ COMMITTED',
+    RepeatableRead: 'REPEATABLE READ', Serializable: 'SERIALIZABLE' };
+  const level = levels[header];
+  if (!level) throw Object.assign(new Error(`invalid isolation level ${header}`), { code: '22023' });
+  return level;
+}
+
+function pgError(err: unknown): Record<string, unknown> {
+  const e = err as Record<string, unknown>;
+  const out: Record<string, unknown> = { message: String(e.message ?? err) };
+  for (const f of ERROR_FIELDS) if (e[f] !== undefined) out[f] = e[f];
+  return out;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown) {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+function replyText(res: ServerResponse, status: number, text: string) {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'text/plain' });
+  res.end(text);
+}

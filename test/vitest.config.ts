@@ -1,0 +1,24 @@
+/** Tests run inside workerd against the real local stack started by global-setup.ts. */
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
+import { defineConfig } from 'vitest/config';
+import type { Stack } from './support/stack-types.js';
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => {
+      const stack = inject('stack') as Stack;
+      return {
+        main: './workers/router/index.ts',
+        wrangler: { configPath: './wrangler.toml' },
+        miniflare: { bindings: { ...stack.routerEnv } },
+      };
+    }),
+  ],
+  test: {
+    root: '.',
+    include: ['test/**/*.test.ts'],
+    globalSetup: ['./test/global-setup.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+  },
+});

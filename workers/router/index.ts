@@ -1,0 +1,38 @@
+/**
+ * The edge router. The whole request path, top to bottom:
+ *
+ *   requestContext → resolveTenant → authenticate → residency → tenantDb → route
+ *
+ * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
+ * and the caller must be authenticated before policy is applied, so that an anonymous caller
+ * learns nothing about a tenant's geo rules or residency.
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from '../../src/app-env.js';
+import { notFound, onError } from '../../src/errors.js';
+import { requestContext } from '../../src/middleware/request-context.js';
+import { services } from '../../src/middleware/services.js';
+import { resolveTenant } from '../../src/middleware/resolve-tenant.js';
+import { authenticate } from '../../src/middleware/authenticate.js';
+import { residency } from '../../src/middleware/residency.js';
+import { tenantDb } from '../../src/middleware/tenant-db.js';
+import { routerServices } from '../../src/services.js';
+import { tracks } from '../../src/app/tracks.js';
+
+const app = new Hono<AppEnv>();
+app.onError(onError);
+app.notFound(notFound);
+
+app.use(requestContext());
+// Liveness needs no tenant, no configuration and no database.
+app.get('/healthz', (c) => c.json({ ok: true }));
+
+app.use(services(routerServices));
+app.use(resolveTenant());
+app.use(authenticate());
+app.use(residency());
+app.use(tenantDb());
+
+app.route('/api/v1/tracks', tracks);
+
+export default app;
