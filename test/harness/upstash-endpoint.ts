@@ -48,8 +48,9 @@ export async function startUpstash(port: number, token: string): Promise<Upstash
       if (!Array.isArray(body) || !body.every(Array.isArray)) return send(res, 400, { error: 'ERR body must be an array of commands' });
       const cmds = body as unknown[][];
       if (path === '/multi-exec') {
-        const multi = redis.multi(cmds.map((c) => c.map(String)) as string[][]);
-        const out = (await multi.execBuffer()) ?? [];
+        const multi = redis.multi();
+        for (const c of cmds) { const [name, ...args] = c.map(String); multi.callBuffer(name!, ...args); }
+        const out = (await multi.exec().catch((err: Error) => cmds.map(() => [err, null] as [Error, null]))) ?? [];
         return send(res, 200, out.map(([err, r]) => (err ? { error: err.message } : { result: encode(r as Reply, base64) })));
       }
       const out = [];

@@ -1,5 +1,6 @@
 /** The shape of .local/stack.json as the tests use it. */
 import type { JWK } from 'jose';
+import type {} from 'vitest';
 
 export interface Stack {
   router: string;
