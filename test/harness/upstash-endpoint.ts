@@ -5,25 +5,17 @@
  * and base64 values when the client sends `Upstash-Encoding: base64` (its default).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { listen } from './ports.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
-import { freePort } from './ports.js';
+import { withFreePort } from './ports.js';
 
 export interface UpstashEndpoint { url: string; token: string; redisPort: number; close(): Promise<void> }
 type Reply = Buffer | number | null | Reply[] | Error;
 
-/** Starts `redis-server` on a free loopback port and the REST endpoint on `port`. */
-export async function startUpstash(port: number, token: string): Promise<UpstashEndpoint> {
-  const redisPort = await freePort();
-  const child: ChildProcess = spawn('redis-server',
-    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  // A synchronous kill on exit: whatever path the stack takes down, no redis-server outlives it.
-  process.on('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
-  child.on('error', (err) => { throw new Error(`cannot start redis-server (is it installed?): ${err.message}`); });
-  // ioredis queues commands and retries the connection until redis-server is listening.
-  const redis = new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 50, retryStrategy: () => 100 });
-  redis.on('error', () => {});
-  await redis.ping();
+/** Starts `redis-server` on a free loopback port and the REST endpoint in front of it. */
+export async function startUpstash(token: string): Promise<UpstashEndpoint> {
+  const { redis, child, redisPort } = await withFreePort(startRedis);
 
   const exec = async (cmd: unknown[]): Promise<Reply> => {
     const [name, ...args] = cmd.map(String);
@@ -63,7 +55,7 @@ export async function startUpstash(port: number, token: string): Promise<Upstash
     return send(res, 404, { error: 'not found' });
   }
 
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const port = await listen(server);
   return {
     url: `http://127.0.0.1:${port}`, token, redisPort,
     close: async () => {
@@ -73,6 +65,29 @@ export async function startUpstash(port: number, token: string): Promise<Upstash
       child.kill('SIGTERM');
     },
   };
+}
+
+/** Starts redis-server on `port`; rejects if it exits first (say, the port was taken meanwhile). */
+async function startRedis(redisPort: number): Promise<{ redis: Redis; child: ChildProcess; redisPort: number }> {
+  const child = spawn('redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  // A synchronous kill on exit: whatever path the stack takes down, no redis-server outlives it.
+  process.on('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const redis = new Redis({ port: redisPort, host: '127.0.0.1', maxRetriesPerRequest: 50, retryStrategy: () => 100 });
+  redis.on('error', () => {});
+  const exited = new Promise<never>((_, reject) => {
+    child.once('error', (err) => reject(new Error(`cannot start redis-server (is it installed?): ${err.message}`)));
+    child.once('exit', (code) => reject(new Error(`redis-server exited (${code})`)));
+  });
+  try {
+    // ioredis queues the command and retries the connection until redis-server listens.
+    await Promise.race([redis.ping(), exited]);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  exited.catch(() => {});
+  return { redis, child, redisPort };
 }
 
 /** Upstash returns bulk strings base64-encoded when asked, except the status reply "OK". */

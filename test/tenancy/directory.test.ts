@@ -1,0 +1,103 @@
+/** The three cache levels against the real control Postgres (L3) and real Redis behind the Upstash endpoint (L2). */
+import { describe, expect, it } from 'vitest';
+import { upstashCache } from '../../src/services.js';
+import { ControlStore } from '../../src/tenancy/control-store.js';
+import { TenantDirectory, type TenantStore } from '../../src/tenancy/directory.js';
+import type { LookupKey } from '../../src/tenancy/tenant.js';
+import { stack, tenant, unique } from '../support/helpers.js';
+
+/** The real store, counting the lookups that reach Postgres. */
+class CountingStore implements TenantStore {
+  calls = 0;
+  private readonly inner = new ControlStore(stack.control.routerUrl);
+  find(key: LookupKey) { this.calls++; return this.inner.find(key); }
+}
+
+const redisCommand = async (cmd: string[]) => {
+  const res = await fetch(stack.upstash!.url, { method: 'POST', headers: { authorization: `Bearer ${stack.upstash!.token}` }, body: JSON.stringify(cmd) });
+  return ((await res.json()) as { result: unknown }).result;
+};
+
+describe('TenantDirectory', () => {
+  it('reads every lookup kind from the control database', async () => {
+    const store = new ControlStore(stack.control.routerUrl);
+    const acme = tenant('acme');
+    expect((await store.find({ kind: 'slug', value: 'acme' }))?.id).toBe(acme.id);
+    expect((await store.find({ kind: 'id', value: acme.id }))?.slug).toBe('acme');
+    expect((await store.find({ kind: 'domain', value: 'initech.test' }))?.slug).toBe('initech');
+    expect((await store.find({ kind: 'issuer', value: stack.jwks.idps['idp-a']!.issuer }))?.slug).toBe('umbrella');
+    expect(await store.find({ kind: 'id', value: "x' OR 1=1 --" })).toBeNull();
+    const globex = await store.find({ kind: 'slug', value: 'globex' });
+    expect(globex).toMatchObject({ isolation: 'schema', residency: 'EU', tier: { name: 'PREMIUM', rate_per_minute: 3000 } });
+  });
+
+  it('works without L2: one L3 read per key, then L1', async () => {
+    const store = new CountingStore();
+    const dir = new TenantDirectory({ store, shared: null });
+    const results = await Promise.all(Array.from({ length: 25 }, () => dir.resolve({ kind: 'slug', value: 'acme' })));
+    expect(results.every((t) => t?.slug === 'acme')).toBe(true);
+    await dir.resolve({ kind: 'slug', value: 'acme' });
+    expect(store.calls).toBe(1);
+  });
+
+  it('fills L2 so that another isolate resolves without touching Postgres', async () => {
+    const shared = upstashCache(stack.upstash!.url, stack.upstash!.token);
+    const key = { kind: 'slug', value: 'hooli' } as const;
+    await redisCommand(['DEL', 'tenant:v1:slug:hooli']);
+    const first = new CountingStore();
+    const writes: Promise<unknown>[] = [];
+    expect((await new TenantDirectory({ store: first, shared }).resolve(key, (p) => writes.push(p)))?.slug).toBe('hooli');
+    await Promise.all(writes);
+    expect(first.calls).toBe(1);
+    const ttl = await redisCommand(['TTL', 'tenant:v1:slug:hooli']) as number;
+    expect(ttl).toBeGreaterThan(200);
+    expect(ttl).toBeLessThanOrEqual(300);
+
+    const second = new CountingStore();
+    expect((await new TenantDirectory({ store: second, shared }).resolve(key))?.slug).toBe('hooli');
+    expect(second.calls).toBe(0);
+  });
+
+  it('caches unknown keys negatively in L1 and L2, with the negative TTL', async () => {
+    const shared = upstashCache(stack.upstash!.url, stack.upstash!.token);
+    const slug = unique('nobody');
+    const writes: Promise<unknown>[] = [];
+    const a = new CountingStore();
+    expect(await new TenantDirectory({ store: a, shared, negativeTtlMs: 20_000 }).resolve({ kind: 'slug', value: slug }, (p) => writes.push(p))).toBeNull();
+    await Promise.all(writes);
+    expect(await redisCommand(['GET', `tenant:v1:slug:${slug}`])).toBe('~');
+    expect(Number(await redisCommand(['TTL', `tenant:v1:slug:${slug}`]))).toBeLessThanOrEqual(20);
+    const b = new CountingStore();
+    expect(await new TenantDirectory({ store: b, shared }).resolve({ kind: 'slug', value: slug })).toBeNull();
+    expect(a.calls + b.calls).toBe(1);
+  });
+
+  it('expires L1 after its TTL and reads again', async () => {
+    let now = 0;
+    const store = new CountingStore();
+    const dir = new TenantDirectory({ store, shared: null, l1TtlMs: 1000, now: () => now });
+    await dir.resolve({ kind: 'slug', value: 'acme' });
+    now = 999;
+    await dir.resolve({ kind: 'slug', value: 'acme' });
+    now = 1000;
+    await dir.resolve({ kind: 'slug', value: 'acme' });
+    expect(store.calls).toBe(2);
+  });
+
+  it('treats a failing or corrupt L2 as a miss and still answers from Postgres', async () => {
+    const errors: string[] = [];
+    const broken = upstashCache(stack.upstash!.url, 'wrong-token');
+    const store = new CountingStore();
+    const t = await new TenantDirectory({ store, shared: broken, onError: (w) => errors.push(w) }).resolve({ kind: 'slug', value: 'acme' });
+    expect(t?.slug).toBe('acme');
+    expect(errors).toContain('l2.get');
+
+    await redisCommand(['SET', 'tenant:v1:slug:wayne', '{"not":"a tenant"}']);
+    const shared = upstashCache(stack.upstash!.url, stack.upstash!.token);
+    const s2 = new CountingStore();
+    const errs2: string[] = [];
+    expect((await new TenantDirectory({ store: s2, shared, onError: (w) => errs2.push(w) }).resolve({ kind: 'slug', value: 'wayne' }))?.slug).toBe('wayne');
+    expect(errs2).toContain('l2.parse');
+    expect(s2.calls).toBe(1);
+  });
+});
