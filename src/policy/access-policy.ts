@@ -6,7 +6,7 @@
 import { jurisdictionOf } from '../regions.js';
 import type { RuntimeInfo } from '../runtime.js';
 import type { Tenant } from '../tenancy/tenant.js';
-import { inCidr, parseCidr, parseIp } from './cidr.js';
+import { inCidr, parseCidr, parseIp, type Cidr } from './cidr.js';
 
 export type Refusal = { status: 403 | 451; code: 'RESIDENCY_VIOLATION' | 'GEO_BLOCKED' | 'IP_NOT_ALLOWED'; message: string };
 
@@ -35,9 +35,17 @@ export function checkGeo(geo: Tenant['geo'], rt: Pick<RuntimeInfo, 'country' | '
   }
   if (geo.ipAllow.length > 0) {
     const ip = rt.clientIp ? parseIp(rt.clientIp) : null;
-    if (!ip || !geo.ipAllow.some((c) => inCidr(ip, parseCidr(c)))) {
+    if (!ip || !ranges(geo.ipAllow).some((c) => inCidr(ip, c))) {
       return { status: 403, code: 'IP_NOT_ALLOWED', message: 'client address is not on the allowlist' };
     }
   }
   return null;
+}
+
+// A tenant record lives in the L1 cache for seconds; its allowlist is parsed once, not per request.
+const parsed = new WeakMap<readonly string[], Cidr[]>();
+function ranges(list: readonly string[]): Cidr[] {
+  let r = parsed.get(list);
+  if (!r) { r = list.map(parseCidr); parsed.set(list, r); }
+  return r;
 }

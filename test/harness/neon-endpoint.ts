@@ -7,6 +7,7 @@
  * Only the local clusters it was given are reachable through it. `GET /_stats` counts requests
  * per database and by bound parameter, so tests can prove how often the router reached Postgres.
  */
+import { readBody, sendJson } from './http-util.js';
 import { listen } from './ports.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
@@ -45,10 +46,10 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
 
   async function sql(req: IncomingMessage, res: ServerResponse) {
     const conn = req.headers['neon-connection-string'];
-    if (typeof conn !== 'string') return reply(res, 400, { message: 'missing Neon-Connection-String header' });
+    if (typeof conn !== 'string') return sendJson(res, 400, { message: 'missing Neon-Connection-String header' });
     let url: URL;
-    try { url = new URL(conn); } catch { return reply(res, 400, { message: 'invalid connection string' }); }
-    if (!allowed.has(`${url.hostname}:${url.port}`)) return reply(res, 400, { message: `unknown host ${url.host}` });
+    try { url = new URL(conn); } catch { return sendJson(res, 400, { message: 'invalid connection string' }); }
+    if (!allowed.has(`${url.hostname}:${url.port}`)) return sendJson(res, 400, { message: `unknown host ${url.host}` });
     const arrayMode = req.headers['neon-array-mode'] === 'true';
     const body = JSON.parse(await readBody(req)) as { query?: string; params?: unknown[]; queries?: { query: string; params: unknown[] }[] };
     const database = url.pathname.slice(1);
@@ -61,14 +62,14 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
     } catch (err) {
       const e = err as { code?: string; message?: string };
       // Authentication failures are PostgreSQL errors (400); an unreachable compute is not.
-      if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return reply(res, 400, pgError(err));
+      if (e.code && /^[0-9A-Z]{5}$/.test(e.code)) return sendJson(res, 400, pgError(err));
       return replyText(res, 503, `Couldn't connect to compute node: ${e.message ?? 'unreachable'}`);
     }
     let broken = false;
     try {
       if (!body.queries) {
         const result = await run(client, queries[0]!, arrayMode);
-        return reply(res, 200, result);
+        return sendJson(res, 200, result);
       }
       const iso = req.headers['neon-batch-isolation-level'];
       const level = typeof iso === 'string' ? ` ISOLATION LEVEL ${isolation(iso)}` : '';
@@ -79,7 +80,7 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
         const results = [];
         for (const q of queries) results.push(await run(client, q, arrayMode));
         await client.query('COMMIT');
-        return reply(res, 200, { results });
+        return sendJson(res, 200, { results });
       } catch (err) {
         await client.query('ROLLBACK').catch(() => { broken = true; });
         throw err;
@@ -87,7 +88,7 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
     } catch (err) {
       const e = err as { code?: string };
       if (!e.code) { broken = true; return replyText(res, 503, `Connection to compute lost: ${String(err)}`); }
-      return reply(res, 400, pgError(err));
+      return sendJson(res, 400, pgError(err));
     } finally {
       client.release(broken);
     }
@@ -102,9 +103,9 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
       const param = q.get('param');
       const db = q.get('db');
       const count = seen.filter((s) => (!db || s.database === db) && (!param || s.params.includes(param))).length;
-      reply(res, 200, { count, perDatabase: Object.fromEntries(perDatabase) });
+      sendJson(res, 200, { count, perDatabase: Object.fromEntries(perDatabase) });
     } else {
-      reply(res, 404, { message: 'not found' });
+      sendJson(res, 404, { message: 'not found' });
     }
   });
 
@@ -168,20 +169,7 @@ function pgError(err: unknown): Record<string, unknown> {
   return out;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
-function reply(res: ServerResponse, status: number, body: unknown) {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
 
 function replyText(res: ServerResponse, status: number, text: string) {
   if (res.headersSent) return;

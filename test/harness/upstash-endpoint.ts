@@ -5,6 +5,7 @@
  * and base64 values when the client sends `Upstash-Encoding: base64` (its default).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readBody, sendJson } from './http-util.js';
 import { listen } from './ports.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Redis } from 'ioredis';
@@ -23,36 +24,36 @@ export async function startUpstash(token: string): Promise<UpstashEndpoint> {
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((err) => send(res, 500, { error: String(err) }));
+    handle(req, res).catch((err) => sendJson(res, 500, { error: String(err) }));
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
-    if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, { error: 'Unauthorized' });
+    if (req.headers.authorization !== `Bearer ${token}`) return sendJson(res, 401, { error: 'Unauthorized' });
     const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64';
     const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
     const body = JSON.parse((await readBody(req)) || 'null') as unknown;
     if (path === '' ) {
-      if (!Array.isArray(body)) return send(res, 400, { error: 'ERR body must be a command array' });
+      if (!Array.isArray(body)) return sendJson(res, 400, { error: 'ERR body must be a command array' });
       const r = await exec(body);
-      return r instanceof Error ? send(res, 400, { error: r.message }) : send(res, 200, { result: encode(r, base64) });
+      return r instanceof Error ? sendJson(res, 400, { error: r.message }) : sendJson(res, 200, { result: encode(r, base64) });
     }
     if (path === '/pipeline' || path === '/multi-exec') {
-      if (!Array.isArray(body) || !body.every(Array.isArray)) return send(res, 400, { error: 'ERR body must be an array of commands' });
+      if (!Array.isArray(body) || !body.every(Array.isArray)) return sendJson(res, 400, { error: 'ERR body must be an array of commands' });
       const cmds = body as unknown[][];
       if (path === '/multi-exec') {
         const multi = redis.multi();
         for (const c of cmds) { const [name, ...args] = c.map(String); multi.callBuffer(name!, ...args); }
         const out = (await multi.exec().catch((err: Error) => cmds.map(() => [err, null] as [Error, null]))) ?? [];
-        return send(res, 200, out.map(([err, r]) => (err ? { error: err.message } : { result: encode(r as Reply, base64) })));
+        return sendJson(res, 200, out.map(([err, r]) => (err ? { error: err.message } : { result: encode(r as Reply, base64) })));
       }
       const out = [];
       for (const c of cmds) {
         const r = await exec(c);
         out.push(r instanceof Error ? { error: r.message } : { result: encode(r, base64) });
       }
-      return send(res, 200, out);
+      return sendJson(res, 200, out);
     }
-    return send(res, 404, { error: 'not found' });
+    return sendJson(res, 404, { error: 'not found' });
   }
 
   const port = await listen(server);
@@ -98,18 +99,4 @@ function encode(r: Reply, base64: boolean): unknown {
   }
   if (Array.isArray(r)) return r.map((x) => encode(x, base64));
   return r;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function send(res: ServerResponse, status: number, body: unknown) {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
 }
