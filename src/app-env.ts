@@ -4,7 +4,7 @@ import type { RequestContextVars } from './middleware/request-context.js';
 import type { ServicesVars } from './middleware/services.js';
 import type { TenantVars } from './middleware/resolve-tenant.js';
 import type { AuthVars } from './middleware/authenticate.js';
-import type { DbVars } from './middleware/tenant-db.js';
+import type { DbVars } from './middleware/breaker.js';
 
 export type AppEnv = {
   Bindings: Env;

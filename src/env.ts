@@ -8,6 +8,8 @@ import { parseBaseDomains } from './tenancy/host.js';
 
 /** Bindings as declared in wrangler.toml (vars) and set as secrets. */
 export interface Env {
+  TENANT_GUARD: DurableObjectNamespace<import('./quota/tenant-guard.js').TenantGuard>;
+  CIRCUIT_BREAKER: DurableObjectNamespace<import('./breaker/circuit-breaker.js').CircuitBreaker>;
   TENANT_BASE_DOMAINS: string;
   PLATFORM_ISSUER: string;
   PLATFORM_AUDIENCE: string;
@@ -21,6 +23,8 @@ export interface Env {
   /** Local only: the Neon-compatible endpoint standing in for Neon. Unset in production. */
   NEON_LOCAL_ENDPOINT?: string;
   TENANT_CACHE_TTL_MS?: string;
+  /** "false" only where Durable Object jurisdictions do not exist (local workerd). */
+  DO_JURISDICTIONS?: string;
   TENANT_NEGATIVE_TTL_MS?: string;
 }
 
@@ -43,13 +47,14 @@ const ConfigSchema = z.object({
   NEON_LOCAL_ENDPOINT: z.url().optional(),
   TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   TENANT_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  DO_JURISDICTIONS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
 });
 
 export type Config = Omit<z.infer<typeof ConfigSchema>, 'TENANT_BASE_DOMAINS'> & { baseDomains: string[] };
 
 /** Parses and validates `env`; throws an Error naming every bad variable (never its value). */
 export function parseConfig(env: Env): Config {
-  const r = ConfigSchema.safeParse(env);
+  const r = ConfigSchema.safeParse({ ...env });
   if (!r.success) {
     const names = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${names}`);

@@ -1,6 +1,7 @@
 /**
  * What the pipeline talks to, built once per isolate from the validated configuration:
- * the tenant directory (L1 → Upstash → control Postgres), the token verifier, the data router.
+ * the tenant directory (L1 → Upstash → control Postgres), the token verifier, the data router,
+ * the quota guard and the circuit breakers.
  */
 import { Redis } from '@upstash/redis/cloudflare';
 import { parseConfig, type Config, type Env } from './env.js';
@@ -10,12 +11,16 @@ import { ControlStore } from './tenancy/control-store.js';
 import { TenantDirectory, type SharedCache } from './tenancy/directory.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { importMasterKey } from './crypto/secret-box.js';
+import { GuardRateLimiter, type RateLimiter } from './quota/rate-limiter.js';
+import { BreakerGate } from './breaker/breaker-gate.js';
 
 export interface Services {
   config: Config;
   directory: TenantDirectory;
   verifier: TokenVerifier;
   data: TenantDataRouter;
+  limiter: RateLimiter;
+  breakers: BreakerGate;
 }
 
 /** An Upstash-backed L2; requests time out fast because L2 is an optimisation, not a dependency. */
@@ -47,6 +52,8 @@ export function routerServices(env: Env): Services {
     }),
     verifier: new TokenVerifier({ platform: { issuer: config.PLATFORM_ISSUER, audience: config.PLATFORM_AUDIENCE, secret: config.PLATFORM_JWT_SECRET } }),
     data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY) }),
+    limiter: new GuardRateLimiter(env.TENANT_GUARD, config.DO_JURISDICTIONS),
+    breakers: new BreakerGate(env.CIRCUIT_BREAKER),
   };
   built.set(env, services);
   return services;

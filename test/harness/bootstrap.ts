@@ -45,6 +45,8 @@ export async function bootstrapControl(cluster: Cluster, password: string, contr
     await applyMigrations(c, controlMigrations, { schema: 'public' });
     await c.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${CONTROL_ROLE}`);
     await c.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${CONTROL_ROLE}`);
+    // The tenant guards write metered usage, and nothing else.
+    await c.query(`GRANT INSERT, UPDATE ON tenant_usage TO ${CONTROL_ROLE}`);
   });
   return routerUrl(cluster.adminUrl('control'), CONTROL_ROLE, password);
 }

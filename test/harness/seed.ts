@@ -16,6 +16,8 @@ export interface TenantSpec {
   domains?: string[];
   jwt?: { issuer: string; audience: string; jwksUrl: string; claim?: string; algorithms?: string[] };
   geo?: { allowCountries?: string[]; blockCountries?: string[]; ipAllow?: string[] };
+  /** Per-tenant overrides of tier limits (tenants.overrides). */
+  overrides?: Record<string, number | boolean | string>;
 }
 
 export interface SeededTenant { id: string; slug: string; tier: string; region: string; isolation: Isolation; domains: string[] }
@@ -26,9 +28,10 @@ export async function createTenant(controlAdminUrl: string, provisioner: Provisi
     const { rows: [tier] } = await c.query<{ isolation: Isolation }>('SELECT isolation FROM tiers WHERE name = $1', [spec.tier]);
     if (!tier) throw new Error(`unknown tier ${spec.tier}`);
     const { rows: [t] } = await c.query<{ id: string }>(
-      `INSERT INTO tenants (slug, name, tier, region, residency, isolation, status)
-       VALUES ($1, $2, $3, $4, $5, $6, 'provisioning') RETURNING id`,
-      [spec.slug, spec.slug[0]!.toUpperCase() + spec.slug.slice(1), spec.tier, spec.region, spec.residency ?? null, tier.isolation]);
+      `INSERT INTO tenants (slug, name, tier, region, residency, isolation, status, overrides)
+       VALUES ($1, $2, $3, $4, $5, $6, 'provisioning', $7) RETURNING id`,
+      [spec.slug, spec.slug[0]!.toUpperCase() + spec.slug.slice(1), spec.tier, spec.region, spec.residency ?? null, tier.isolation,
+        JSON.stringify(spec.overrides ?? {})]);
     const id = t!.id;
     const p = await provisioner.provision({ tenantId: id, region: spec.region, isolation: tier.isolation });
     await c.query(
@@ -57,11 +60,19 @@ export const DEMO_TENANTS: TenantSpec[] = [
   { slug: 'initech', tier: 'ENTERPRISE', region: 'aws-eu-central-1', residency: 'EU', domains: ['initech.test'] },
 ];
 
-/** The extra tenants the tests use; `idp` maps IdP names to their issuer and JWKS URL. */
+/**
+ * Limits high enough that suites which are not about quotas never meet one (FREE allows a burst
+ * of 20); the quota suites use the q-* tenants, whose limits are small on purpose.
+ */
+const ROOMY = { rate_per_minute: 600_000, burst: 10_000, concurrency: 1_000, monthly_requests: 100_000_000 };
+
+/** The demo tenants as the tests see them, and the extra tenants the tests use. */
 export function testTenants(idp: Record<string, { issuer: string; jwksUrl: string }>): TenantSpec[] {
   const a = idp['idp-a']!;
   const b = idp['idp-b']!;
-  return [
+  const roomy = (specs: TenantSpec[]) => specs.map((t) => ({ ...t, overrides: { ...ROOMY, ...t.overrides } }));
+  return roomy([
+    ...DEMO_TENANTS,
     { slug: 'umbrella', tier: 'STANDARD', region: 'aws-us-east-2',
       jwt: { issuer: a.issuer, audience: 'umbrella-api', jwksUrl: a.jwksUrl, claim: 'org', algorithms: ['ES256'] } },
     { slug: 'hooli', tier: 'STANDARD', region: 'aws-us-east-2',
@@ -73,5 +84,12 @@ export function testTenants(idp: Record<string, { issuer: string; jwksUrl: strin
     { slug: 'wayne', tier: 'ENTERPRISE', region: 'aws-eu-central-1' },
     { slug: 'misplaced', tier: 'STANDARD', region: 'aws-us-east-2', residency: 'EU' },
     { slug: 'stark', tier: 'STANDARD', region: 'aws-us-east-2', status: 'suspended' },
-  ];
+    { slug: 'q-rate', tier: 'FREE', region: 'aws-us-east-2', overrides: { rate_per_minute: 60, burst: 5 } },
+    { slug: 'q-month', tier: 'FREE', region: 'aws-us-east-2', overrides: { monthly_requests: 6 } },
+    { slug: 'q-overage', tier: 'STANDARD', region: 'aws-us-east-2', overrides: { monthly_requests: 3 } },
+    { slug: 'q-conc', tier: 'STANDARD', region: 'aws-us-east-2', overrides: { concurrency: 2 } },
+    { slug: 'q-meter', tier: 'STANDARD', region: 'aws-us-east-2' },
+    { slug: 'q-eu', tier: 'STANDARD', region: 'aws-eu-central-1', residency: 'EU' },
+    { slug: 'q-closed', tier: 'FREE', region: 'aws-us-east-2' },
+  ]);
 }

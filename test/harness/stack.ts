@@ -81,7 +81,7 @@ async function main() {
     regions: Object.fromEntries(REGIONS.map((r) => [r, { adminUrl: clusters[r]!.adminUrl('app') }])),
     routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey), tenantMigrations,
   });
-  const specs = mode === 'start' ? DEMO_TENANTS : [...DEMO_TENANTS, ...testTenants(jwks.idps)];
+  const specs = mode === 'start' ? DEMO_TENANTS : testTenants(jwks.idps);
   const controlAdmin = clusters[CONTROL_REGION]!.adminUrl('control');
   const tenants: Record<string, SeededTenant> = {};
   for (const spec of specs) tenants[spec.slug] = await createTenant(controlAdmin, provisioner, spec);
@@ -98,6 +98,8 @@ async function main() {
     CONTROL_DATABASE_URL: controlUrl,
     REGION_DATABASE_URLS: JSON.stringify(regionUrls),
     NEON_LOCAL_ENDPOINT: neon.url,
+    // workerd has no Durable Object jurisdictions ("not implemented in workerd"); production keeps them on.
+    DO_JURISDICTIONS: 'false',
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
   };
   const stack = {

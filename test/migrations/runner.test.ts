@@ -47,8 +47,8 @@ describe('migration runner', () => {
   it('recorded the tenant migrations for every kind of target at provisioning', async () => {
     const shared = await sqlAt(url()).query('SELECT name FROM shared.schema_migrations');
     expect(shared).toEqual([{ name: '0001_tracks.sql' }]);
-    const control = await sqlAt(stack.control.postgresUrl).query('SELECT name FROM schema_migrations');
-    expect(control).toEqual([{ name: '0001_tenancy.sql' }]);
+    const control = await sqlAt(stack.control.postgresUrl).query('SELECT name FROM schema_migrations ORDER BY name');
+    expect(control).toEqual([{ name: '0001_tenancy.sql' }, { name: '0002_usage.sql' }]);
     const eu = stack.regions['aws-eu-central-1']!.postgresUrl;
     const schema = `t_${stack.tenants.globex!.id.replace(/-/g, '')}`;
     expect(await sqlAt(eu).query(`SELECT name FROM ${schema}.schema_migrations`)).toEqual([{ name: '0001_tracks.sql' }]);

@@ -1,13 +1,14 @@
 /**
  * The edge router. The whole request path, top to bottom:
  *
- *   requestContext → resolveTenant → authenticate → residency → tenantDb → route
+ *   requestContext → resolveTenant → authenticate → residency → quota → breaker → route
  *
  * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
  * and the caller must be authenticated before policy is applied, so that an anonymous caller
- * learns nothing about a tenant's geo rules or residency.
+ * learns nothing about a tenant's geo rules or residency. Quota comes after policy so that refused
+ * requests do not spend the tenant's budget, and the breaker last, right before the database.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../../src/app-env.js';
 import { notFound, onError } from '../../src/errors.js';
 import { requestContext } from '../../src/middleware/request-context.js';
@@ -15,9 +16,13 @@ import { services } from '../../src/middleware/services.js';
 import { resolveTenant } from '../../src/middleware/resolve-tenant.js';
 import { authenticate } from '../../src/middleware/authenticate.js';
 import { residency } from '../../src/middleware/residency.js';
-import { tenantDb } from '../../src/middleware/tenant-db.js';
+import { quota } from '../../src/middleware/quota.js';
+import { breaker } from '../../src/middleware/breaker.js';
 import { routerServices } from '../../src/services.js';
 import { tracks } from '../../src/app/tracks.js';
+
+/** Writes cost two units: they hold a transaction and a row lock, reads do not. */
+const routeWeight = (c: Context) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? 1 : 2);
 
 const app = new Hono<AppEnv>();
 app.onError(onError);
@@ -31,8 +36,11 @@ app.use(services(routerServices));
 app.use(resolveTenant());
 app.use(authenticate());
 app.use(residency());
-app.use(tenantDb());
+app.use(quota({ weight: routeWeight }));
+app.use(breaker());
 
 app.route('/api/v1/tracks', tracks);
 
 export default app;
+export { TenantGuard } from '../../src/quota/tenant-guard.js';
+export { CircuitBreaker } from '../../src/breaker/circuit-breaker.js';

@@ -1,0 +1,56 @@
+import { createMiddleware } from 'hono/factory';
+import { AppError } from '../errors.js';
+import { breakerLimits, breakerTarget } from '../breaker/breaker-gate.js';
+import type { Permit } from '../breaker/circuit.js';
+import type { TenantDb } from '../data/tenant-db.js';
+import type { RequestContextVars } from './request-context.js';
+import type { ServicesVars } from './services.js';
+import type { TenantVars } from './resolve-tenant.js';
+
+export interface DbVars { db: TenantDb }
+
+/**
+ * Guards the tenant's database target with its circuit breaker and hands the handler a database
+ * handle that reports how the target answered. An open circuit is a 503 CIRCUIT_OPEN with
+ * Retry-After, answered before anything touches the database. Only unavailability counts as a
+ * failure: a constraint violation is the caller's problem, not the database's.
+ */
+export const breaker = () =>
+  createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars & DbVars }>(async function breaker(c, next) {
+    const { tenant, services } = c.var;
+    const target = breakerTarget(tenant);
+    const limits = breakerLimits(tenant.tier);
+    let permit: Permit;
+    try {
+      permit = await services.breakers.permit(target, limits);
+    } catch (err) {
+      // The breaker protects the database; when it cannot be asked, the database still can.
+      console.warn(JSON.stringify({ level: 'warn', msg: 'breaker unreachable', metric: 'breaker_fail_open', target, error: String(err).slice(0, 200) }));
+      permit = { allowed: true, probe: false };
+    }
+    if (!permit.allowed) {
+      const wait = Math.max(1, Math.ceil((permit.retryAt - Date.now()) / 1000));
+      throw new AppError(503, 'CIRCUIT_OPEN', 'tenant database is unavailable; try again later', { 'Retry-After': String(wait) });
+    }
+    const probe = permit.probe;
+    const db = services.data.for(tenant);
+    let reported = false;
+    const report = (ok: boolean) => {
+      if (reported) return;
+      reported = true;
+      c.executionCtx.waitUntil(services.breakers.report(target, ok, probe, limits).catch(() => {}));
+    };
+    c.set('db', {
+      query: async <T>(text: string, params?: unknown[]) => {
+        try {
+          const rows = await db.query<T>(text, params);
+          report(true);
+          return rows;
+        } catch (err) {
+          report(!(err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE'));
+          throw err;
+        }
+      },
+    });
+    await next();
+  });

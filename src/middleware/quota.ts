@@ -1,0 +1,59 @@
+import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { AppError } from '../errors.js';
+import type { AdmitResult } from '../quota/tenant-guard.js';
+import type { RequestContextVars } from './request-context.js';
+import type { ServicesVars } from './services.js';
+import type { TenantVars } from './resolve-tenant.js';
+
+export interface QuotaOptions {
+  /** Units a request costs (route weight); 1 when omitted. */
+  weight?: (c: Context) => number;
+}
+
+const MESSAGES = {
+  RATE_LIMITED: 'rate limit exceeded',
+  QUOTA_EXCEEDED: 'monthly request quota exhausted',
+  CONCURRENCY_LIMIT: 'too many concurrent requests',
+} as const;
+
+const seconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
+
+/**
+ * Admits the request against the tenant's TenantGuard (rate, monthly quota, concurrency) and
+ * releases its concurrency lease once the response is done, without delaying it. When the guard
+ * cannot be reached, the tier's fail mode decides: `open` serves and says so in a header and the
+ * log, `closed` refuses with 503.
+ */
+export const quota = (opts: QuotaOptions = {}) => {
+  const weight = opts.weight ?? (() => 1);
+  return createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars }>(async function quota(c, next) {
+    const { tenant, services } = c.var;
+    const cost = weight(c);
+    if (!Number.isInteger(cost) || cost < 1) throw new Error(`route weight must be a positive integer, got ${cost}`);
+    let result: AdmitResult;
+    try {
+      result = await services.limiter.admit(tenant, cost);
+    } catch (err) {
+      const mode = tenant.tier.fail_mode;
+      console.warn(JSON.stringify({ level: 'warn', msg: 'quota guard unreachable', metric: `quota_fail_${mode}`, requestId: c.var.requestId, tenant: tenant.id, error: String(err).slice(0, 200) }));
+      if (mode === 'closed') throw new AppError(503, 'UPSTREAM_UNAVAILABLE', 'quota service unavailable', { 'Retry-After': '1' });
+      c.header('X-Quota-Mode', 'fail-open');
+      await next();
+      return;
+    }
+    c.header('RateLimit-Limit', String(result.limit));
+    c.header('RateLimit-Remaining', String(result.remaining));
+    c.header('RateLimit-Reset', seconds(result.resetMs));
+    if (!result.ok) {
+      const reason = result.reason ?? 'RATE_LIMITED';
+      throw new AppError(429, reason, MESSAGES[reason], { 'Retry-After': seconds(result.retryAfterMs ?? 1000) });
+    }
+    try {
+      await next();
+    } finally {
+      const leaseId = result.leaseId;
+      if (leaseId) c.executionCtx.waitUntil(services.limiter.release(tenant, leaseId).catch(() => {}));
+    }
+  });
+};

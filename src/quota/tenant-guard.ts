@@ -1,0 +1,135 @@
+/**
+ * TenantGuard: one Durable Object per tenant (`tenant:<id>`, in the `eu` jurisdiction for
+ * EU-resident tenants) holding its token bucket, monthly counter and concurrency leases.
+ * Every admission is written to the object's SQLite before the answer leaves (output gate), so
+ * a restart loses nothing; the alarm flushes monthly totals to the control Postgres.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from '../env.js';
+import { useLocalNeonEndpoint } from '../data/neon-config.js';
+import { checkMonthly, monthOf, msToNextMonth } from './monthly.js';
+import { fullBucket, take, type BucketState } from './token-bucket.js';
+import { writeUsage } from './usage-sink.js';
+
+export interface GuardLimits { ratePerMinute: number; burst: number; monthlyRequests: number; hardCap: boolean; concurrency: number }
+export interface AdmitRequest { tenantId: string; cost: number; limits: GuardLimits; leaseMs?: number }
+export type Refusal = 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CONCURRENCY_LIMIT';
+export interface AdmitResult {
+  ok: boolean;
+  reason?: Refusal;
+  limit: number;
+  remaining: number;
+  resetMs: number;
+  retryAfterMs?: number;
+  leaseId?: string;
+}
+
+const FLUSH_MS = 10_000;
+const RETRY_MS = 5_000;
+const DEFAULT_LEASE_MS = 30_000;
+
+/** The rate/quota/concurrency state of one tenant. */
+export class TenantGuard extends DurableObject<Env> {
+  private bucket: BucketState | null = null;
+  private tenantId: string | null = null;
+  private readonly leases = new Map<string, number>();
+  private readonly usage = new Map<string, number>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => this.load());
+  }
+
+  private load(): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec('CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+    sql.exec('CREATE TABLE IF NOT EXISTS usage (month TEXT PRIMARY KEY, admitted INTEGER NOT NULL, flushed INTEGER NOT NULL DEFAULT 0)');
+    sql.exec('CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)');
+    for (const r of sql.exec<{ k: string; v: string }>('SELECT k, v FROM meta')) {
+      if (r.k === 'tenant') this.tenantId = r.v;
+      if (r.k === 'bucket') this.bucket = JSON.parse(r.v) as BucketState;
+    }
+    for (const r of sql.exec<{ month: string; admitted: number }>('SELECT month, admitted FROM usage')) this.usage.set(r.month, r.admitted);
+    for (const r of sql.exec<{ id: string; expires_at: number }>('SELECT id, expires_at FROM leases')) this.leases.set(r.id, r.expires_at);
+  }
+
+  /** Admits `cost` units now, or says which limit refused and for how long. */
+  async admit(req: AdmitRequest): Promise<AdmitResult> {
+    const now = Date.now();
+    const { limits, cost } = req;
+    const sql = this.ctx.storage.sql;
+    if (this.tenantId === null) {
+      this.tenantId = req.tenantId;
+      sql.exec("INSERT OR REPLACE INTO meta VALUES ('tenant', ?)", req.tenantId);
+    }
+    this.pruneLeases(now);
+    const bucket = this.bucket ?? fullBucket(limits, now);
+    const base = { limit: limits.burst };
+
+    if (this.leases.size >= limits.concurrency) {
+      const soonest = Math.min(...this.leases.values());
+      return { ...base, ok: false, reason: 'CONCURRENCY_LIMIT', remaining: Math.floor(bucket.tokens), resetMs: 0, retryAfterMs: Math.max(1000, soonest - now) };
+    }
+    const month = monthOf(now);
+    const monthly = checkMonthly(this.usage.get(month) ?? 0, limits, cost, now);
+    if (!monthly.ok) {
+      return { ...base, ok: false, reason: 'QUOTA_EXCEEDED', remaining: 0, resetMs: msToNextMonth(now), retryAfterMs: monthly.retryAfterMs };
+    }
+    const r = take(bucket, limits, Math.min(cost, limits.burst), now);
+    this.bucket = r.state;
+    sql.exec("INSERT OR REPLACE INTO meta VALUES ('bucket', ?)", JSON.stringify(r.state));
+    if (!r.ok) return { ...base, ok: false, reason: 'RATE_LIMITED', remaining: r.remaining, resetMs: r.resetMs, retryAfterMs: r.retryAfterMs };
+
+    this.usage.set(month, monthly.used);
+    sql.exec('INSERT INTO usage (month, admitted) VALUES (?, ?) ON CONFLICT (month) DO UPDATE SET admitted = excluded.admitted', month, monthly.used);
+    const leaseId = crypto.randomUUID();
+    const expires = now + (req.leaseMs ?? DEFAULT_LEASE_MS);
+    this.leases.set(leaseId, expires);
+    sql.exec('INSERT INTO leases VALUES (?, ?)', leaseId, expires);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + FLUSH_MS);
+    return { ...base, ok: true, remaining: r.remaining, resetMs: r.resetMs, leaseId };
+  }
+
+  /** Ends a concurrency lease (the response is done). Unknown or expired ids are ignored. */
+  async release(leaseId: string): Promise<void> {
+    if (this.leases.delete(leaseId)) this.ctx.storage.sql.exec('DELETE FROM leases WHERE id = ?', leaseId);
+  }
+
+  /** Units admitted so far, per month, as this object counts them (the source of truth for metering). */
+  async admitted(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.usage);
+  }
+
+  /** Flushes unflushed monthly totals to Postgres; on failure, retries later. Nothing is lost either way. */
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.pruneLeases(now);
+    const sql = this.ctx.storage.sql;
+    const dirty = [...sql.exec<{ month: string; admitted: number }>('SELECT month, admitted FROM usage WHERE admitted <> flushed')]
+      .map((r) => [r.month, r.admitted] as [string, number]);
+    if (dirty.length > 0 && this.tenantId) {
+      // The sequence is persisted before the write: a flush that dies half-way is superseded by the next.
+      const seq = Number([...sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'seq'")][0]?.v ?? 0) + 1;
+      sql.exec("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", String(seq));
+      try {
+        useLocalNeonEndpoint(this.env.NEON_LOCAL_ENDPOINT);
+        await writeUsage(this.env.CONTROL_DATABASE_URL, this.tenantId, seq, dirty);
+        for (const [month, n] of dirty) sql.exec('UPDATE usage SET flushed = ? WHERE month = ?', n, month);
+      } catch (err) {
+        console.warn(JSON.stringify({ level: 'warn', msg: 'usage flush failed', tenant: this.tenantId, error: String(err).slice(0, 200) }));
+        await this.ctx.storage.setAlarm(now + RETRY_MS);
+        return;
+      }
+    }
+    if (this.leases.size > 0) await this.ctx.storage.setAlarm(Math.min(...this.leases.values()) + 1);
+  }
+
+  private pruneLeases(now: number): void {
+    for (const [id, exp] of this.leases) {
+      if (exp <= now) {
+        this.leases.delete(id);
+        this.ctx.storage.sql.exec('DELETE FROM leases WHERE id = ?', id);
+      }
+    }
+  }
+}
