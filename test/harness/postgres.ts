@@ -14,6 +14,8 @@ export interface Cluster {
   /** Superuser URL (the stand-in for a Neon project's owner role) for a database on this cluster. */
   adminUrl(database: string): string;
   stop(): Promise<void>;
+  /** Starts a stopped cluster again on the same port and data (fault tests). */
+  restart(): Promise<void>;
 }
 
 /** Initialises and starts a fresh cluster for `region` under `dir`, listening on `port`. */
@@ -28,7 +30,8 @@ export async function startCluster(region: string, dir: string, port: number): P
     user: 'postgres',
     password,
     authMethod: 'scram-sha-256',
-    persistent: false,
+    // Kept across stop/start so a fault test can bring a region back; the stack removes the folder on exit.
+    persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--no-sync'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off',
@@ -43,5 +46,6 @@ export async function startCluster(region: string, dir: string, port: number): P
     region, host, port,
     adminUrl: (database) => `postgres://postgres:${password}@${host}:${port}/${database}`,
     stop: async () => { await pg.stop(); },
+    restart: async () => { await pg.start(); },
   };
 }

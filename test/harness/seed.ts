@@ -91,5 +91,8 @@ export function testTenants(idp: Record<string, { issuer: string; jwksUrl: strin
     { slug: 'q-meter', tier: 'STANDARD', region: 'aws-us-east-2' },
     { slug: 'q-eu', tier: 'STANDARD', region: 'aws-eu-central-1', residency: 'EU' },
     { slug: 'q-closed', tier: 'FREE', region: 'aws-us-east-2' },
+    // Alone in the fault region: a small breaker so that the fault tests are quick.
+    { slug: 'f-west', tier: 'STANDARD', region: 'aws-us-west-2',
+      overrides: { breaker_failures: 3, breaker_window_seconds: 30, breaker_cooldown_seconds: 1 } },
   ]);
 }

@@ -26,12 +26,14 @@ import { withFreePort } from './ports.js';
 import { startCluster, type Cluster } from './postgres.js';
 import { createTenant, DEMO_TENANTS, testTenants, type SeededTenant } from './seed.js';
 import { startUpstash } from './upstash-endpoint.js';
+import { startFaultServer } from './faults.js';
 import { signPlatformToken } from './token.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const REGIONS = ['aws-us-east-2', 'aws-eu-central-1'] as const;
-const CONTROL_REGION = 'aws-us-east-2';
 const mode = process.argv[2] ?? 'services';
+// The third region exists for fault tests only: stopping it disturbs no other suite.
+const REGIONS = mode === 'start' ? ['aws-us-east-2', 'aws-eu-central-1'] as const : ['aws-us-east-2', 'aws-eu-central-1', 'aws-us-west-2'] as const;
+const CONTROL_REGION = 'aws-us-east-2';
 const stackFile = resolve(ROOT, process.env.STACK_FILE ?? '.local/stack.json');
 const children: ChildProcess[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -102,8 +104,11 @@ async function main() {
     DO_JURISDICTIONS: 'false',
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
   };
+  const faults = await startFaultServer(clusters);
+  closers.unshift(() => faults.close());
   const stack = {
     router: `http://127.0.0.1:${routerPort}`,
+    faults: faults.url,
     neonEndpoint: neon.url,
     upstash,
     jwks: { url: jwks.url, idps: jwks.idps },

@@ -4,6 +4,7 @@ import type {} from 'vitest';
 
 export interface Stack {
   router: string;
+  faults: string;
   neonEndpoint: string;
   upstash: { url: string; token: string } | null;
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
