@@ -12,6 +12,7 @@ import { TenantDirectory, type SharedCache } from './tenancy/directory.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { importMasterKey } from './crypto/secret-box.js';
 import { GuardRateLimiter, type RateLimiter } from './quota/rate-limiter.js';
+import { LeasingRateLimiter } from './quota/leasing-limiter.js';
 import { BreakerGate } from './breaker/breaker-gate.js';
 
 export interface Services {
@@ -52,7 +53,7 @@ export function routerServices(env: Env): Services {
     }),
     verifier: new TokenVerifier({ platform: { issuer: config.PLATFORM_ISSUER, audience: config.PLATFORM_AUDIENCE, secret: config.PLATFORM_JWT_SECRET } }),
     data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY) }),
-    limiter: new GuardRateLimiter(env.TENANT_GUARD, config.DO_JURISDICTIONS),
+    limiter: new LeasingRateLimiter(new GuardRateLimiter(env.TENANT_GUARD, config.DO_JURISDICTIONS)),
     breakers: new BreakerGate(env.CIRCUIT_BREAKER),
   };
   built.set(env, services);

@@ -4,7 +4,7 @@
  * jurisdiction, so their quota state never leaves the EU either.
  */
 import type { Tenant, Tier } from '../tenancy/tenant.js';
-import type { AdmitResult, GuardLimits, TenantGuard } from './tenant-guard.js';
+import type { AdmitResult, GuardLimits, LeaseGrant, LeaseRequest, TenantGuard } from './tenant-guard.js';
 
 export interface RateLimiter {
   /** Admits `cost` units for `tenant`, holding a concurrency lease until `release`. */
@@ -28,6 +28,10 @@ export class GuardRateLimiter implements RateLimiter {
 
   release(tenant: Tenant, leaseId: string): Promise<void> {
     return this.stub(tenant).release(leaseId);
+  }
+
+  lease(tenant: Tenant, req: LeaseRequest): Promise<LeaseGrant> {
+    return this.stub(tenant).lease(req);
   }
 
   /** The tenant's object, in its jurisdiction. */

@@ -8,7 +8,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.js';
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
 import { checkMonthly, monthOf, msToNextMonth } from './monthly.js';
-import { fullBucket, take, type BucketState } from './token-bucket.js';
+import { fullBucket, refill, take, type BucketState } from './token-bucket.js';
 import { writeUsage } from './usage-sink.js';
 
 export interface GuardLimits { ratePerMinute: number; burst: number; monthlyRequests: number; hardCap: boolean; concurrency: number }
@@ -24,6 +24,20 @@ export interface AdmitResult {
   leaseId?: string;
 }
 
+export interface LeaseRequest {
+  tenantId: string;
+  /** Tokens wanted; fewer may be granted near the limit. */
+  want: number;
+  /** The smallest useful grant (the cost of the request waiting for it). */
+  cost: number;
+  slots: number;
+  ttlMs: number;
+  limits: GuardLimits;
+  /** The isolate's previous lease and its unused tokens, given back. */
+  returned?: { leaseId: string; tokens: number; month: string };
+}
+export interface LeaseGrant extends AdmitResult { tokens: number; slots: number; leaseId: string; expiresAt: number; month: string }
+
 const FLUSH_MS = 10_000;
 const RETRY_MS = 5_000;
 const DEFAULT_LEASE_MS = 30_000;
@@ -32,7 +46,8 @@ const DEFAULT_LEASE_MS = 30_000;
 export class TenantGuard extends DurableObject<Env> {
   private bucket: BucketState | null = null;
   private tenantId: string | null = null;
-  private readonly leases = new Map<string, number>();
+  /** Concurrency leases: id → [expiry, slots]. A single request holds one slot, an isolate's batch lease several. */
+  private readonly leases = new Map<string, [number, number]>();
   private readonly usage = new Map<string, number>();
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -44,13 +59,13 @@ export class TenantGuard extends DurableObject<Env> {
     const sql = this.ctx.storage.sql;
     sql.exec('CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
     sql.exec('CREATE TABLE IF NOT EXISTS usage (month TEXT PRIMARY KEY, admitted INTEGER NOT NULL, flushed INTEGER NOT NULL DEFAULT 0)');
-    sql.exec('CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)');
+    sql.exec('CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, slots INTEGER NOT NULL DEFAULT 1)');
     for (const r of sql.exec<{ k: string; v: string }>('SELECT k, v FROM meta')) {
       if (r.k === 'tenant') this.tenantId = r.v;
       if (r.k === 'bucket') this.bucket = JSON.parse(r.v) as BucketState;
     }
     for (const r of sql.exec<{ month: string; admitted: number }>('SELECT month, admitted FROM usage')) this.usage.set(r.month, r.admitted);
-    for (const r of sql.exec<{ id: string; expires_at: number }>('SELECT id, expires_at FROM leases')) this.leases.set(r.id, r.expires_at);
+    for (const r of sql.exec<{ id: string; expires_at: number; slots: number }>('SELECT id, expires_at, slots FROM leases')) this.leases.set(r.id, [r.expires_at, r.slots]);
   }
 
   /** Admits `cost` units now, or says which limit refused and for how long. */
@@ -66,8 +81,8 @@ export class TenantGuard extends DurableObject<Env> {
     const bucket = this.bucket ?? fullBucket(limits, now);
     const base = { limit: limits.burst };
 
-    if (this.leases.size >= limits.concurrency) {
-      const soonest = Math.min(...this.leases.values());
+    if (this.heldSlots() >= limits.concurrency) {
+      const soonest = this.soonestExpiry();
       return { ...base, ok: false, reason: 'CONCURRENCY_LIMIT', remaining: Math.floor(bucket.tokens), resetMs: 0, retryAfterMs: Math.max(1000, soonest - now) };
     }
     const month = monthOf(now);
@@ -76,18 +91,60 @@ export class TenantGuard extends DurableObject<Env> {
       return { ...base, ok: false, reason: 'QUOTA_EXCEEDED', remaining: 0, resetMs: msToNextMonth(now), retryAfterMs: monthly.retryAfterMs };
     }
     const r = take(bucket, limits, Math.min(cost, limits.burst), now);
-    this.bucket = r.state;
-    sql.exec("INSERT OR REPLACE INTO meta VALUES ('bucket', ?)", JSON.stringify(r.state));
+    this.saveBucket(r.state);
     if (!r.ok) return { ...base, ok: false, reason: 'RATE_LIMITED', remaining: r.remaining, resetMs: r.resetMs, retryAfterMs: r.retryAfterMs };
 
-    this.usage.set(month, monthly.used);
-    sql.exec('INSERT INTO usage (month, admitted) VALUES (?, ?) ON CONFLICT (month) DO UPDATE SET admitted = excluded.admitted', month, monthly.used);
-    const leaseId = crypto.randomUUID();
-    const expires = now + (req.leaseMs ?? DEFAULT_LEASE_MS);
-    this.leases.set(leaseId, expires);
-    sql.exec('INSERT INTO leases VALUES (?, ?)', leaseId, expires);
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + FLUSH_MS);
+    this.setUsage(month, monthly.used);
+    const leaseId = this.addLease(now + (req.leaseMs ?? DEFAULT_LEASE_MS), 1);
+    await this.ensureAlarm(now);
     return { ...base, ok: true, remaining: r.remaining, resetMs: r.resetMs, leaseId };
+  }
+
+  /**
+   * Grants an isolate up to `want` tokens and `slots` concurrency slots for `ttlMs`, debited here
+   * and now: leasing can strand tokens in an isolate but never admit more than the limits.
+   * Unused tokens of the isolate's previous lease come back with the call and are refunded.
+   */
+  async lease(req: LeaseRequest): Promise<LeaseGrant> {
+    const now = Date.now();
+    const { limits } = req;
+    const sql = this.ctx.storage.sql;
+    if (this.tenantId === null) {
+      this.tenantId = req.tenantId;
+      sql.exec("INSERT OR REPLACE INTO meta VALUES ('tenant', ?)", req.tenantId);
+    }
+    const month = monthOf(now);
+    let bucket = refill(this.bucket ?? fullBucket(limits, now), limits, now);
+    if (req.returned) {
+      await this.release(req.returned.leaseId);
+      const back = Math.max(0, Math.floor(req.returned.tokens));
+      if (back > 0 && req.returned.month === month) {
+        bucket = { ...bucket, tokens: Math.min(limits.burst, bucket.tokens + back) };
+        this.setUsage(month, Math.max(0, (this.usage.get(month) ?? 0) - back));
+      }
+    }
+    this.pruneLeases(now);
+    const base = { limit: limits.burst, month };
+    const freeSlots = limits.concurrency - this.heldSlots();
+    if (freeSlots < 1) return this.refuse(base, bucket, 'CONCURRENCY_LIMIT', Math.max(1000, this.soonestExpiry() - now), 0);
+    const used = this.usage.get(month) ?? 0;
+    const monthLeft = limits.hardCap ? limits.monthlyRequests - used : Number.MAX_SAFE_INTEGER;
+    if (monthLeft < req.cost) return this.refuse(base, bucket, 'QUOTA_EXCEEDED', msToNextMonth(now), msToNextMonth(now));
+    const tokens = Math.min(req.want, Math.floor(bucket.tokens), monthLeft);
+    if (tokens < req.cost) {
+      const perMs = limits.ratePerMinute / 60_000;
+      this.saveBucket(bucket);
+      return this.refuse(base, bucket, 'RATE_LIMITED', Math.ceil((req.cost - bucket.tokens) / perMs), Math.ceil((limits.burst - bucket.tokens) / perMs));
+    }
+    bucket = { ...bucket, tokens: bucket.tokens - tokens };
+    this.saveBucket(bucket);
+    this.setUsage(month, used + tokens);
+    const slots = Math.min(req.slots, freeSlots);
+    const expiresAt = now + req.ttlMs;
+    const leaseId = this.addLease(expiresAt, slots);
+    await this.ensureAlarm(now);
+    const perMs = limits.ratePerMinute / 60_000;
+    return { ...base, ok: true, tokens, slots, leaseId, expiresAt, remaining: Math.floor(bucket.tokens), resetMs: Math.ceil((limits.burst - bucket.tokens) / perMs) };
   }
 
   /** Ends a concurrency lease (the response is done). Unknown or expired ids are ignored. */
@@ -121,11 +178,48 @@ export class TenantGuard extends DurableObject<Env> {
         return;
       }
     }
-    if (this.leases.size > 0) await this.ctx.storage.setAlarm(Math.min(...this.leases.values()) + 1);
+    if (this.leases.size > 0) await this.ctx.storage.setAlarm(this.soonestExpiry() + 1);
+  }
+
+  private refuse(base: { limit: number; month: string }, bucket: BucketState, reason: Refusal, retryAfterMs: number, resetMs: number): LeaseGrant {
+    return { ...base, ok: false, reason, retryAfterMs, resetMs, tokens: 0, slots: 0, leaseId: '', expiresAt: 0, remaining: Math.floor(bucket.tokens) };
+  }
+
+  private setUsage(month: string, n: number): void {
+    this.usage.set(month, n);
+    this.ctx.storage.sql.exec('INSERT INTO usage (month, admitted) VALUES (?, ?) ON CONFLICT (month) DO UPDATE SET admitted = excluded.admitted', month, n);
+  }
+
+  private saveBucket(b: BucketState): void {
+    this.bucket = b;
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta VALUES ('bucket', ?)", JSON.stringify(b));
+  }
+
+  private addLease(expiresAt: number, slots: number): string {
+    const id = crypto.randomUUID();
+    this.leases.set(id, [expiresAt, slots]);
+    this.ctx.storage.sql.exec('INSERT INTO leases (id, expires_at, slots) VALUES (?, ?, ?)', id, expiresAt, slots);
+    return id;
+  }
+
+  private heldSlots(): number {
+    let n = 0;
+    for (const [, slots] of this.leases.values()) n += slots;
+    return n;
+  }
+
+  private soonestExpiry(): number {
+    let t = Infinity;
+    for (const [exp] of this.leases.values()) t = Math.min(t, exp);
+    return t;
+  }
+
+  private async ensureAlarm(now: number): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + FLUSH_MS);
   }
 
   private pruneLeases(now: number): void {
-    for (const [id, exp] of this.leases) {
+    for (const [id, [exp]] of this.leases) {
       if (exp <= now) {
         this.leases.delete(id);
         this.ctx.storage.sql.exec('DELETE FROM leases WHERE id = ?', id);

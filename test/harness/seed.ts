@@ -86,9 +86,11 @@ export function testTenants(idp: Record<string, { issuer: string; jwksUrl: strin
     { slug: 'stark', tier: 'STANDARD', region: 'aws-us-east-2', status: 'suspended' },
     { slug: 'q-rate', tier: 'FREE', region: 'aws-us-east-2', overrides: { rate_per_minute: 60, burst: 5 } },
     { slug: 'q-month', tier: 'FREE', region: 'aws-us-east-2', overrides: { monthly_requests: 6 } },
-    { slug: 'q-overage', tier: 'STANDARD', region: 'aws-us-east-2', overrides: { monthly_requests: 3 } },
+    // Below 20 requests/s a tenant is served exactly (no leasing), which these two tests count on.
+    { slug: 'q-overage', tier: 'STANDARD', region: 'aws-us-east-2', overrides: { monthly_requests: 3, rate_per_minute: 1000 } },
     { slug: 'q-conc', tier: 'STANDARD', region: 'aws-us-east-2', overrides: { concurrency: 2 } },
-    { slug: 'q-meter', tier: 'STANDARD', region: 'aws-us-east-2' },
+    { slug: 'q-meter', tier: 'STANDARD', region: 'aws-us-east-2', overrides: { rate_per_minute: 1000 } },
+    { slug: 'q-lease', tier: 'ENTERPRISE', region: 'aws-us-east-2', overrides: { rate_per_minute: 60_000, burst: 200, concurrency: 1000 } },
     { slug: 'q-eu', tier: 'STANDARD', region: 'aws-eu-central-1', residency: 'EU' },
     { slug: 'q-closed', tier: 'FREE', region: 'aws-us-east-2' },
     // Alone in the fault region: a small breaker so that the fault tests are quick.
