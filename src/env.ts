@@ -25,6 +25,8 @@ export interface Env {
   TENANT_CACHE_TTL_MS?: string;
   /** "false" only where Durable Object jurisdictions do not exist (local workerd). */
   DO_JURISDICTIONS?: string;
+  /** "false" turns isolate token leasing off (every request asks its TenantGuard). */
+  QUOTA_LEASING?: string;
   TENANT_NEGATIVE_TTL_MS?: string;
 }
 
@@ -48,6 +50,7 @@ const ConfigSchema = z.object({
   TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   TENANT_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
   DO_JURISDICTIONS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  QUOTA_LEASING: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
 });
 
 export type Config = Omit<z.infer<typeof ConfigSchema>, 'TENANT_BASE_DOMAINS'> & { baseDomains: string[] };

@@ -45,6 +45,7 @@ export function routerServices(env: Env): Services {
   const shared = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
     ? upstashCache(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : null;
   const log = (where: string, err: unknown) => console.warn(JSON.stringify({ level: 'warn', msg: 'tenant cache', where, error: String(err) }));
+  const guard = new GuardRateLimiter(env.TENANT_GUARD, config.DO_JURISDICTIONS);
   const services: Services = {
     config,
     directory: new TenantDirectory({
@@ -53,7 +54,7 @@ export function routerServices(env: Env): Services {
     }),
     verifier: new TokenVerifier({ platform: { issuer: config.PLATFORM_ISSUER, audience: config.PLATFORM_AUDIENCE, secret: config.PLATFORM_JWT_SECRET } }),
     data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY) }),
-    limiter: new LeasingRateLimiter(new GuardRateLimiter(env.TENANT_GUARD, config.DO_JURISDICTIONS)),
+    limiter: config.QUOTA_LEASING ? new LeasingRateLimiter(guard) : guard,
     breakers: new BreakerGate(env.CIRCUIT_BREAKER),
   };
   built.set(env, services);

@@ -49,6 +49,8 @@ export class TenantGuard extends DurableObject<Env> {
   /** Concurrency leases: id → [expiry, slots]. A single request holds one slot, an isolate's batch lease several. */
   private readonly leases = new Map<string, [number, number]>();
   private readonly usage = new Map<string, number>();
+  /** Calls served since this instance started (metrics; not durable). */
+  private readonly calls = { admit: 0, lease: 0, release: 0 };
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -70,6 +72,7 @@ export class TenantGuard extends DurableObject<Env> {
 
   /** Admits `cost` units now, or says which limit refused and for how long. */
   async admit(req: AdmitRequest): Promise<AdmitResult> {
+    this.calls.admit++;
     const now = Date.now();
     const { limits, cost } = req;
     const sql = this.ctx.storage.sql;
@@ -106,6 +109,7 @@ export class TenantGuard extends DurableObject<Env> {
    * Unused tokens of the isolate's previous lease come back with the call and are refunded.
    */
   async lease(req: LeaseRequest): Promise<LeaseGrant> {
+    this.calls.lease++;
     const now = Date.now();
     const { limits } = req;
     const sql = this.ctx.storage.sql;
@@ -116,7 +120,7 @@ export class TenantGuard extends DurableObject<Env> {
     const month = monthOf(now);
     let bucket = refill(this.bucket ?? fullBucket(limits, now), limits, now);
     if (req.returned) {
-      await this.release(req.returned.leaseId);
+      this.drop(req.returned.leaseId);
       const back = Math.max(0, Math.floor(req.returned.tokens));
       if (back > 0 && req.returned.month === month) {
         bucket = { ...bucket, tokens: Math.min(limits.burst, bucket.tokens + back) };
@@ -149,7 +153,17 @@ export class TenantGuard extends DurableObject<Env> {
 
   /** Ends a concurrency lease (the response is done). Unknown or expired ids are ignored. */
   async release(leaseId: string): Promise<void> {
+    this.calls.release++;
+    this.drop(leaseId);
+  }
+
+  private drop(leaseId: string): void {
     if (this.leases.delete(leaseId)) this.ctx.storage.sql.exec('DELETE FROM leases WHERE id = ?', leaseId);
+  }
+
+  /** RPC calls this instance has served, by method. */
+  async stats(): Promise<{ admit: number; lease: number; release: number }> {
+    return { ...this.calls };
   }
 
   /** Units admitted so far, per month, as this object counts them (the source of truth for metering). */

@@ -5,6 +5,7 @@
 import { neon } from '@neondatabase/serverless';
 import { TenantSchema, type LookupKey, type Tenant } from './tenant.js';
 import type { TenantStore } from './directory.js';
+import { toAppError } from '../data/db-errors.js';
 
 const RECORD = `
 SELECT json_build_object(
@@ -39,7 +40,13 @@ export class ControlStore implements TenantStore {
   async find(key: LookupKey): Promise<Tenant | null> {
     // A malformed id is unknown by definition; do not spend a round trip (or a cast error) on it.
     if (key.kind === 'id' && !UUID.test(key.value)) return null;
-    const rows = await this.sql.query(RECORD + WHERE[key.kind], [key.value]) as { tenant: unknown }[];
+    let rows: { tenant: unknown }[];
+    try {
+      rows = await this.sql.query(RECORD + WHERE[key.kind], [key.value]) as { tenant: unknown }[];
+    } catch (err) {
+      // Without the control database no tenant can be resolved: a clean 503, never a 500.
+      throw toAppError(err);
+    }
     return rows[0] ? TenantSchema.parse(rows[0].tenant) : null;
   }
 }

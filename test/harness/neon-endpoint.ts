@@ -4,8 +4,9 @@
  *   queries and `transaction()` batches, raw text values, pg field metadata, errors as HTTP 400
  *   with PostgreSQL's error fields, as the driver expects;
  * - `GET /v1?address=host:port` (WebSocket): the WebSocket-to-TCP proxy of `Pool`/`Client`.
- * Only the local clusters it was given are reachable through it. `GET /_stats` counts requests
- * per database and by bound parameter, so tests can prove how often the router reached Postgres.
+ * Only the local clusters it was given are reachable through it. `GET /_stats` counts queries and
+ * HTTP requests per database, and queries by bound parameter, so tests and the benchmark can prove
+ * how often the router reached Postgres.
  */
 import { readBody, sendJson } from './http-util.js';
 import { listen } from './ports.js';
@@ -27,6 +28,7 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
   const pools = new Map<string, pg.Pool>();
   const seen: Seen[] = [];
   const perDatabase = new Map<string, number>();
+  const httpPerDatabase = new Map<string, number>();
 
   const poolFor = (connectionString: string): pg.Pool => {
     let pool = pools.get(connectionString);
@@ -54,6 +56,7 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
     const body = JSON.parse(await readBody(req)) as { query?: string; params?: unknown[]; queries?: { query: string; params: unknown[] }[] };
     const database = url.pathname.slice(1);
     const queries = body.queries ?? [{ query: body.query ?? '', params: body.params ?? [] }];
+    httpPerDatabase.set(database, (httpPerDatabase.get(database) ?? 0) + 1);
     for (const q of queries) record(database, q.params ?? []);
 
     let client: pg.PoolClient;
@@ -103,7 +106,7 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
       const param = q.get('param');
       const db = q.get('db');
       const count = seen.filter((s) => (!db || s.database === db) && (!param || s.params.includes(param))).length;
-      sendJson(res, 200, { count, perDatabase: Object.fromEntries(perDatabase) });
+      sendJson(res, 200, { count, perDatabase: Object.fromEntries(perDatabase), httpRequestsPerDatabase: Object.fromEntries(httpPerDatabase) });
     } else {
       sendJson(res, 404, { message: 'not found' });
     }

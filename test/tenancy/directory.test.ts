@@ -1,5 +1,6 @@
 /** The three cache levels against the real control Postgres (L3) and real Redis behind the Upstash endpoint (L2). */
 import { describe, expect, it } from 'vitest';
+import { AppError } from '../../src/errors.js';
 import { upstashCache } from '../../src/services.js';
 import { ControlStore } from '../../src/tenancy/control-store.js';
 import { TenantDirectory, type TenantStore } from '../../src/tenancy/directory.js';
@@ -30,6 +31,14 @@ describe('TenantDirectory', () => {
     const globex = await store.find({ kind: 'slug', value: 'globex' });
     // Tier values with the tenant's overrides merged over them (the tests lift globex's limits).
     expect(globex).toMatchObject({ isolation: 'schema', residency: 'EU', tier: { name: 'PREMIUM', rate_per_minute: 600_000, fail_mode: 'open', breaker_failures: 10 } });
+  });
+
+  it('turns an unreachable control database into 503 UPSTREAM_UNAVAILABLE, not a 500', async () => {
+    const gone = new ControlStore('postgres://control_router:x@127.0.0.1:1/control');
+    const err = await gone.find({ kind: 'slug', value: 'acme' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect(err).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
+    expect((err as AppError).headers['Retry-After']).toBe('5');
   });
 
   it('works without L2: one L3 read per key, then L1', async () => {

@@ -18,29 +18,36 @@ import { authenticate } from '../../src/middleware/authenticate.js';
 import { residency } from '../../src/middleware/residency.js';
 import { quota } from '../../src/middleware/quota.js';
 import { breaker } from '../../src/middleware/breaker.js';
-import { routerServices } from '../../src/services.js';
+import { routerServices, type Services } from '../../src/services.js';
+import type { Env } from '../../src/env.js';
 import { tracks } from '../../src/app/tracks.js';
+import { me } from '../../src/app/me.js';
 
 /** Writes cost two units: they hold a transaction and a row lock, reads do not. */
 const routeWeight = (c: Context) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? 1 : 2);
 
-const app = new Hono<AppEnv>();
-app.onError(onError);
-app.notFound(notFound);
+/** The router; `build` makes the isolate's services (the benchmark swaps the rate limiter). */
+export function buildRouter(build: (env: Env) => Services = routerServices) {
+  const app = new Hono<AppEnv>();
+  app.onError(onError);
+  app.notFound(notFound);
 
-app.use(requestContext());
-// Liveness needs no tenant, no configuration and no database.
-app.get('/healthz', (c) => c.json({ ok: true }));
+  app.use(requestContext());
+  // Liveness needs no tenant, no configuration and no database.
+  app.get('/healthz', (c) => c.json({ ok: true }));
 
-app.use(services(routerServices));
-app.use(resolveTenant());
-app.use(authenticate());
-app.use(residency());
-app.use(quota({ weight: routeWeight }));
-app.use(breaker());
+  app.use(services(build));
+  app.use(resolveTenant());
+  app.use(authenticate());
+  app.use(residency());
+  app.use(quota({ weight: routeWeight }));
+  app.use(breaker());
 
-app.route('/api/v1/tracks', tracks);
+  app.route('/api/v1/tracks', tracks);
+  app.route('/api/v1/me', me);
+  return app;
+}
 
-export default app;
+export default buildRouter();
 export { TenantGuard } from '../../src/quota/tenant-guard.js';
 export { CircuitBreaker } from '../../src/breaker/circuit-breaker.js';
