@@ -51,10 +51,15 @@ export class TenantGuard extends DurableObject<Env> {
   private readonly usage = new Map<string, number>();
   /** Calls served since this instance started (metrics; not durable). */
   private readonly calls = { admit: 0, lease: 0, release: 0 };
+  /** When the next alarm fires (null: none), kept here so admissions need no storage read for it. */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.blockConcurrencyWhile(async () => this.load());
+    ctx.blockConcurrencyWhile(async () => {
+      this.load();
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
   }
 
   private load(): void {
@@ -75,11 +80,7 @@ export class TenantGuard extends DurableObject<Env> {
     this.calls.admit++;
     const now = Date.now();
     const { limits, cost } = req;
-    const sql = this.ctx.storage.sql;
-    if (this.tenantId === null) {
-      this.tenantId = req.tenantId;
-      sql.exec("INSERT OR REPLACE INTO meta VALUES ('tenant', ?)", req.tenantId);
-    }
+    this.remember(req.tenantId);
     this.pruneLeases(now);
     const bucket = this.bucket ?? fullBucket(limits, now);
     const base = { limit: limits.burst };
@@ -112,11 +113,7 @@ export class TenantGuard extends DurableObject<Env> {
     this.calls.lease++;
     const now = Date.now();
     const { limits } = req;
-    const sql = this.ctx.storage.sql;
-    if (this.tenantId === null) {
-      this.tenantId = req.tenantId;
-      sql.exec("INSERT OR REPLACE INTO meta VALUES ('tenant', ?)", req.tenantId);
-    }
+    this.remember(req.tenantId);
     const month = monthOf(now);
     let bucket = refill(this.bucket ?? fullBucket(limits, now), limits, now);
     if (req.returned) {
@@ -173,6 +170,7 @@ export class TenantGuard extends DurableObject<Env> {
 
   /** Flushes unflushed monthly totals to Postgres; on failure, retries later. Nothing is lost either way. */
   override async alarm(): Promise<void> {
+    this.alarmAt = null;
     const now = Date.now();
     this.pruneLeases(now);
     const sql = this.ctx.storage.sql;
@@ -188,11 +186,11 @@ export class TenantGuard extends DurableObject<Env> {
         for (const [month, n] of dirty) sql.exec('UPDATE usage SET flushed = ? WHERE month = ?', n, month);
       } catch (err) {
         console.warn(JSON.stringify({ level: 'warn', msg: 'usage flush failed', tenant: this.tenantId, error: String(err).slice(0, 200) }));
-        await this.ctx.storage.setAlarm(now + RETRY_MS);
+        await this.schedule(now + RETRY_MS);
         return;
       }
     }
-    if (this.leases.size > 0) await this.ctx.storage.setAlarm(this.soonestExpiry() + 1);
+    if (this.leases.size > 0) await this.schedule(this.soonestExpiry() + 1);
   }
 
   private refuse(base: { limit: number; month: string }, bucket: BucketState, reason: Refusal, retryAfterMs: number, resetMs: number): LeaseGrant {
@@ -229,7 +227,19 @@ export class TenantGuard extends DurableObject<Env> {
   }
 
   private async ensureAlarm(now: number): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(now + FLUSH_MS);
+    if (this.alarmAt === null) await this.schedule(now + FLUSH_MS);
+  }
+
+  private async schedule(at: number): Promise<void> {
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /** Records which tenant this object belongs to, once (the flush needs it). */
+  private remember(tenantId: string): void {
+    if (this.tenantId !== null) return;
+    this.tenantId = tenantId;
+    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta VALUES ('tenant', ?)", tenantId);
   }
 
   private pruneLeases(now: number): void {
