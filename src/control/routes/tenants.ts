@@ -1,0 +1,146 @@
+/** /admin/v1/tenants: create, list, get, patch, suspend, resume, provision, delete, usage, migrate. */
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { AppError } from '../../errors.js';
+import type { ControlAppEnv } from '../app-env.js';
+import { db } from '../db.js';
+import { toColumns } from '../limits.js';
+import { checkPlacement, deleteTenant, insertTenant, migrateTenant, provisionTenant, requireTenant, setSuspended } from '../lifecycle.js';
+import { audit } from '../middleware.js';
+import { CreateTenantSchema, ListTenantsQuery, PatchTenantSchema, TenantListSchema, TenantRefParam, TenantViewSchema, UsageSchema } from '../schemas.js';
+import { bumpVersion, findTenant, listTenants, lookupKeys } from '../tenant-repo.js';
+import { findTemplate } from '../templates.js';
+import { billingTerms, invoicePreview, monthOf, usageHistory } from '../usage.js';
+import { CONFLICT, ERRORS, jsonBody, jsonOk, NOT_FOUND, UNPROCESSABLE, validationHook } from './common.js';
+
+export const tenants = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
+const tags = ['tenants'];
+const one = (description: string) => jsonOk(TenantViewSchema, description);
+
+tenants.openapi(createRoute({
+  method: 'post', path: '/', tags, summary: 'Create a tenant and provision its storage in its region',
+  request: { body: jsonBody(CreateTenantSchema) },
+  responses: { 201: one('Created, provisioned and active'), ...ERRORS, ...CONFLICT, ...UNPROCESSABLE },
+}), async (c) => {
+  const s = c.var.services;
+  const body = c.req.valid('json');
+  const id = await insertTenant(s, body, s.config.TENANT_BASE_DOMAINS);
+  audit(c, 'tenant.create', id, { slug: body.slug, tier: body.tier, region: body.region });
+  await provisionTenant(s, (await findTenant(s.sql, id))!);
+  return c.json((await findTenant(s.sql, id))!, 201);
+});
+
+tenants.openapi(createRoute({
+  method: 'get', path: '/', tags, summary: 'List tenants (cursor pagination; filters by tier, region, status)',
+  request: { query: ListTenantsQuery },
+  responses: { 200: jsonOk(TenantListSchema, 'A page of tenants'), ...ERRORS },
+}), async (c) => {
+  audit(c, 'tenant.list');
+  return c.json(await listTenants(c.var.services.sql, c.req.valid('query')), 200);
+});
+
+tenants.openapi(createRoute({
+  method: 'get', path: '/{id}', tags, summary: 'Get a tenant by id or slug',
+  request: { params: TenantRefParam },
+  responses: { 200: one('The tenant'), ...ERRORS, ...NOT_FOUND },
+}), async (c) => {
+  const t = await requireTenant(c.var.services, c.req.valid('param').id);
+  audit(c, 'tenant.get', t.id);
+  return c.json(t, 200);
+});
+
+tenants.openapi(createRoute({
+  method: 'patch', path: '/{id}', tags, summary: 'Change name, tier, residency or overrides',
+  request: { params: TenantRefParam, body: jsonBody(PatchTenantSchema) },
+  responses: { 200: one('The changed tenant'), ...ERRORS, ...NOT_FOUND, ...UNPROCESSABLE },
+}), async (c) => {
+  const s = c.var.services;
+  const t = await requireTenant(s, c.req.valid('param').id);
+  const body = c.req.valid('json');
+  if (body.tier && !(await findTemplate(s.sql, body.tier))) throw new AppError(422, 'TEMPLATE_NOT_FOUND', `no tier or template ${body.tier}`);
+  const residency = body.residency === undefined ? t.residency : body.residency;
+  checkPlacement(s, t.region, residency);
+  await db(() => s.sql.query(
+    `UPDATE tenants SET name = coalesce($2, name), tier = coalesce($3, tier), residency = $4,
+       overrides = coalesce($5::jsonb, overrides) WHERE id = $1`,
+    [t.id, body.name ?? null, body.tier ?? null, residency, body.overrides ? JSON.stringify(toColumns(body.overrides)) : null]));
+  await bumpVersion(s.sql, t.id);
+  await s.cache.invalidate(lookupKeys(t));
+  audit(c, 'tenant.update', t.id, { fields: Object.keys(body) });
+  return c.json((await findTenant(s.sql, t.id))!, 200);
+});
+
+for (const [verb, suspended] of [['suspend', true], ['resume', false]] as const) {
+  tenants.openapi(createRoute({
+    method: 'post', path: `/{id}/${verb}`, tags,
+    summary: suspended ? 'Suspend: routers answer 503 TENANT_SUSPENDED within their L1 TTL' : 'Resume a suspended tenant',
+    request: { params: TenantRefParam },
+    responses: { 200: one('The tenant'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
+  }), async (c) => {
+    const s = c.var.services;
+    const t = await requireTenant(s, c.req.valid('param').id);
+    audit(c, `tenant.${verb}`, t.id);
+    await setSuspended(s, t, suspended);
+    return c.json((await findTenant(s.sql, t.id))!, 200);
+  });
+}
+
+tenants.openapi(createRoute({
+  method: 'post', path: '/{id}/provision', tags, summary: 'Retry provisioning a tenant whose provisioning failed',
+  request: { params: TenantRefParam },
+  responses: { 200: one('Provisioned and active'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
+}), async (c) => {
+  const s = c.var.services;
+  const t = await requireTenant(s, c.req.valid('param').id);
+  audit(c, 'tenant.provision', t.id);
+  await provisionTenant(s, t);
+  return c.json((await findTenant(s.sql, t.id))!, 200);
+});
+
+tenants.openapi(createRoute({
+  method: 'delete', path: '/{id}', tags, summary: "Delete a tenant and its storage; `confirm` must repeat the tenant's slug",
+  request: { params: TenantRefParam, query: z.object({ confirm: z.string().max(64).optional() }) },
+  responses: { 200: jsonOk(z.object({ deleted: z.literal(true), id: z.uuid(), slug: z.string() }), 'Deleted'), ...ERRORS, ...NOT_FOUND },
+}), async (c) => {
+  const s = c.var.services;
+  const t = await requireTenant(s, c.req.valid('param').id);
+  if (c.req.valid('query').confirm !== t.slug) {
+    throw new AppError(400, 'CONFIRMATION_REQUIRED', `deleting drops the tenant's data: repeat its slug as ?confirm=${t.slug}`);
+  }
+  audit(c, 'tenant.delete', t.id, { slug: t.slug });
+  await deleteTenant(s, t);
+  return c.json({ deleted: true as const, id: t.id, slug: t.slug }, 200);
+});
+
+tenants.openapi(createRoute({
+  method: 'get', path: '/{id}/usage', tags, summary: 'Monthly usage (metered by the TenantGuards) and an invoice preview',
+  request: { params: TenantRefParam, query: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/).optional() }) },
+  responses: { 200: jsonOk(UsageSchema, 'Usage of the month (default: the current one)'), ...ERRORS, ...NOT_FOUND },
+}), async (c) => {
+  const s = c.var.services;
+  const t = await requireTenant(s, c.req.valid('param').id);
+  const month = c.req.valid('query').month ?? monthOf(Date.now());
+  const [history, terms] = await Promise.all([usageHistory(s.sql, t.id), billingTerms(s.sql, t.id)]);
+  const requests = history.find((h) => h.month === month)?.requests ?? 0;
+  const inv = invoicePreview(requests, terms.included, terms.hardCap, terms.pricing);
+  audit(c, 'tenant.usage', t.id, { month });
+  return c.json({
+    tenantId: t.id, month, requests, included: terms.included, overage: inv.overage, hardCap: terms.hardCap,
+    invoice: { currency: 'USD' as const, tier: terms.tier, baseCents: inv.baseCents, overageCents: inv.overageCents, totalCents: inv.totalCents },
+    history,
+  }, 200);
+});
+
+tenants.openapi(createRoute({
+  method: 'post', path: '/{id}/migrate', tags, summary: "Apply the catalogue's pending tenant migrations to this tenant",
+  request: { params: TenantRefParam },
+  responses: {
+    200: jsonOk(z.object({ tenantId: z.uuid(), applied: z.array(z.string()), state: z.enum(['current', 'failed']), error: z.string().nullable() }), 'Outcome (a failed migration is reported, not thrown)'),
+    ...ERRORS, ...NOT_FOUND, ...CONFLICT,
+  },
+}), async (c) => {
+  const s = c.var.services;
+  const t = await requireTenant(s, c.req.valid('param').id);
+  const r = await migrateTenant(s, t);
+  audit(c, 'tenant.migrate', t.id, { applied: r.applied, state: r.state });
+  return c.json({ tenantId: t.id, ...r }, 200);
+});

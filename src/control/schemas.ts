@@ -1,0 +1,207 @@
+/**
+ * The admin API's schemas: the same zod objects validate requests and generate
+ * /admin/v1/openapi.json, so the document cannot drift from what the API accepts.
+ */
+import { z } from '@hono/zod-openapi';
+import { ISOLATIONS } from '../tenancy/tenant.js';
+
+export const SLUG = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
+const TEMPLATE_NAME = /^[A-Z][A-Z0-9_]{1,39}$/;
+const COUNTRY = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166 alpha-2, upper case');
+const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+export const ErrorSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), requestId: z.string().nullable() }),
+}).openapi('Error');
+
+/** A template's limits, camelCase in the API and YAML, snake_case in Postgres (see LIMIT_COLUMNS). */
+export const LimitsSchema = z.object({
+  ratePerMinute: z.number().int().positive().max(10_000_000),
+  burst: z.number().int().positive().max(10_000_000),
+  monthlyRequests: z.number().int().positive().max(1e15),
+  hardCap: z.boolean(),
+  concurrency: z.number().int().positive().max(1_000_000),
+  failMode: z.enum(['open', 'closed']),
+  breakerFailures: z.number().int().positive().max(10_000),
+  breakerWindowSeconds: z.number().int().positive().max(86_400),
+  breakerCooldownSeconds: z.number().int().positive().max(86_400),
+  storageMb: z.number().int().positive().max(100_000_000),
+  connectionLimit: z.number().int().positive().max(100_000),
+}).strict().openapi('Limits');
+export type Limits = z.infer<typeof LimitsSchema>;
+
+export const PricingSchema = z.object({
+  monthlyCents: z.number().int().min(0).max(1e9),
+  overageCentsPer1k: z.number().int().min(0).max(1e6),
+}).strict().openapi('Pricing');
+
+/** camelCase limit → tiers column; the only column names that reach SQL text. */
+export const LIMIT_COLUMNS: Record<keyof Limits, string> = {
+  ratePerMinute: 'rate_per_minute', burst: 'burst', monthlyRequests: 'monthly_requests', hardCap: 'hard_cap',
+  concurrency: 'concurrency', failMode: 'fail_mode', breakerFailures: 'breaker_failures',
+  breakerWindowSeconds: 'breaker_window_seconds', breakerCooldownSeconds: 'breaker_cooldown_seconds',
+  storageMb: 'storage_mb', connectionLimit: 'connection_limit',
+};
+
+export const TemplateSchema = z.object({
+  name: z.string().regex(TEMPLATE_NAME, 'upper case, digits and _, 2-40 characters'),
+  builtin: z.boolean(),
+  basedOn: z.string().nullable(),
+  description: z.string().max(500),
+  isolation: z.enum(ISOLATIONS),
+  limits: LimitsSchema,
+  pricing: PricingSchema,
+}).strict().openapi('Template');
+export type Template = z.infer<typeof TemplateSchema>;
+
+export const CreateTemplateSchema = z.object({
+  name: z.string().regex(TEMPLATE_NAME, 'upper case, digits and _, 2-40 characters'),
+  from: z.string().regex(TEMPLATE_NAME).openapi({ description: 'A built-in tier or another template to start from' }),
+  description: z.string().max(500).optional(),
+  isolation: z.enum(ISOLATIONS).optional(),
+  limits: LimitsSchema.partial().optional(),
+  pricing: PricingSchema.partial().optional(),
+}).strict().openapi('CreateTemplate');
+
+export const PatchTemplateSchema = z.object({
+  description: z.string().max(500).optional(),
+  limits: LimitsSchema.partial().optional(),
+  pricing: PricingSchema.partial().optional(),
+}).strict().openapi('PatchTemplate');
+
+export const JwtSettingsSchema = z.object({
+  issuer: z.string().min(1).max(500),
+  audience: z.string().min(1).max(500),
+  jwksUrl: z.url({ protocol: /^https?$/ }),
+  claim: z.string().regex(/^[A-Za-z_][A-Za-z0-9_:./-]{0,63}$/).default('tid'),
+  algorithms: z.array(z.enum(ALGORITHMS)).min(1).default(['RS256', 'ES256']),
+}).strict().openapi('JwtSettings');
+
+export const GeoPolicySchema = z.object({
+  allowCountries: z.array(COUNTRY).max(250).default([]),
+  blockCountries: z.array(COUNTRY).max(250).default([]),
+  ipAllow: z.array(z.string().max(64)).max(1000).default([]).openapi({ description: 'CIDR blocks (IPv4 or IPv6)' }),
+}).strict().openapi('GeoPolicy');
+
+export const OverridesSchema = LimitsSchema.partial().openapi('Overrides');
+
+export const CreateTenantSchema = z.object({
+  slug: z.string().regex(SLUG, 'a DNS label: a-z, 0-9 and -, 2-40 characters'),
+  name: z.string().min(1).max(200).optional(),
+  tier: z.string().regex(TEMPLATE_NAME),
+  region: z.string().min(1).max(64).openapi({ example: 'aws-eu-central-1', description: 'Required: there is no default region' }),
+  residency: z.enum(['EU', 'US', 'UK', 'APAC']).nullable().optional(),
+  isolation: z.enum(ISOLATIONS).optional().openapi({ description: "Defaults to the template's" }),
+  overrides: OverridesSchema.optional(),
+  domains: z.array(z.string().max(253)).max(20).optional(),
+  jwt: JwtSettingsSchema.optional(),
+  geo: GeoPolicySchema.optional(),
+}).strict().openapi('CreateTenant');
+
+export const PatchTenantSchema = z.object({
+  name: z.string().min(1).max(200).optional(),
+  tier: z.string().regex(TEMPLATE_NAME).optional(),
+  residency: z.enum(['EU', 'US', 'UK', 'APAC']).nullable().optional(),
+  overrides: OverridesSchema.optional().openapi({ description: 'Replaces all overrides' }),
+}).strict().openapi('PatchTenant');
+
+export const TenantViewSchema = z.object({
+  id: z.uuid(),
+  slug: z.string(),
+  name: z.string(),
+  tier: z.string(),
+  region: z.string(),
+  residency: z.string().nullable(),
+  isolation: z.enum(ISOLATIONS),
+  status: z.enum(['provisioning', 'active', 'suspended', 'migrating', 'deleting']),
+  statusDetail: z.string().nullable(),
+  overrides: OverridesSchema,
+  version: z.number().int(),
+  domains: z.array(z.string()),
+  jwt: JwtSettingsSchema.nullable(),
+  geo: GeoPolicySchema.nullable(),
+  placement: z.object({
+    region: z.string(), strategy: z.enum(ISOLATIONS), schemaName: z.string().nullable(),
+    databaseName: z.string().nullable(), externalRef: z.string().nullable(),
+  }).nullable().openapi({ description: 'Where the rows live; the connection string is never returned' }),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+}).openapi('Tenant');
+export type TenantView = z.infer<typeof TenantViewSchema>;
+
+export const TenantListSchema = z.object({
+  tenants: z.array(TenantViewSchema),
+  nextCursor: z.string().nullable(),
+}).openapi('TenantList');
+
+export const ListTenantsQuery = z.object({
+  tier: z.string().regex(TEMPLATE_NAME).optional(),
+  region: z.string().max(64).optional(),
+  status: z.enum(['provisioning', 'active', 'suspended', 'migrating', 'deleting']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+
+export const TenantRefParam = z.object({
+  id: z.string().min(1).max(64).openapi({ param: { name: 'id', in: 'path' }, description: 'Tenant id or slug' }),
+});
+
+export const DomainBodySchema = z.object({ hostname: z.string().min(1).max(253) }).strict().openapi('DomainBody');
+
+export const UsageSchema = z.object({
+  tenantId: z.uuid(),
+  month: z.string(),
+  requests: z.number().int(),
+  included: z.number().int(),
+  overage: z.number().int(),
+  hardCap: z.boolean(),
+  invoice: z.object({
+    currency: z.literal('USD'),
+    tier: z.string(),
+    baseCents: z.number().int(),
+    overageCents: z.number().int(),
+    totalCents: z.number().int(),
+  }),
+  history: z.array(z.object({ month: z.string(), requests: z.number().int() })),
+}).openapi('Usage');
+
+export const AuditEntrySchema = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  tenantId: z.string().nullable(),
+  requestId: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()),
+  hash: z.string(),
+}).openapi('AuditEntry');
+
+export const AuditQuery = z.object({
+  tenant: z.string().max(64).optional(),
+  action: z.string().max(100).optional(),
+  actor: z.string().max(200).optional(),
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.coerce.number().int().min(1).optional().openapi({ description: 'Return entries with a smaller seq' }),
+});
+
+export const AuditVerifySchema = z.object({
+  ok: z.boolean(),
+  checked: z.number().int(),
+  head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
+  brokenAt: z.number().int().nullable(),
+  reason: z.string().nullable(),
+}).openapi('AuditVerification');
+
+export const MigrationNameParam = z.object({
+  name: z.string().regex(/^[0-9]{4}_[a-z0-9_]{1,60}\.sql$/).openapi({ param: { name: 'name', in: 'path' } }),
+});
+
+export const MigrationStatusSchema = z.object({
+  tenantId: z.uuid(),
+  slug: z.string(),
+  applied: z.string().nullable(),
+  state: z.enum(['current', 'pending', 'failed']),
+  error: z.string().nullable(),
+}).openapi('MigrationStatus');

@@ -1,0 +1,46 @@
+/**
+ * What the control worker talks to, built once per isolate from the validated configuration:
+ * the control database, the provisioner chosen by PROVISIONER, the routers' L2 cache and the
+ * admin authenticator.
+ */
+import { useLocalNeonEndpoint } from '../data/neon-config.js';
+import { importMasterKey } from '../crypto/secret-box.js';
+import { LocalProvisioner } from '../provisioning/local-provisioner.js';
+import type { Provisioner } from '../provisioning/provisioner.js';
+import { AdminAuthenticator } from './admin-auth.js';
+import { noCache, upstashInvalidator, type CacheInvalidator } from './cache.js';
+import { controlSql, type Sql } from './db.js';
+import { parseControlConfig, type ControlConfig, type ControlEnv } from './env.js';
+
+export interface ControlServices {
+  config: ControlConfig;
+  sql: Sql;
+  provisioner: Provisioner;
+  cache: CacheInvalidator;
+  auth: AdminAuthenticator;
+}
+
+const built = new WeakMap<object, Promise<ControlServices>>();
+
+/** The services for `env`, built on first use in this isolate. */
+export function controlServices(env: ControlEnv): Promise<ControlServices> {
+  let s = built.get(env);
+  if (!s) {
+    s = build(env);
+    built.set(env, s);
+    s.catch(() => built.delete(env));
+  }
+  return s;
+}
+
+async function build(env: ControlEnv): Promise<ControlServices> {
+  const config = parseControlConfig(env);
+  useLocalNeonEndpoint(config.NEON_LOCAL_ENDPOINT);
+  const masterKey = await importMasterKey(config.MASTER_KEY);
+  const regions = Object.fromEntries(Object.entries(config.REGION_ADMIN_URLS).map(([r, adminUrl]) => [r, { adminUrl }]));
+  const common = { regions, routerRole: config.ROUTER_ROLE, masterKey };
+  const provisioner = new LocalProvisioner(common);
+  const cache = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
+    ? upstashInvalidator(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : noCache;
+  return { config, sql: controlSql(config.CONTROL_DATABASE_URL), provisioner, cache, auth: new AdminAuthenticator(config) };
+}

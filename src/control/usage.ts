@@ -1,0 +1,39 @@
+/**
+ * Usage and the invoice preview. Usage is what the tenants' TenantGuards flushed to
+ * `tenant_usage` (exact admitted request units per month); the preview prices it with the
+ * tenant's template: the monthly price covers the included requests, overage is charged per
+ * started thousand. Hard-capped tiers have no overage: the guard refuses past the quota.
+ */
+import { db, type Sql } from './db.js';
+
+export interface Pricing { monthlyCents: number; overageCentsPer1k: number }
+
+/** The invoice for `requests` under a template (pure). */
+export function invoicePreview(requests: number, included: number, hardCap: boolean, pricing: Pricing) {
+  const overage = hardCap ? 0 : Math.max(0, requests - included);
+  const overageCents = Math.ceil(overage / 1000) * pricing.overageCentsPer1k;
+  return { overage, baseCents: pricing.monthlyCents, overageCents, totalCents: pricing.monthlyCents + overageCents };
+}
+
+/** The current month in UTC as YYYY-MM. */
+export const monthOf = (ms: number): string => new Date(ms).toISOString().slice(0, 7);
+
+/** Usage rows of a tenant, newest first (at most 24 months). */
+export async function usageHistory(sql: Sql, tenantId: string): Promise<{ month: string; requests: number }[]> {
+  const rows = await db(() => sql.query(
+    'SELECT month, requests FROM tenant_usage WHERE tenant_id = $1 ORDER BY month DESC LIMIT 24', [tenantId])) as { month: string; requests: string }[];
+  return rows.map((r) => ({ month: r.month, requests: Number(r.requests) }));
+}
+
+/** The effective included requests, hard cap and pricing of a tenant (template + overrides). */
+export async function billingTerms(sql: Sql, tenantId: string) {
+  const rows = await db(() => sql.query(
+    `SELECT t.tier, coalesce((t.overrides->>'monthly_requests')::bigint, tr.monthly_requests) AS included,
+            coalesce((t.overrides->>'hard_cap')::boolean, tr.hard_cap) AS hard_cap, tr.price_cents_month, tr.overage_cents_per_1k
+       FROM tenants t JOIN tiers tr ON tr.name = t.tier WHERE t.id = $1`, [tenantId])) as Record<string, string | boolean>[];
+  const r = rows[0]!;
+  return {
+    tier: String(r.tier), included: Number(r.included), hardCap: r.hard_cap === true,
+    pricing: { monthlyCents: Number(r.price_cents_month), overageCentsPer1k: Number(r.overage_cents_per_1k) },
+  };
+}
