@@ -14,6 +14,7 @@ import { importMasterKey } from './crypto/secret-box.js';
 import { GuardRateLimiter, type RateLimiter } from './quota/rate-limiter.js';
 import { LeasingRateLimiter } from './quota/leasing-limiter.js';
 import { BreakerGate } from './breaker/breaker-gate.js';
+import { controlAuditSink, type SecurityAuditSink } from './policy/security-audit.js';
 
 export interface Services {
   config: Config;
@@ -22,6 +23,7 @@ export interface Services {
   data: TenantDataRouter;
   limiter: RateLimiter;
   breakers: BreakerGate;
+  audit: SecurityAuditSink;
 }
 
 /** An Upstash-backed L2; requests time out fast because L2 is an optimisation, not a dependency. */
@@ -56,6 +58,7 @@ export function routerServices(env: Env): Services {
     data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY) }),
     limiter: config.QUOTA_LEASING ? new LeasingRateLimiter(guard) : guard,
     breakers: new BreakerGate(env.CIRCUIT_BREAKER),
+    audit: controlAuditSink(config.CONTROL_DATABASE_URL),
   };
   built.set(env, services);
   return services;

@@ -1,18 +1,21 @@
 /**
  * The edge router. The whole request path, top to bottom:
  *
- *   requestContext → resolveTenant → authenticate → residency → quota → breaker → route
+ *   requestContext → securityAudit → resolveTenant → authenticate → residency → quota → breaker → route
  *
  * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
  * and the caller must be authenticated before policy is applied, so that an anonymous caller
  * learns nothing about a tenant's geo rules or residency. Quota comes after policy so that refused
  * requests do not spend the tenant's budget, and the breaker last, right before the database.
+ * securityAudit wraps the steps that refuse: it sees their refusals and records the ones an
+ * operator must find later (tenant mismatch, residency violation) in the audit log.
  */
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../../src/app-env.js';
 import { notFound, onError } from '../../src/errors.js';
 import { requestContext } from '../../src/middleware/request-context.js';
 import { services } from '../../src/middleware/services.js';
+import { securityAudit } from '../../src/middleware/security-audit.js';
 import { resolveTenant } from '../../src/middleware/resolve-tenant.js';
 import { authenticate } from '../../src/middleware/authenticate.js';
 import { residency } from '../../src/middleware/residency.js';
@@ -37,6 +40,7 @@ export function buildRouter(build: (env: Env) => Services = routerServices) {
   app.get('/healthz', (c) => c.json({ ok: true }));
 
   app.use(services(build));
+  app.use(securityAudit());
   app.use(resolveTenant());
   app.use(authenticate());
   app.use(residency());

@@ -1,0 +1,46 @@
+/** Calls to the control plane the stack runs (workerd, `wrangler dev`), and tenants made through it. */
+import { SignJWT } from 'jose';
+import { stack, unique } from './helpers.js';
+
+export const ADMIN = `Bearer ${stack.control.adminToken}`;
+
+/** A request to the admin API; `token: null` sends no credential. */
+export function admin(path: string, init: RequestInit & { token?: string | null; json?: unknown } = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (init.token !== null) headers.set('authorization', init.token ? `Bearer ${init.token}` : ADMIN);
+  let body = init.body;
+  if (init.json !== undefined) { headers.set('content-type', 'application/json'); body = JSON.stringify(init.json); }
+  const { token: _t, json: _j, ...rest } = init;
+  return fetch(`${stack.control.url}${path}`, { ...rest, headers, body });
+}
+
+export interface CreatedTenant { id: string; slug: string; tier: string; region: string; isolation: string; status: string; version: number; domains: string[]; [k: string]: unknown }
+
+/** Creates a tenant through the API (a fresh slug unless given) and returns its view. */
+export async function createViaApi(spec: Record<string, unknown> = {}): Promise<CreatedTenant> {
+  const res = await admin('/admin/v1/tenants', {
+    method: 'POST', json: { slug: unique('t-'), tier: 'STANDARD', region: 'aws-us-east-2', overrides: { ratePerMinute: 600_000, burst: 10_000 }, ...spec },
+  });
+  if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
+  return res.json() as Promise<CreatedTenant>;
+}
+
+/** Polls `probe` until it returns true or `ms` pass; returns the elapsed milliseconds, or null. */
+export async function within(ms: number, probe: () => Promise<boolean>): Promise<number | null> {
+  const t0 = Date.now();
+  while (Date.now() - t0 <= ms) {
+    if (await probe()) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return null;
+}
+
+/** A platform token for tenant `id` (any tenant, seeded or made through the API). */
+export function tokenFor(id: string): Promise<string> {
+  return new SignJWT({ tid: id }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuer(stack.platform.issuer).setAudience(stack.platform.audience).setSubject('user-1').setIssuedAt().setExpirationTime('10m')
+    .sign(new TextEncoder().encode(stack.platform.secret));
+}
+
+/** The router's L1 TTL in this stack (its default): how long a router may serve a stale tenant. */
+export const L1_TTL_MS = Number(stack.routerEnv.TENANT_CACHE_TTL_MS ?? 5_000);
