@@ -1,0 +1,66 @@
+/** Custom domains, JWT settings and geo policy through the admin API, as the router sees them. */
+import { describe, expect, it } from 'vitest';
+import { call, errorOf, idpToken, unique } from '../support/helpers.js';
+import { admin, createViaApi, L1_TTL_MS, tokenFor, within } from '../support/control.js';
+
+describe('domains', () => {
+  it('adds a domain the router serves, refuses invalid or taken ones, removes it again', async () => {
+    const t = await createViaApi();
+    const host = `${unique('shop')}.example.org`;
+    const token = await tokenFor(t.id);
+    const added = await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname: host.toUpperCase() } });
+    expect(added.status).toBe(201);
+    expect((await added.json() as { domains: string[] }).domains).toEqual([host]);
+    const served = await call(host, '/api/v1/me', { token });
+    expect(served.status).toBe(200);
+    expect(served.headers.get('x-tenant')).toBe(t.slug);
+
+    for (const [hostname, status, code] of [
+      ['no spaces.example', 400, 'BAD_REQUEST'], ['under_score.example', 400, 'BAD_REQUEST'], ['localhost', 400, 'BAD_REQUEST'],
+      [`${unique('s')}.example.com`, 422, 'BAD_REQUEST'], [host, 409, 'DOMAIN_TAKEN'], ['initech.test', 409, 'DOMAIN_TAKEN'],
+    ] as const) {
+      const res = await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname } });
+      expect({ hostname, status: res.status }).toEqual({ hostname, status });
+      expect((await errorOf(res)).code).toBe(code);
+    }
+    expect((await admin(`/admin/v1/tenants/${t.id}/domains/initech.test`, { method: 'DELETE' })).status).toBe(404);
+    expect((await admin(`/admin/v1/tenants/${t.id}/domains/${host}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await within(L1_TTL_MS + 1500, async () => (await call(host, '/api/v1/me', { token })).status === 404)).not.toBeNull();
+  });
+});
+
+describe('jwt settings and geo policy', () => {
+  it('a tenant given an identity provider accepts its tokens; a taken issuer is 409', async () => {
+    const t = await createViaApi();
+    const issuer = `https://${unique('idp')}.example.net/`;
+    // The stack's idp-b signs with its real key; the issuer is whatever the tenant trusts.
+    const res = await admin(`/admin/v1/tenants/${t.id}/jwt`, { method: 'PUT', json: { issuer, audience: `${t.slug}-api`, jwksUrl: 'http://127.0.0.1:1/placeholder', algorithms: ['RS256'] } });
+    expect(res.status).toBe(200);
+    expect((await res.json() as { jwt: unknown }).jwt).toEqual({ issuer, audience: `${t.slug}-api`, jwksUrl: 'http://127.0.0.1:1/placeholder', claim: 'tid', algorithms: ['RS256'] });
+    const other = await createViaApi();
+    const taken = await admin(`/admin/v1/tenants/${other.id}/jwt`, { method: 'PUT', json: { issuer, audience: 'x', jwksUrl: 'https://idp.example/jwks' } });
+    expect(taken.status).toBe(409);
+    expect((await errorOf(taken)).code).toBe('ISSUER_TAKEN');
+    expect((await admin(`/admin/v1/tenants/${t.id}/jwt`, { method: 'PUT', json: { issuer, audience: 'x', jwksUrl: 'ftp://nope' } })).status).toBe(400);
+    expect((await admin(`/admin/v1/tenants/${t.id}/jwt`, { method: 'DELETE' })).status).toBe(200);
+    expect((await (await admin(`/admin/v1/tenants/${t.id}`)).json() as { jwt: unknown }).jwt).toBeNull();
+    // Tokens of an IdP the tenant does not trust are refused.
+    const foreign = await idpToken('idp-b', { tid: t.id }, { audience: `${t.slug}-api` });
+    expect((await call(`${t.slug}.localhost`, '/api/v1/me', { token: foreign })).status).toBe(401);
+  });
+
+  it('a geo policy set through the API blocks at the edge within the L1 TTL', async () => {
+    const t = await createViaApi();
+    const token = await tokenFor(t.id);
+    const me = () => call(`${t.slug}.localhost`, '/api/v1/me', { token, cf: { country: 'KP' } });
+    expect((await me()).status).toBe(200);
+    const res = await admin(`/admin/v1/tenants/${t.id}/geo`, { method: 'PUT', json: { blockCountries: ['KP'] } });
+    expect(res.status).toBe(200);
+    expect((await res.json() as { geo: unknown }).geo).toEqual({ allowCountries: [], blockCountries: ['KP'], ipAllow: [] });
+    expect(await within(L1_TTL_MS + 1500, async () => (await me()).status === 403)).not.toBeNull();
+    expect((await errorOf(await me())).code).toBe('GEO_BLOCKED');
+    for (const json of [{ blockCountries: ['kp'] }, { ipAllow: ['10.0.0.0/33'] }, { ipAllow: ['nonsense'] }]) {
+      expect((await admin(`/admin/v1/tenants/${t.id}/geo`, { method: 'PUT', json })).status).toBe(400);
+    }
+  });
+});

@@ -1,0 +1,87 @@
+/** The admin API: credentials (constant-time secret, scoped admin JWTs), host separation, OpenAPI document. */
+import { describe, expect, it } from 'vitest';
+import { call, errorOf, idpToken, platformToken, stack } from '../support/helpers.js';
+import { admin } from '../support/control.js';
+
+const adminJwt = (scope: string, opts: { audience?: string; idp?: string } = {}) =>
+  idpToken(opts.idp ?? 'idp-a', { sub: 'ops@example.com', scope }, { audience: opts.audience ?? 'tenant-control' });
+
+describe('admin credentials', () => {
+  it('refuses a missing, wrong or truncated secret with 401 and the error shape', async () => {
+    const right = stack.control.adminToken;
+    for (const token of [null, 'wrong', right.slice(0, -1), `${right}x`, right.toUpperCase() === right ? `${right}a` : right.toUpperCase()]) {
+      const res = await admin('/admin/v1/tenants', { token });
+      expect(res.status).toBe(401);
+      const e = await errorOf(res);
+      expect(['UNAUTHENTICATED', 'INVALID_TOKEN']).toContain(e.code);
+      expect(JSON.stringify(e)).not.toContain(right);
+    }
+  });
+
+  it('accepts an admin JWT: admin:read may read but not write, admin:write may both', async () => {
+    const reader = await adminJwt('admin:read');
+    expect((await admin('/admin/v1/tiers', { token: reader })).status).toBe(200);
+    const refused = await admin('/admin/v1/tiers', { token: reader, method: 'POST', json: { name: 'READER_MADE', from: 'FREE' } });
+    expect(refused.status).toBe(403);
+    expect((await errorOf(refused)).code).toBe('FORBIDDEN');
+    const writer = await adminJwt('openid admin:write');
+    const made = await admin('/admin/v1/tiers', { token: writer, method: 'POST', json: { name: `W_${Date.now()}`, from: 'FREE' } });
+    expect(made.status).toBe(201);
+    // The audit names the operator from the token's subject.
+    const log = await (await admin('/admin/v1/audit?action=tier.create&limit=1')).json() as { entries: { actor: string }[] };
+    expect(log.entries[0]!.actor).toBe('jwt:ops@example.com');
+  });
+
+  it('refuses JWTs with the wrong audience, an untrusted issuer, or no admin scope', async () => {
+    for (const token of [await adminJwt('admin:write', { audience: 'tenant-router' }), await adminJwt('admin:write', { idp: 'idp-b' }), await adminJwt('profile')]) {
+      const res = await admin('/admin/v1/tenants', { token });
+      expect([401, 403]).toContain(res.status);
+    }
+    // A tenant's platform token is no admin credential.
+    expect((await admin('/admin/v1/tenants', { token: await platformToken('acme') })).status).toBe(401);
+  });
+});
+
+describe('host separation', () => {
+  it('the router never serves the admin API on a tenant host', async () => {
+    const res = await call('acme.localhost', '/admin/v1/tenants', { token: await platformToken('acme'), headers: { 'x-admin': stack.control.adminToken } });
+    expect(res.status).toBe(404);
+    expect((await errorOf(res)).code).toBe('NOT_FOUND');
+    const withAdmin = await call('acme.localhost', '/admin/v1/tenants', { token: stack.control.adminToken });
+    expect(withAdmin.status).toBe(401);
+  });
+
+  it('the control worker answers only on its own host names', async () => {
+    const url = new URL(stack.control.url);
+    const local = await fetch(`http://localhost:${url.port}/admin/v1/tenants?limit=1`, { headers: { authorization: `Bearer ${stack.control.adminToken}` } });
+    expect(local.status).toBe(200);
+  });
+});
+
+describe('OpenAPI', () => {
+  it('describes every admin route from the validating schemas, and Swagger UI serves it', async () => {
+    const res = await admin('/admin/v1/openapi.json', { token: null });
+    expect(res.status).toBe(200);
+    const doc = await res.json() as { openapi: string; paths: Record<string, Record<string, { requestBody?: unknown; parameters?: { name: string }[] }>>; components: { schemas: Record<string, { required?: string[]; properties?: Record<string, unknown> }> } };
+    expect(doc.openapi).toBe('3.1.0');
+    const routes = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    for (const r of [
+      'POST /admin/v1/tenants', 'GET /admin/v1/tenants', 'GET /admin/v1/tenants/{id}', 'PATCH /admin/v1/tenants/{id}', 'DELETE /admin/v1/tenants/{id}',
+      'POST /admin/v1/tenants/{id}/suspend', 'POST /admin/v1/tenants/{id}/resume', 'POST /admin/v1/tenants/{id}/provision',
+      'GET /admin/v1/tenants/{id}/usage', 'POST /admin/v1/tenants/{id}/migrate', 'POST /admin/v1/tenants/{id}/domains',
+      'DELETE /admin/v1/tenants/{id}/domains/{hostname}', 'PUT /admin/v1/tenants/{id}/jwt', 'DELETE /admin/v1/tenants/{id}/jwt',
+      'PUT /admin/v1/tenants/{id}/geo', 'GET /admin/v1/tiers', 'POST /admin/v1/tiers', 'GET /admin/v1/tiers/{name}', 'PATCH /admin/v1/tiers/{name}',
+      'DELETE /admin/v1/tiers/{name}', 'GET /admin/v1/tiers/export', 'POST /admin/v1/tiers/import', 'GET /admin/v1/audit', 'GET /admin/v1/audit/verify',
+      'GET /admin/v1/migrations', 'GET /admin/v1/migrations/status', 'PUT /admin/v1/migrations/{name}',
+    ]) expect(routes).toContain(r);
+    // The create schema is the validator's: region is required, slug has the validator's pattern.
+    const create = doc.components.schemas.CreateTenant!;
+    expect(create.required).toEqual(expect.arrayContaining(['slug', 'tier', 'region']));
+    expect(JSON.stringify(create.properties!.slug)).toContain('^[a-z][a-z0-9-]{0,38}[a-z0-9]$');
+    const ui = await admin('/admin/v1/docs', { token: null });
+    expect(ui.status).toBe(200);
+    const html = await ui.text();
+    expect(html).toContain('swagger-ui');
+    expect(html).toContain('/admin/v1/openapi.json');
+  });
+});
