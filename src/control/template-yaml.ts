@@ -26,7 +26,7 @@ export function exportTemplates(templates: Template[]): string {
     limits: Object.fromEntries(LIMIT_ORDER.map((k) => [k, t.limits[k]])),
     pricing: { monthlyCents: t.pricing.monthlyCents, overageCentsPer1k: t.pricing.overageCentsPer1k },
   }));
-  return stringify({ apiVersion: YAML_VERSION, kind: YAML_KIND, templates: ordered }, { lineWidth: 0 });
+  return stringify({ apiVersion: YAML_VERSION, kind: YAML_KIND, templates: ordered }, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** Parses and validates a YAML document; 400 INVALID_YAML naming the first problem. */

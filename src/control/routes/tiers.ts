@@ -11,7 +11,7 @@ import { CONFLICT, ERRORS, jsonBody, jsonOk, NOT_FOUND, validationHook } from '.
 export const tiers = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
 const tags = ['tiers and templates'];
 const NameParam = z.object({ name: z.string().regex(/^[A-Z][A-Z0-9_]{1,39}$/).openapi({ param: { name: 'name', in: 'path' } }) });
-const YAML = { 'application/yaml': { schema: z.string() } };
+const YAML = { 'text/yaml': { schema: z.string() } };
 
 tiers.openapi(createRoute({
   method: 'get', path: '/', tags, summary: 'List tiers and templates',
@@ -29,7 +29,7 @@ tiers.openapi(createRoute({
   const names = c.req.valid('query').names?.split(',').map((n) => n.trim()).filter(Boolean);
   const all = await listTemplates(c.var.services.sql);
   audit(c, 'tier.export', null, { names: names ?? 'all' });
-  return c.body(exportTemplates(names ? all.filter((t) => names.includes(t.name)) : all), 200, { 'content-type': 'application/yaml; charset=utf-8' });
+  return c.body(exportTemplates(names ? all.filter((t) => names.includes(t.name)) : all), 200, { 'content-type': 'text/yaml; charset=utf-8' });
 });
 
 tiers.openapi(createRoute({
