@@ -1,6 +1,6 @@
 /**
  * Platform tokens for local use: `npm run -s token -- <slug>` prints a fresh one for a tenant of
- * the running stack (read from .local/stack.json).
+ * the running stack (read from .local/stack.json), seeded or created since with tenantctl.
  */
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -22,10 +22,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error(`no ${file}: start the stack first (npm start)`);
     process.exit(1);
   }
-  const tenant = slug ? stack.tenants[slug] : undefined;
-  if (!tenant) {
-    console.error(`usage: npm run -s token -- <slug>   (tenants: ${Object.keys(stack.tenants).join(', ')})`);
+  if (!slug || !/^[a-z0-9-]{2,64}$/.test(slug)) {
+    console.error(`usage: npm run -s token -- <slug>   (seeded: ${Object.keys(stack.tenants).join(', ')}; or any tenant made with tenantctl)`);
     process.exit(1);
   }
-  console.log(signPlatformToken(stack.platform, tenant.id));
+  // `tid` may name a tenant by id or by slug, so tenants created later need no lookup.
+  console.log(signPlatformToken(stack.platform, stack.tenants[slug]?.id ?? slug));
 }
