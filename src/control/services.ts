@@ -6,6 +6,7 @@
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
 import { importMasterKey } from '../crypto/secret-box.js';
 import { LocalProvisioner } from '../provisioning/local-provisioner.js';
+import { NeonProvisioner } from '../provisioning/neon-provisioner.js';
 import type { Provisioner } from '../provisioning/provisioner.js';
 import { AdminAuthenticator } from './admin-auth.js';
 import { noCache, upstashInvalidator, type CacheInvalidator } from './cache.js';
@@ -39,7 +40,9 @@ async function build(env: ControlEnv): Promise<ControlServices> {
   const masterKey = await importMasterKey(config.MASTER_KEY);
   const regions = Object.fromEntries(Object.entries(config.REGION_ADMIN_URLS).map(([r, adminUrl]) => [r, { adminUrl }]));
   const common = { regions, routerRole: config.ROUTER_ROLE, masterKey };
-  const provisioner = new LocalProvisioner(common);
+  const provisioner: Provisioner = config.PROVISIONER === 'neon'
+    ? new NeonProvisioner({ ...common, apiKey: config.NEON_API_KEY!, baseUrl: config.NEON_API_URL })
+    : new LocalProvisioner(common);
   const cache = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
     ? upstashInvalidator(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : noCache;
   return { config, sql: controlSql(config.CONTROL_DATABASE_URL), provisioner, cache, auth: new AdminAuthenticator(config) };

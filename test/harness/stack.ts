@@ -28,6 +28,7 @@ import { startCluster, type Cluster } from './postgres.js';
 import { createTenant, DEMO_TENANTS, testTenants, type SeededTenant } from './seed.js';
 import { startUpstash } from './upstash-endpoint.js';
 import { startFaultServer } from './faults.js';
+import { startNeonApi } from './neon-api.js';
 import { signPlatformToken } from './token.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -124,6 +125,8 @@ async function main() {
   };
   const faults = await startFaultServer(clusters);
   closers.unshift(() => faults.close());
+  const neonApi = await startNeonApi({ clusters, apiKey: randomBytes(16).toString('hex') });
+  closers.unshift(() => neonApi.close());
 
   // The control plane, in workerd like the router; its admin secret goes to stack.json only.
   const adminToken = randomBytes(24).toString('base64url');
@@ -156,6 +159,7 @@ async function main() {
     router: `http://127.0.0.1:${routerPort}`,
     faults: faults.url,
     neonEndpoint: neon.url,
+    neonApi: { url: neonApi.url, apiKey: neonApi.apiKey },
     upstash,
     jwks: { url: jwks.url, idps: jwks.idps },
     platform,

@@ -6,6 +6,7 @@ export interface Stack {
   router: string;
   faults: string;
   neonEndpoint: string;
+  neonApi: { url: string; apiKey: string };
   upstash: { url: string; token: string } | null;
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
   platform: { issuer: string; audience: string; secret: string };

@@ -1,0 +1,103 @@
+/**
+ * A typed client for the admin API (/admin/v1). Every refusal comes back as the API's one error
+ * shape `{error:{code,message,requestId}}` and is thrown as `ApiError`; a control plane that does
+ * not answer is `ApiError` with code UNREACHABLE, so the CLI has one failure path.
+ */
+import type { z } from '@hono/zod-openapi';
+import type { ControlConfig } from './config.js';
+import type {
+  AuditEntrySchema, AuditVerifySchema, CreateTenantSchema, MigrationStatusSchema, Template, TenantView, UsageSchema,
+} from '../control/schemas.js';
+
+export type { Template, TenantView };
+export type CreateTenant = z.input<typeof CreateTenantSchema>;
+export type Usage = z.infer<typeof UsageSchema>;
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+export type AuditVerification = z.infer<typeof AuditVerifySchema>;
+export type MigrationStatus = z.infer<typeof MigrationStatusSchema>;
+export interface StatusPage {
+  tenants: MigrationStatus[];
+  nextCursor: string | null;
+  summary: { total: number; current: number; pending: number; failed: number };
+}
+export interface MigrateResult { tenantId: string; applied: string[]; state: 'current' | 'failed'; error: string | null }
+export interface ImportResult { created: string[]; updated: string[]; unchanged: string[] }
+
+/** A refusal by the API (or no answer at all). */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(readonly status: number, readonly code: string, message: string, readonly requestId: string | null = null) {
+    super(message);
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+interface Call { query?: Query; body?: unknown; text?: string; contentType?: string; raw?: boolean }
+
+/** The admin API over fetch, authenticated with a bearer token. */
+export class ControlClient {
+  constructor(private readonly config: ControlConfig) {}
+
+  createTenant = (body: CreateTenant) => this.call<TenantView>('POST', '/tenants', { body });
+  listTenants = (query: Query) => this.call<{ tenants: TenantView[]; nextCursor: string | null }>('GET', '/tenants', { query });
+  getTenant = (ref: string) => this.call<TenantView>('GET', `/tenants/${seg(ref)}`);
+  suspend = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/suspend`);
+  resume = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/resume`);
+  deleteTenant = (ref: string, confirm?: string) =>
+    this.call<{ deleted: true; id: string; slug: string }>('DELETE', `/tenants/${seg(ref)}`, { query: { confirm } });
+  usage = (ref: string, month?: string) => this.call<Usage>('GET', `/tenants/${seg(ref)}/usage`, { query: { month } });
+  migrateTenant = (id: string) => this.call<MigrateResult>('POST', `/tenants/${seg(id)}/migrate`);
+  addDomain = (ref: string, hostname: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/domains`, { body: { hostname } });
+  removeDomain = (ref: string, hostname: string) => this.call<TenantView>('DELETE', `/tenants/${seg(ref)}/domains/${seg(hostname)}`);
+  listTiers = () => this.call<{ templates: Template[] }>('GET', '/tiers');
+  exportTiers = (names?: string) => this.call<string>('GET', '/tiers/export', { query: { names }, raw: true });
+  importTiers = (yaml: string) => this.call<ImportResult>('POST', '/tiers/import', { text: yaml, contentType: 'application/yaml' });
+  auditVerify = () => this.call<AuditVerification>('GET', '/audit/verify');
+  auditList = (query: Query) => this.call<{ entries: AuditEntry[]; nextCursor: number | null }>('GET', '/audit', { query });
+  putMigration = (name: string, sql: string) =>
+    this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}`, { text: sql, contentType: 'application/sql' });
+  migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
+
+  private async call<T>(method: string, path: string, opts: Call = {}): Promise<T> {
+    const url = new URL(`${this.config.url}/admin/v1${path}`);
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = { authorization: `Bearer ${this.config.token}`, accept: 'application/json' };
+    let body: string | undefined;
+    if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(opts.body);
+    } else if (opts.text !== undefined) {
+      headers['content-type'] = opts.contentType ?? 'text/plain';
+      body = opts.text;
+    }
+    let res: Response;
+    try {
+      res = await fetch(url, { method, headers, body });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new ApiError(0, 'UNREACHABLE', `control plane at ${this.config.url} did not answer (${cause})`);
+    }
+    const text = await res.text();
+    if (!res.ok) throw toApiError(res.status, text);
+    if (opts.raw) return text as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ApiError(res.status, 'BAD_RESPONSE', `${method} ${path}: the answer is not JSON`);
+    }
+  }
+}
+
+/** The API's error body, or a stand-in naming the status when the body is something else. */
+function toApiError(status: number, text: string): ApiError {
+  try {
+    const e = (JSON.parse(text) as { error?: { code?: unknown; message?: unknown; requestId?: unknown } }).error;
+    if (e && typeof e.code === 'string') {
+      return new ApiError(status, e.code, String(e.message ?? ''), typeof e.requestId === 'string' ? e.requestId : null);
+    }
+  } catch { /* not JSON */ }
+  return new ApiError(status, `HTTP_${status}`, text.slice(0, 200).trim() || 'no body');
+}
+
+/** One path segment: ids, slugs, hostnames and migration names never split a path. */
+const seg = (s: string) => encodeURIComponent(s);

@@ -1,0 +1,51 @@
+/** tenantctl usage: metered requests and the invoice preview, for seeded tenants. */
+import { describe, expect, inject, it } from 'vitest';
+import { field, query, tenantctl } from './support.js';
+
+const stack = inject('stack');
+
+describe('tenantctl usage', () => {
+  it('prices a month with overage: base plus every started thousand over the included requests', async () => {
+    // q-overage: STANDARD ($29.00, $0.10 per 1k over) with 3 included requests.
+    const t = stack.tenants['q-overage']!;
+    await query(stack.control.postgresUrl,
+      `INSERT INTO tenant_usage (tenant_id, month, requests, flush_seq) VALUES ($1, '2025-01', 2503, 1)
+       ON CONFLICT (tenant_id, month) DO UPDATE SET requests = 2503`, [t.id]);
+    const r = await tenantctl('usage', 'q-overage', '--month', '2025-01');
+    expect(r.code, r.stderr).toBe(0);
+    expect(field(r.stdout, 'tenant')).toBe(`q-overage (${t.id})`);
+    expect(field(r.stdout, 'month')).toBe('2025-01');
+    expect(field(r.stdout, 'requests')).toBe('2,503');
+    expect(field(r.stdout, 'included')).toBe('3');
+    expect(field(r.stdout, 'overage')).toBe('2,500');
+    // ceil(2500 / 1000) = 3 started thousands at $0.10.
+    expect(field(r.stdout, 'invoice')).toBe('STANDARD: base $29.00 + overage $0.30 = $29.30 USD');
+
+    const json = JSON.parse((await tenantctl('usage', t.id, '--month', '2025-01', '--json')).stdout);
+    expect(json).toMatchObject({ tenantId: t.id, requests: 2503, overage: 2500, invoice: { baseCents: 2900, overageCents: 30, totalCents: 2930 } });
+  });
+
+  it('shows no overage for a hard-capped tier, and the base price for a month without traffic', async () => {
+    const t = stack.tenants['q-month']!;
+    await query(stack.control.postgresUrl,
+      `INSERT INTO tenant_usage (tenant_id, month, requests, flush_seq) VALUES ($1, '2025-02', 6, 1)
+       ON CONFLICT (tenant_id, month) DO UPDATE SET requests = 6`, [t.id]);
+    const capped = await tenantctl('usage', 'q-month', '--month', '2025-02');
+    expect(capped.code, capped.stderr).toBe(0);
+    expect(field(capped.stdout, 'overage')).toMatch(/^0 \(hard cap/);
+    expect(field(capped.stdout, 'invoice')).toBe('FREE: base $0.00 + overage $0.00 = $0.00 USD');
+
+    const idle = await tenantctl('usage', 'initech', '--month', '2024-12');
+    expect(field(idle.stdout, 'requests')).toBe('0');
+    expect(field(idle.stdout, 'invoice')).toBe('ENTERPRISE: base $999.00 + overage $0.00 = $999.00 USD');
+  });
+
+  it('refuses a malformed month (exit 1, BAD_REQUEST) and an unknown tenant (TENANT_NOT_FOUND)', async () => {
+    const month = await tenantctl('usage', 'acme', '--month', '2025-13');
+    expect(month.code).toBe(1);
+    expect(month.stderr).toMatch(/^error BAD_REQUEST: /m);
+    const nobody = await tenantctl('usage', 'no-such-tenant');
+    expect(nobody.code).toBe(1);
+    expect(nobody.stderr).toMatch(/^error TENANT_NOT_FOUND: /m);
+  });
+});

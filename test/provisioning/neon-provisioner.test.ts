@@ -1,0 +1,303 @@
+/**
+ * NeonProvisioner in workerd against the local stand-in for Neon's API (test/harness/neon-api.ts),
+ * which creates real roles and databases on the regional clusters: what a `database` tenant gets,
+ * that provisioning is resumable and never makes a second project, that operations are awaited and
+ * 429/423 retried, and that `row`/`schema` tenants stay in the region's shared database.
+ */
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { importMasterKey, open } from '../../src/crypto/secret-box.js';
+import { NeonProvisioner, type NeonProvisionerOptions } from '../../src/provisioning/neon-provisioner.js';
+import { tenantIdent, withDatabase, type Placement } from '../../src/provisioning/provisioner.js';
+import { sqlAt, stack } from '../support/helpers.js';
+
+const US = 'aws-us-east-2';
+const EU = 'aws-eu-central-1';
+// The router's role in the shared databases (test/harness/bootstrap.ts, which workerd cannot import).
+const ROUTER_ROLE = 'app_router';
+const TRACKS = { name: '0001_tracks.sql', sql: 'CREATE TABLE tracks (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), title text NOT NULL);' };
+const ARTISTS = { name: '0002_artists.sql', sql: 'CREATE TABLE artists (id bigint PRIMARY KEY, name text NOT NULL);' };
+const BROKEN = { name: '0002_artists.sql', sql: 'CREATE TABLE artists (id bigint PRIMARY KEY); SELECT no_such_function();' };
+
+interface LogEntry { seq: number; method: string; path: string; query: string; status: number; operationStatus?: string }
+
+const neonApi = stack.neonApi;
+const hooks = new URL(neonApi.url).origin;
+const sleeps: number[] = [];
+let masterKey: CryptoKey;
+
+beforeAll(async () => { masterKey = await importMasterKey(stack.routerEnv.MASTER_KEY!); });
+
+function provisioner(extra: Partial<NeonProvisionerOptions> = {}): NeonProvisioner {
+  return new NeonProvisioner({
+    apiKey: neonApi.apiKey, baseUrl: neonApi.url, masterKey, routerRole: ROUTER_ROLE, pollIntervalMs: 20,
+    regions: Object.fromEntries(Object.entries(stack.regions).map(([r, x]) => [r, { adminUrl: x.postgresUrl }])),
+    // Records the waits asked for, and waits a token amount so the suite stays fast.
+    sleep: (ms) => { sleeps.push(ms); return new Promise((r) => setTimeout(r, 5)); },
+    ...extra,
+  });
+}
+
+const newTenant = () => { const id = crypto.randomUUID(); return { id, ident: tenantIdent(id) }; };
+const dbRequest = (tenantId: string, region = EU, migrations = [TRACKS]) => ({ tenantId, region, isolation: 'database' as const, migrations });
+
+/** Every API request the stand-in has answered so far. */
+async function apiLog(): Promise<LogEntry[]> {
+  return ((await (await fetch(`${hooks}/_test/log`)).json()) as { entries: LogEntry[] }).entries;
+}
+
+/** Runs `fn` and returns the API requests it made. */
+async function requestsOf(fn: () => Promise<unknown>): Promise<LogEntry[]> {
+  const mark = (await apiLog()).length;
+  await fn();
+  return (await apiLog()).slice(mark);
+}
+
+/** The error `p` rejects with. */
+async function failure(p: Promise<unknown>): Promise<Error> {
+  try { await p; } catch (err) { return err as Error; }
+  throw new Error('expected a failure');
+}
+
+async function hook(path: string, body: unknown): Promise<void> {
+  const res = await fetch(`${hooks}/_test/${path}`, { method: 'POST', body: JSON.stringify(body) });
+  expect(res.status).toBe(200);
+}
+
+/** Calls Neon's API (the stand-in) directly, as an operator would. */
+function neon(path: string): Promise<Response> {
+  return fetch(`${neonApi.url}${path}`, { headers: { authorization: `Bearer ${neonApi.apiKey}` } });
+}
+
+async function projectsNamed(tenantId: string): Promise<{ id: string; name: string; region_id: string }[]> {
+  const res = await neon(`/projects?search=tenant-${tenantId}&limit=400`);
+  return ((await res.json()) as { projects: { id: string; name: string; region_id: string }[] }).projects;
+}
+
+const databaseExists = async (region: string, name: string) =>
+  (await sqlAt(stack.regions[region]!.adminUrl).query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;
+const roleExists = async (region: string, name: string) =>
+  (await sqlAt(stack.regions[region]!.adminUrl).query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).length === 1;
+const appliedIn = async (region: string, db: string) =>
+  (await sqlAt(withDatabase(stack.regions[region]!.adminUrl, db)).query('SELECT name FROM public.schema_migrations ORDER BY name')).map((r) => r.name);
+
+describe('NeonProvisioner: database tenants', () => {
+  it('creates a Neon project in the tenant region with a real database, migrations applied, and the URI only sealed', async () => {
+    const { id, ident } = newTenant();
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
+    let placement: Placement;
+    try {
+      placement = await provisioner().provision(dbRequest(id));
+      // The API client went through workerd's fetch (axios's fetch adapter), not a Node http module.
+      const apiCalls = fetchSpy.mock.calls.map(([input]) => (input instanceof Request ? input.url : String(input))).filter((u) => u.startsWith(neonApi.url));
+      expect(apiCalls).toContain(`${neonApi.url}/projects`);
+    } finally {
+      fetchSpy.mockRestore();
+    }
+
+    expect(placement).toMatchObject({ region: EU, strategy: 'database', schemaName: 'public', roleName: ident, databaseName: ident });
+    const [project] = await projectsNamed(id);
+    expect(project).toMatchObject({ id: placement.externalRef, name: `tenant-${id}`, region_id: EU });
+
+    const uri = await open(masterKey, placement.connectionSecret!, id);
+    const u = new URL(uri);
+    expect(u.host).toBe(new URL(stack.regions[EU]!.adminUrl).host);
+    expect(u.password.length).toBeGreaterThan(10);
+    // Nothing outside the sealed secret carries the connection string or its password.
+    expect(placement.connectionSecret).not.toContain(u.password);
+    expect(JSON.stringify({ ...placement, connectionSecret: null })).not.toMatch(new RegExp(`${u.password}|postgres(ql)?://`));
+
+    expect(await sqlAt(uri).query('SELECT current_user AS "user", current_database() AS db, to_regclass(\'public.tracks\') IS NOT NULL AS tracks'))
+      .toEqual([{ user: ident, db: ident, tracks: true }]);
+    expect(await appliedIn(EU, ident)).toEqual(['0001_tracks.sql']);
+    expect(await databaseExists(EU, ident)).toBe(true);
+    expect(await databaseExists(US, ident)).toBe(false);
+  });
+
+  it('waits for the project\'s operations to finish before using it', async () => {
+    const { id } = newTenant();
+    const requests = await requestsOf(() => provisioner().provision(dbRequest(id)));
+    const create = requests.findIndex((r) => r.method === 'POST' && r.path === '/projects');
+    expect(requests[create]!.status).toBe(201);
+    const polls = new Map<string, string[]>();
+    for (const r of requests.slice(create + 1)) {
+      if (r.path.includes('/operations/')) polls.set(r.path, [...(polls.get(r.path) ?? []), r.operationStatus!]);
+    }
+    // Neon starts two: create_timeline and start_compute. Each is polled until finished, and no longer.
+    expect(polls.size).toBe(2);
+    for (const statuses of polls.values()) {
+      expect(statuses.at(-1)).toBe('finished');
+      expect(statuses.slice(0, -1)).toEqual(statuses.slice(0, -1).map(() => 'running'));
+      expect(statuses.length).toBeGreaterThan(1);
+    }
+  });
+
+  it('returns the same project when provisioned again, without a second POST /projects', async () => {
+    const { id, ident } = newTenant();
+    const p = provisioner();
+    const first = await p.provision(dbRequest(id));
+    let second: Placement | undefined;
+    const requests = await requestsOf(async () => { second = await p.provision(dbRequest(id)); });
+    expect(requests.filter((r) => r.method === 'POST')).toEqual([]);
+    expect(requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'GET /projects 200', `GET /projects/${first.externalRef}/connection_uri 200`,
+    ]);
+    expect(second!.externalRef).toBe(first.externalRef);
+    expect(await open(masterKey, second!.connectionSecret!, id)).toBe(await open(masterKey, first.connectionSecret!, id));
+    expect(await projectsNamed(id)).toHaveLength(1);
+    expect(await appliedIn(EU, ident)).toEqual(['0001_tracks.sql']);
+  });
+
+  it('after a failure half-way keeps the project, and a retry completes on that same project', async () => {
+    const { id, ident } = newTenant();
+    const p = provisioner();
+    await expect(p.provision(dbRequest(id, EU, [TRACKS, BROKEN]))).rejects.toThrow(/no_such_function/);
+    const [project] = await projectsNamed(id);
+    expect(project).toBeDefined();
+    expect(await appliedIn(EU, ident)).toEqual(['0001_tracks.sql']);
+
+    let placement: Placement | undefined;
+    const requests = await requestsOf(async () => { placement = await p.provision(dbRequest(id, EU, [TRACKS, ARTISTS])); });
+    expect(requests.some((r) => r.method === 'POST' && r.path === '/projects')).toBe(false);
+    expect(placement!.externalRef).toBe(project!.id);
+    expect(await projectsNamed(id)).toHaveLength(1);
+    expect(await appliedIn(EU, ident)).toEqual(['0001_tracks.sql', '0002_artists.sql']);
+  });
+
+  it('fails when a Neon operation fails, and a retry after it uses the project already made', async () => {
+    const { id } = newTenant();
+    await hook('fail-operations', { count: 1 });
+    await expect(provisioner().provision(dbRequest(id))).rejects.toThrow(/Neon operation \w+ \([0-9a-f-]+\) failed/);
+    const [project] = await projectsNamed(id);
+    const placement = await provisioner().provision(dbRequest(id));
+    expect(placement.externalRef).toBe(project!.id);
+  });
+
+  it('migrate applies new migrations through the sealed URI, which opens for its own tenant only', async () => {
+    const { id, ident } = newTenant();
+    const p = provisioner();
+    const placement = await p.provision(dbRequest(id, US));
+    expect(await p.migrate(id, placement, [TRACKS, ARTISTS])).toEqual(['0002_artists.sql']);
+    expect(await appliedIn(US, ident)).toEqual(['0001_tracks.sql', '0002_artists.sql']);
+    await expect(p.migrate(crypto.randomUUID(), placement, [TRACKS, ARTISTS])).rejects.toThrow();
+  });
+
+  it('deprovision deletes the project, its database and role, retrying 423; a second deprovision succeeds', async () => {
+    const { id, ident } = newTenant();
+    const p = provisioner();
+    const placement = await p.provision(dbRequest(id));
+    await hook('fail-next', { method: 'DELETE', path: `/projects/${placement.externalRef}`, status: 423 });
+    const requests = await requestsOf(() => p.deprovision(id, placement));
+    expect(requests.map((r) => `${r.method} ${r.status}`)).toEqual(['DELETE 423', 'DELETE 200']);
+    expect((await neon(`/projects/${placement.externalRef}`)).status).toBe(404);
+    expect(await databaseExists(EU, ident)).toBe(false);
+    expect(await roleExists(EU, ident)).toBe(false);
+
+    const again = await requestsOf(() => p.deprovision(id, placement));
+    expect(again.map((r) => `${r.method} ${r.status}`)).toEqual(['DELETE 404']);
+  });
+
+  it('deprovision without an externalRef finds the project by its name', async () => {
+    const { id, ident } = newTenant();
+    const p = provisioner();
+    const placement = await p.provision(dbRequest(id, US));
+    await p.deprovision(id, { ...placement, externalRef: null });
+    expect(await projectsNamed(id)).toEqual([]);
+    expect(await databaseExists(US, ident)).toBe(false);
+  });
+});
+
+describe('NeonProvisioner: API failures', () => {
+  it('retries 429 answers, waiting as long as Retry-After says', async () => {
+    const { id } = newTenant();
+    await hook('rate-limit', { count: 2, retryAfter: 1 });
+    sleeps.length = 0;
+    let placement: Placement | undefined;
+    const requests = await requestsOf(async () => { placement = await provisioner().provision(dbRequest(id)); });
+    expect(requests.slice(0, 3).map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual(['GET /projects 429', 'GET /projects 429', 'GET /projects 200']);
+    expect(sleeps.slice(0, 2)).toEqual([1000, 1000]);
+    expect(placement!.externalRef).toBe((await projectsNamed(id))[0]!.id);
+  });
+
+  it('backs off exponentially without Retry-After, and gives up after maxRetries with a message free of secrets', async () => {
+    const { id } = newTenant();
+    await hook('rate-limit', { count: 3, retryAfter: null });
+    sleeps.length = 0;
+    const err = await failure(provisioner({ maxRetries: 2 }).provision(dbRequest(id)));
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toBe('Neon API listProjects failed (HTTP 429): too many requests');
+    expect(sleeps).toHaveLength(2);
+    expect(sleeps[0]).toBeGreaterThanOrEqual(250);
+    expect(sleeps[0]).toBeLessThanOrEqual(500);
+    expect(sleeps[1]).toBeGreaterThanOrEqual(500);
+    expect(sleeps[1]).toBeLessThanOrEqual(1000);
+    expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain(neonApi.apiKey);
+    expect(await projectsNamed(id)).toEqual([]);
+  });
+
+  it('does not retry other 4xx answers, and does not echo the API key', async () => {
+    const { id } = newTenant();
+    const badKey = `bad${crypto.randomUUID()}`;
+    const requests = await requestsOf(async () => {
+      const err = await failure(provisioner({ apiKey: badKey }).provision(dbRequest(id)));
+      expect(err.message).toBe('Neon API listProjects failed (HTTP 401): authentication required');
+      expect(JSON.stringify(err, Object.getOwnPropertyNames(err))).not.toContain(badKey);
+    });
+    expect(requests.map((r) => r.status)).toEqual([401]);
+  });
+
+  it('refuses a region it has no cluster for before calling Neon', async () => {
+    const { id } = newTenant();
+    const requests = await requestsOf(() => expect(provisioner().provision(dbRequest(id, 'aws-ap-southeast-1'))).rejects.toThrow(/no cluster for region/));
+    expect(requests).toEqual([]);
+  });
+});
+
+describe('the Neon API stand-in', () => {
+  it('answers like Neon: 401 without the key, 400 for an unknown region, cursor pages, 404 for unknown ids', async () => {
+    const noKey = await fetch(`${neonApi.url}/projects`);
+    expect(noKey.status).toBe(401);
+    expect(await noKey.json()).toMatchObject({ code: expect.any(String), message: 'authentication required' });
+
+    const badRegion = await fetch(`${neonApi.url}/projects`, {
+      method: 'POST', headers: { authorization: `Bearer ${neonApi.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ project: { name: 'nowhere', region_id: 'aws-ap-southeast-1' } }),
+    });
+    expect(badRegion.status).toBe(400);
+    expect(await badRegion.json()).toMatchObject({ code: expect.any(String), message: expect.stringMatching(/region/) });
+
+    const p = provisioner();
+    const [a, b] = [newTenant(), newTenant()];
+    await p.provision(dbRequest(a.id));
+    await p.provision(dbRequest(b.id));
+    const page = async (cursor?: string) => (await (await neon(`/projects?search=tenant-&limit=1${cursor ? `&cursor=${cursor}` : ''}`)).json()) as
+      { projects: { id: string }[]; pagination: { cursor: string } };
+    const first = await page();
+    expect(first.projects).toHaveLength(1);
+    expect(first.pagination.cursor).toBe(first.projects[0]!.id);
+    const second = await page(first.pagination.cursor);
+    expect(second.projects).toHaveLength(1);
+    expect(second.projects[0]!.id).not.toBe(first.projects[0]!.id);
+
+    expect((await neon('/projects/no-such-project-1')).status).toBe(404);
+    expect((await neon(`/projects/${first.projects[0]!.id}/operations/${crypto.randomUUID()}`)).status).toBe(404);
+  });
+});
+
+describe('NeonProvisioner: shared-database tenants', () => {
+  it('keeps schema tenants in the region shared database without calling Neon', async () => {
+    const { id, ident } = newTenant();
+    const p = provisioner();
+    let placement: Placement | undefined;
+    const requests = await requestsOf(async () => {
+      placement = await p.provision({ tenantId: id, region: US, isolation: 'schema', migrations: [TRACKS] });
+    });
+    expect(requests).toEqual([]);
+    expect(placement).toEqual({ region: US, strategy: 'schema', schemaName: ident, roleName: ident, databaseName: null, connectionSecret: null, externalRef: null });
+    const app = sqlAt(stack.regions[US]!.postgresUrl);
+    expect(await app.query('SELECT schema_name FROM information_schema.schemata WHERE schema_name = $1', [ident])).toEqual([{ schema_name: ident }]);
+    expect(await app.query(`SELECT name FROM ${ident}.schema_migrations`)).toEqual([{ name: '0001_tracks.sql' }]);
+
+    await p.deprovision(id, placement!);
+    expect(await app.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [ident])).toEqual([]);
+  });
+});
