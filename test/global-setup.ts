@@ -12,7 +12,7 @@ import type { Stack } from './support/stack-types.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export default async function setup(project: TestProject) {
-  const running = await spawnStack<Stack>(ROOT, resolve(ROOT, '.local/stack-test.json'));
+  const running = await spawnStack<Stack>(ROOT, resolve(ROOT, `.local/stack-test-${process.pid}.json`));
   process.stderr.write(running.log());
   project.provide('stack', running.stack);
   return () => running.stop();
