@@ -35,7 +35,9 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const mode = process.argv[2] ?? 'services';
 // The third region exists for fault tests only: stopping it disturbs no other suite.
 const REGIONS = mode === 'start' ? ['aws-us-east-2', 'aws-eu-central-1'] as const : ['aws-us-east-2', 'aws-eu-central-1', 'aws-us-west-2'] as const;
-const CONTROL_REGION = 'aws-us-east-2';
+// The control database has a cluster of its own (its own Neon project in production), so that a
+// fault test can pause it without pausing a region.
+const CONTROL = 'control';
 const stackFile = resolve(ROOT, process.env.STACK_FILE ?? '.local/stack.json');
 const children: ChildProcess[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -70,21 +72,24 @@ async function main() {
   const t0 = Date.now();
   const log = (msg: string) => console.error(`[stack +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
   const clusters = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await withFreePort((port) => startCluster(r, dataDir, port))] as const))) as Record<string, Cluster>;
+  const controlCluster = await withFreePort((port) => startCluster(CONTROL, dataDir, port));
   closers.push(async () => {
-    await Promise.all(Object.values(clusters).map((c) => c.stop().catch(() => {})));
+    await Promise.all([...Object.values(clusters), controlCluster].map((c) => c.stop().catch(() => {})));
   });
-  log(`postgres: ${REGIONS.map((r) => `${r}=:${clusters[r]!.port}`).join(' ')}`);
+  log(`postgres: ${REGIONS.map((r) => `${r}=:${clusters[r]!.port}`).join(' ')} control=:${controlCluster.port}`);
 
-  const neon = await startNeonEndpoint(Object.values(clusters).map((c) => `${c.host}:${c.port}`));
+  const neon = await startNeonEndpoint([...Object.values(clusters), controlCluster].map((c) => `${c.host}:${c.port}`));
   closers.unshift(() => neon.close());
   useLocalNeonEndpoint(neon.url, ws);
   log(`neon endpoint: ${neon.url}`);
 
   let upstash: { url: string; token: string } | null = null;
+  let upstashPort = 0;
   if (!process.env.NO_REDIS) {
     const u = await startUpstash(randomBytes(16).toString('hex'));
     closers.unshift(() => u.close());
     upstash = { url: u.url, token: u.token };
+    upstashPort = u.redisPort;
     log(`upstash endpoint: ${u.url} (redis-server :${u.redisPort})`);
   }
 
@@ -94,7 +99,7 @@ async function main() {
   const tenantMigrations = loadMigrations(ROOT, 'tenant');
   const regionUrls: Record<string, string> = {};
   for (const r of REGIONS) regionUrls[r] = await bootstrapRegion(clusters[r]!, randomBytes(12).toString('hex'), tenantMigrations);
-  const controlUrl = await bootstrapControl(clusters[CONTROL_REGION]!, randomBytes(12).toString('hex'), loadMigrations(ROOT, 'control'), tenantMigrations);
+  const controlUrl = await bootstrapControl(controlCluster, randomBytes(12).toString('hex'), loadMigrations(ROOT, 'control'), tenantMigrations);
   log('migrations applied');
 
   const masterKey = randomBytes(32).toString('base64');
@@ -103,7 +108,7 @@ async function main() {
     routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey),
   });
   const specs = mode === 'start' ? DEMO_TENANTS : testTenants(jwks.idps);
-  const controlAdmin = clusters[CONTROL_REGION]!.adminUrl('control');
+  const controlAdmin = controlCluster.adminUrl('control');
   const tenants: Record<string, SeededTenant> = {};
   for (const spec of specs) tenants[spec.slug] = await createTenant(controlAdmin, provisioner, spec);
   log(`tenants: ${Object.keys(tenants).join(', ')}`);
@@ -122,8 +127,9 @@ async function main() {
     // workerd has no Durable Object jurisdictions ("not implemented in workerd"); production keeps them on.
     DO_JURISDICTIONS: 'false',
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
+    ...prefixed('STACK_ROUTER_'),
   };
-  const faults = await startFaultServer(clusters);
+  const faults = await startFaultServer({ ...clusters, [CONTROL]: controlCluster });
   closers.unshift(() => faults.close());
   const neonApi = await startNeonApi({ clusters, apiKey: randomBytes(16).toString('hex') });
   closers.unshift(() => neonApi.close());
@@ -146,10 +152,11 @@ async function main() {
     ADMIN_JWT_AUDIENCE: 'tenant-control',
     ADMIN_JWKS_URL: jwks.idps['idp-a']!.jwksUrl,
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
+    ...prefixed('STACK_CONTROL_'),
   };
   const control = await startWorker(ROOT, {
     config: 'workers/control/wrangler.toml', port: controlPort, env: controlEnv, quiet: mode !== 'start',
-    envFile: controlEnvFile,
+    envFile: controlEnvFile, testScheduled: mode !== 'start',
   });
   children.push(control.child);
   control.child.on('exit', (code) => { if (!stopping) { log(`control worker exited (${code})`); void shutdown(code ?? 1); } });
@@ -166,7 +173,9 @@ async function main() {
     regions: Object.fromEntries(REGIONS.map((r) => [r, {
       postgresUrl: clusters[r]!.adminUrl('app'), adminUrl: clusters[r]!.adminUrl('postgres'), routerUrl: regionUrls[r],
     }])),
-    control: { url: control.url, adminToken, postgresUrl: controlAdmin, routerUrl: controlUrl },
+    control: { url: control.url, adminToken, postgresUrl: controlAdmin, routerUrl: controlUrl, pid: control.child.pid ?? null },
+    dataDir,
+    redis: upstash ? { port: upstashPort } : null,
     tenants,
     routerEnv,
   };
@@ -196,6 +205,12 @@ function printWelcome(router: string, port: number, tenants: Record<string, Seed
   }
   lines.push(`A fresh token: npm run -s token -- <slug>`);
   console.log(lines.join('\n'));
+}
+
+/** Variables `<prefix>NAME=value` of this process, as `NAME: value` (the soak tunes the workers this way). */
+function prefixed(prefix: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith(prefix) && v !== undefined)
+    .map(([k, v]) => [k.slice(prefix.length), v!]));
 }
 
 let stopping = false;

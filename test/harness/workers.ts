@@ -10,10 +10,11 @@ import { freePort } from './ports.js';
 export interface WorkerProcess { url: string; child: ChildProcess }
 
 /** Starts `wrangler dev` for `config` (null: the router's wrangler.toml) on 127.0.0.1:`port`. */
-export async function startWorker(root: string, opts: { config: string | null; port: number; envFile: string; env: Record<string, string>; quiet?: boolean }): Promise<WorkerProcess> {
+export async function startWorker(root: string, opts: { config: string | null; port: number; envFile: string; env: Record<string, string>; quiet?: boolean; testScheduled?: boolean }): Promise<WorkerProcess> {
   writeFileSync(opts.envFile, Object.entries(opts.env).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
   const args = ['dev', ...(opts.config ? ['-c', opts.config] : []), '--ip', '127.0.0.1', '--port', String(opts.port),
-    '--inspector-port', String(await freePort()), '--env-file', opts.envFile, '--show-interactive-dev-session=false'];
+    '--inspector-port', String(await freePort()), '--env-file', opts.envFile, '--show-interactive-dev-session=false',
+    ...(opts.testScheduled ? ['--test-scheduled'] : [])];
   const child = spawn(join(root, 'node_modules/.bin/wrangler'), args, {
     cwd: root, stdio: ['ignore', opts.quiet ? 'ignore' : 'inherit', 'inherit'],
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },

@@ -11,7 +11,10 @@ export interface Stack {
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
   platform: { issuer: string; audience: string; secret: string };
   regions: Record<string, { postgresUrl: string; adminUrl: string; routerUrl: string }>;
-  control: { url: string; adminToken: string; postgresUrl: string; routerUrl: string };
+  control: { url: string; adminToken: string; postgresUrl: string; routerUrl: string; pid: number | null };
+  redis: { port: number } | null;
+  /** Where the clusters keep their data (one folder per region, and `control`). */
+  dataDir: string;
   tenants: Record<string, { id: string; slug: string; tier: string; region: string; isolation: 'row' | 'schema' | 'database'; domains: string[] }>;
   routerEnv: Record<string, string>;
 }

@@ -1,0 +1,138 @@
+/**
+ * Tenants changing under traffic: suspend/resume, tier and residency patches, custom domains
+ * added and removed, delete and re-create of a slug. Each change is made through the control API
+ * and then watched on every isolate until it shows; the time it took is measured against the
+ * documented bound.
+ */
+import { createTenant, paceFor, TIERS, type SoakTenant, type Stack } from './fleet.js';
+import { adminCall, send, type Reply } from './http.js';
+import { hit, type TrafficOptions } from './traffic.js';
+
+export interface Visibility { change: string; tenant: string; ms: number; boundMs: number }
+
+export interface LifecycleContext {
+  stack: Stack;
+  traffic: TrafficOptions;
+  fleet: SoakTenant[];
+  deleted: SoakTenant[];
+  visibility: Visibility[];
+  ttlSec: number;
+  /** The bound for a change answered at `at` (longer when Redis was unreachable around it). */
+  boundAt(at: number): number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An admin call retried while the control plane is unavailable (its database may be paused). */
+async function adminRetry(c: LifecycleContext, path: string, init: { method?: string; json?: unknown }) {
+  for (let i = 0; ; i++) {
+    const r = await adminCall(c.stack.control.url, c.stack.control.adminToken, path, { ...init, timeoutMs: 60_000 });
+    if ((r.status !== 0 && r.status < 500) || i >= 30) return r;
+    await sleep(1000);
+  }
+}
+
+/** Watches `t` on every isolate until `seen(reply)` holds on each; records the time after `answeredAt`. */
+async function watch(c: LifecycleContext, t: SoakTenant, change: string, answeredAt: number, seen: (r: Reply) => boolean, opts: { token?: string; host?: string; kind?: 'read' | 'me' } = {}) {
+  const bound = c.boundAt(answeredAt);
+  const pending = new Set([...Array(c.traffic.isolates).keys()]);
+  const deadline = answeredAt + bound + 30_000;
+  // Probes stay inside half the tenant's rate, on top of its paced traffic.
+  const rate = Math.min(...t.tiers.map((x) => TIERS[x]!.rate)) / 60;
+  const round = Math.max(200, (c.traffic.isolates * 1000) / (rate * 0.5));
+  while (pending.size > 0 && Date.now() < deadline) {
+    for (const i of [...pending]) {
+      const r = await hit(c.traffic, t, opts.kind ?? 'me', i, opts.token, opts.host);
+      if (seen(r)) pending.delete(i);
+    }
+    if (pending.size > 0) await sleep(round);
+  }
+  const ms = Date.now() - answeredAt;
+  c.visibility.push({ change, tenant: t.label, ms, boundMs: bound });
+  if (pending.size > 0 || ms > bound) c.traffic.recorder.breach(`${change} of ${t.label} seen after ${ms} ms (bound ${bound} ms)`);
+}
+
+const code = (r: Reply) => { try { return JSON.parse(r.body)?.error?.code as string | undefined; } catch { return undefined; } };
+
+/** Suspends `t`, waits until every isolate refuses it, resumes it, waits until every isolate serves it. */
+export async function suspendResume(c: LifecycleContext, t: SoakTenant): Promise<void> {
+  t.busy = true;
+  try {
+    t.state = 'suspended';
+    t.transitionUntil = Infinity;
+    const s = await adminRetry(c, `/admin/v1/tenants/${t.id}/suspend`, { method: 'POST' });
+    if (s.status !== 200) { c.traffic.recorder.breach(`suspend ${t.label}: ${s.status}`); return; }
+    const at = Date.now();
+    t.transitionUntil = at + c.boundAt(at);
+    await watch(c, t, 'suspend', at, (r) => r.status === 503 && code(r) === 'TENANT_SUSPENDED');
+    t.transitionUntil = Infinity;
+    const r = await adminRetry(c, `/admin/v1/tenants/${t.id}/resume`, { method: 'POST' });
+    if (r.status !== 200) { c.traffic.recorder.breach(`resume ${t.label}: ${r.status}`); return; }
+    const at2 = Date.now();
+    t.state = 'active';
+    t.transitionUntil = at2 + c.boundAt(at2);
+    await watch(c, t, 'resume', at2, (x) => x.status === 200);
+  } finally { t.busy = false; }
+}
+
+/** Patches the tier (visible as the new burst in RateLimit-Limit where the tier allows probing). */
+export async function patchTier(c: LifecycleContext, t: SoakTenant): Promise<void> {
+  const next = t.tiers.find((x) => x !== t.tier) ?? t.tier;
+  const r = await adminRetry(c, `/admin/v1/tenants/${t.id}`, { method: 'PATCH', json: { tier: next } });
+  if (r.status !== 200) { c.traffic.recorder.breach(`tier patch ${t.label}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`); return; }
+  t.tier = next;
+}
+
+/** Toggles the residency between none and the region's jurisdiction; the quota state must not change. */
+export async function patchResidency(c: LifecycleContext, t: SoakTenant): Promise<void> {
+  const jurisdiction = t.region.includes('-eu-') ? 'EU' : 'US';
+  const next = t.residency ? null : jurisdiction;
+  const r = await adminRetry(c, `/admin/v1/tenants/${t.id}`, { method: 'PATCH', json: { residency: next } });
+  if (r.status !== 200) { c.traffic.recorder.breach(`residency patch ${t.label}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`); return; }
+  t.residency = next;
+}
+
+/** Adds a custom domain, waits until every isolate serves it, removes it, waits until none does. */
+export async function domainCycle(c: LifecycleContext, t: SoakTenant, runId: string): Promise<void> {
+  const host = `${t.slug}.soak${runId}.test`;
+  const a = await adminRetry(c, `/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname: host } });
+  if (a.status !== 201) { c.traffic.recorder.breach(`domain add ${t.label}: ${a.status} ${JSON.stringify(a.body).slice(0, 200)}`); return; }
+  const at = Date.now();
+  // Until every isolate sees the domain, a request on it may still be 404.
+  const probe = { ...t, state: 'deleted' as const, transitionUntil: Infinity };
+  await watch(c, probe, 'domain add', at, (r) => r.status === 200, { host });
+  const d = await adminRetry(c, `/admin/v1/tenants/${t.id}/domains/${host}`, { method: 'DELETE' });
+  if (d.status !== 200) { c.traffic.recorder.breach(`domain remove ${t.label}: ${d.status}`); return; }
+  const at2 = Date.now();
+  await watch(c, probe, 'domain remove', at2, (r) => r.status === 404 && code(r) === 'TENANT_NOT_FOUND', { host });
+}
+
+/** Deletes `t`, waits until every isolate answers 404, re-creates its slug as a new tenant; the old token must not work on it. */
+export async function deleteRecreate(c: LifecycleContext, t: SoakTenant): Promise<SoakTenant | null> {
+  t.busy = true;
+  t.state = 'deleted';
+  t.transitionUntil = Infinity;
+  const r = await adminRetry(c, `/admin/v1/tenants/${t.id}?confirm=${t.slug}`, { method: 'DELETE' });
+  if (r.status !== 200 && r.status !== 202) { c.traffic.recorder.breach(`delete ${t.label}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`); t.busy = false; return null; }
+  const at = Date.now();
+  t.transitionUntil = at + c.boundAt(at);
+  await watch(c, t, 'delete', at, (x) => x.status === 404 && code(x) === 'TENANT_NOT_FOUND');
+  c.fleet.splice(c.fleet.indexOf(t), 1);
+  c.deleted.push(t);
+  const fresh = await createTenant(c.stack, { label: `${t.label}-r`, slug: t.slug, tier: t.tier, tiers: t.tiers, region: t.region, residency: t.residency }, c.ttlSec);
+  fresh.pace = paceFor(t.tiers, 0.4, Date.now());
+  fresh.busy = true;
+  fresh.transitionUntil = Infinity;
+  const at2 = Date.now();
+  await watch(c, fresh, 'recreate', at2, (x) => x.status === 200);
+  fresh.transitionUntil = 0;
+  // The deleted tenant's token names its id: on the new tenant of the same slug it must be refused.
+  for (let i = 0; i < c.traffic.isolates; i++) {
+    const old = await send(c.traffic.edge, { host: `${t.slug}.localhost`, path: '/api/v1/me', headers: { authorization: `Bearer ${t.token}`, 'x-soak-isolate': String(i) } });
+    if (old.status !== 403 && old.status !== 401) c.traffic.recorder.breach(`the deleted tenant's token on the re-created ${t.slug}: ${old.status} ${old.body.slice(0, 120)}`);
+  }
+  fresh.busy = false;
+  c.fleet.push(fresh);
+  return fresh;
+}
+
