@@ -48,7 +48,8 @@ const ConfigSchema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   NEON_LOCAL_ENDPOINT: z.url().optional(),
   TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
-  TENANT_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  // Negative entries live no longer than positive ones: a tenant created on a probed name is a change too.
+  TENANT_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   DO_JURISDICTIONS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   QUOTA_LEASING: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
 });

@@ -18,7 +18,7 @@ export default defineConfig({
     root: '.',
     include: ['test/**/*.test.ts'],
     // tenantctl's end-to-end tests spawn processes: they run in Node (test/vitest.cli.config.ts).
-    exclude: ['test/cli/**', 'node_modules/**'],
+    exclude: ['test/cli/**', 'test/soak/**', 'node_modules/**'],
     globalSetup: ['./test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,

@@ -32,24 +32,29 @@ async function adminRetry(c: LifecycleContext, path: string, init: { method?: st
   }
 }
 
-/** Watches `t` on every isolate until `seen(reply)` holds on each; records the time after `answeredAt`. */
+/**
+ * Watches `t` on every isolate (in parallel) until `seen(reply)` holds on each. The time recorded
+ * for an isolate is when the first probe that saw the change was sent, so the probe's own latency
+ * does not count; the slowest isolate's time after `answeredAt` is the change's visibility.
+ */
 async function watch(c: LifecycleContext, t: SoakTenant, change: string, answeredAt: number, seen: (r: Reply) => boolean, opts: { token?: string; host?: string; kind?: 'read' | 'me' } = {}) {
   const bound = c.boundAt(answeredAt);
-  const pending = new Set([...Array(c.traffic.isolates).keys()]);
   const deadline = answeredAt + bound + 30_000;
   // Probes stay inside half the tenant's rate, on top of its paced traffic.
   const rate = Math.min(...t.tiers.map((x) => TIERS[x]!.rate)) / 60;
   const round = Math.max(200, (c.traffic.isolates * 1000) / (rate * 0.5));
-  while (pending.size > 0 && Date.now() < deadline) {
-    for (const i of [...pending]) {
+  const times = await Promise.all([...Array(c.traffic.isolates).keys()].map(async (i) => {
+    while (Date.now() < deadline) {
+      const sentAt = Date.now();
       const r = await hit(c.traffic, t, opts.kind ?? 'me', i, opts.token, opts.host);
-      if (seen(r)) pending.delete(i);
+      if (seen(r)) return sentAt;
+      await sleep(Math.max(0, round - (Date.now() - sentAt)));
     }
-    if (pending.size > 0) await sleep(round);
-  }
-  const ms = Date.now() - answeredAt;
-  c.visibility.push({ change, tenant: t.label, ms, boundMs: bound });
-  if (pending.size > 0 || ms > bound) c.traffic.recorder.breach(`${change} of ${t.label} seen after ${ms} ms (bound ${bound} ms)`);
+    return Infinity;
+  }));
+  const ms = Math.max(...times) - answeredAt;
+  c.visibility.push({ change, tenant: t.label, ms: Number.isFinite(ms) ? Math.max(0, ms) : -1, boundMs: bound });
+  if (!(ms <= bound)) c.traffic.recorder.breach(`${change} of ${t.label} seen after ${Number.isFinite(ms) ? `${ms} ms` : 'never'} (bound ${bound} ms)`);
 }
 
 const code = (r: Reply) => { try { return JSON.parse(r.body)?.error?.code as string | undefined; } catch { return undefined; } };

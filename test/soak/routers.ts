@@ -30,8 +30,10 @@ export async function startEdge(root: string, env: Record<string, string>, isola
   mkdirSync(dir, { recursive: true });
   const write = (name: string, text: string) => { writeFileSync(join(dir, name), text + '\n', { mode: 0o600 }); return join(dir, name); };
   const configs = [write('balancer.toml', [
-    'name = "soak-balancer"', 'main = "../../test/soak/edge/balancer.ts"', COMPAT, vars({ ISOLATES: String(isolates) }),
+    'name = "soak-balancer"', 'main = "../../test/soak/edge/balancer.ts"', COMPAT,
+    // Top-level keys before the first table: after `[vars]` they would belong to it.
     `services = [\n${[...Array(isolates).keys()].map((i) => `  { binding = "ROUTER_${i}", service = "soak-router-${i}" },`).join('\n')}\n  { binding = "GUARD_HOST", service = "soak-guard-host" },\n]`,
+    vars({ ISOLATES: String(isolates) }),
   ].join('\n\n'))];
   for (let i = 0; i < isolates; i++) {
     configs.push(write(`router-${i}.toml`, [`name = "soak-router-${i}"`, 'main = "../../workers/router/index.ts"', COMPAT, vars(env), objects('soak-guard-host')].join('\n\n')));
@@ -41,8 +43,8 @@ export async function startEdge(root: string, env: Record<string, string>, isola
   const port = await freePort();
   const child = spawn(join(root, 'node_modules/.bin/wrangler'), ['dev', ...configs.flatMap((c) => ['-c', c]),
     '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
-    '--persist-to', join(dir, 'state'), '--show-interactive-dev-session=false', '--log-level', 'warn'], {
-    cwd: root, stdio: ['ignore', 'ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore'], detached: false,
+    '--persist-to', join(dir, 'state'), '--show-interactive-dev-session=false', '--log-level', process.env.SOAK_DEBUG ? 'info' : 'warn'], {
+    cwd: root, stdio: ['ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore'], detached: false,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
   });
   const url = `http://127.0.0.1:${port}`;
