@@ -13,6 +13,9 @@ const cases: Case[] = [
   ['ip not allowed', 403, 'IP_NOT_ALLOWED', async () => call('vandelay.localhost', '/api/v1/tracks', { token: await platformToken('vandelay'), cf: { country: 'FR' }, headers: { 'cf-connecting-ip': '192.0.2.1' } })],
   ['unknown tenant', 404, 'TENANT_NOT_FOUND', async () => call('nobody-here.localhost', '/api/v1/tracks')],
   ['unknown route', 404, 'NOT_FOUND', async () => call('acme.localhost', '/api/v2/nothing', { token: await platformToken('acme') })],
+  ['method not allowed', 405, 'METHOD_NOT_ALLOWED', async () => call('acme.localhost', '/api/v1/tracks', { method: 'PUT', token: await platformToken('acme') })],
+  ['payload too large', 413, 'PAYLOAD_TOO_LARGE', async () => call('acme.localhost', '/api/v1/tracks', { method: 'POST', token: await platformToken('acme'), body: 'x'.repeat(20_000), headers: { 'content-type': 'application/json' } })],
+  ['unsupported media type', 415, 'UNSUPPORTED_MEDIA_TYPE', async () => call('acme.localhost', '/api/v1/tracks', { method: 'POST', token: await platformToken('acme'), body: 'title=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } })],
   ['residency', 451, 'RESIDENCY_VIOLATION', async () => call('misplaced.localhost', '/api/v1/tracks', { token: await platformToken('misplaced') })],
   ['suspended', 503, 'TENANT_SUSPENDED', async () => call('stark.localhost', '/api/v1/tracks', { token: await platformToken('stark') }), true],
 ];

@@ -8,11 +8,15 @@ import { z } from 'zod';
 import type { AppEnv } from '../app-env.js';
 import { AppError } from '../errors.js';
 import { validate } from './validate.js';
+import { methodNotAllowed, requireJson } from './http.js';
 
 interface TrackRow { id: string; title: string; artist: string; duration_ms: number; created_at: Date }
 
 const COLUMNS = 'id, title, artist, duration_ms, created_at';
-const text = z.string().trim().min(1).max(200);
+// Control characters and lone surrogates cannot be stored as text (PostgreSQL refuses NUL and invalid UTF-8): refuse them here.
+const text = z.string().trim().min(1).max(200)
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters')
+  .regex(/^(?:[^\ud800-\udfff]|[\ud800-\udbff][\udc00-\udfff])*$/, 'must be valid Unicode');
 const NewTrack = z.strictObject({ title: text, artist: text, durationMs: z.number().int().positive().max(86_400_000) });
 const ListQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50) });
 const IdParam = z.object({ id: z.uuid({ message: 'id must be a UUID' }) });
@@ -30,6 +34,7 @@ export const tracks = new Hono<AppEnv>()
     return c.json({ tracks: rows.map(view) });
   })
   .post('/',
+    requireJson(),
     bodyLimit({ maxSize: 16 * 1024, onError: () => { throw new AppError(413, 'PAYLOAD_TOO_LARGE', 'request body over 16 KiB'); } }),
     validate('json', NewTrack),
     async (c) => {
@@ -47,4 +52,6 @@ export const tracks = new Hono<AppEnv>()
     const rows = await c.var.db.query('DELETE FROM tracks WHERE id = $1 RETURNING id', [c.req.valid('param').id]);
     if (rows.length === 0) throw notFound();
     return c.body(null, 204);
-  });
+  })
+  .all('/', methodNotAllowed(['GET', 'POST']))
+  .all('/:id', methodNotAllowed(['GET', 'DELETE']));

@@ -3,12 +3,20 @@
  * in `tid`) and a tenant's own identity provider (asymmetric keys from its JWKS, its issuer,
  * audience and claim name). Algorithms are allow-listed per issuer: never `none`, never HMAC for
  * an issuer whose keys are asymmetric, so a public key can never be used as an HMAC secret.
+ *
+ * Platform tokens name the tenant by id only: a slug is reused when a tenant is deleted and
+ * another created under the same name, and a token bound to a slug would follow it to the new
+ * tenant. A tenant IdP's claim may hold the id or the slug: that issuer is bound to one tenant,
+ * and it is the tenant's own IdP that decides what its tokens say.
  */
-import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { AppError } from '../errors.js';
 import type { LookupKey, Tenant } from '../tenancy/tenant.js';
+import { JwksCache, type JwksCacheOptions } from './jwks-cache.js';
+import { checkJwksUrl } from './jwks-url.js';
 
 const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface VerifierOptions {
   platform: { issuer: string; audience: string; secret: string };
@@ -16,25 +24,29 @@ export interface VerifierOptions {
   maxTokenLength?: number;
   /** Allowed clock skew for exp/nbf/iat, in seconds. */
   clockToleranceSec?: number;
+  /** Tenant IdP key sets (timeouts, size cap, backoff); tests inject fetch and clock. */
+  jwks?: JwksCacheOptions;
 }
 
 export interface Identity { via: 'platform' | 'tenant'; issuer: string; subject: string | null; claims: JWTPayload }
-
-type Jwks = ReturnType<typeof createRemoteJWKSet>;
 
 /** Verifies tokens for a tenant, or finds the tenant a token speaks for. */
 export class TokenVerifier {
   private readonly secret: Uint8Array;
   private readonly maxLen: number;
   private readonly skew: number;
-  // One key set per JWKS URL per isolate; jose caches keys and rate-limits refetches on unknown kid.
-  private readonly jwks = new Map<string, Jwks>();
+  // One key set per JWKS URL per isolate: single-flight downloads, failure backoff, kid refetch cool-down.
+  private readonly jwks: JwksCache;
 
   constructor(private readonly opts: VerifierOptions) {
     if (opts.platform.secret.length < 32) throw new Error('platform JWT secret must be at least 32 characters');
     this.secret = new TextEncoder().encode(opts.platform.secret);
     this.maxLen = opts.maxTokenLength ?? 8192;
     this.skew = opts.clockToleranceSec ?? 30;
+    this.jwks = new JwksCache({
+      onFailure: (url, reason, failures) => console.warn(JSON.stringify({ level: 'warn', msg: 'jwks fetch failed', url, reason, failures })),
+      ...opts.jwks,
+    });
   }
 
   /** For the shared API host: the lookup key a token names. Platform tokens are verified first. */
@@ -42,9 +54,7 @@ export class TokenVerifier {
     const { iss } = this.peek(token);
     if (iss === this.opts.platform.issuer) {
       const identity = await this.verifyPlatform(token);
-      const tid = identity.claims.tid;
-      if (typeof tid !== 'string' || tid === '') throw new AppError(401, 'INVALID_TOKEN', 'token has no tenant claim');
-      return { key: { kind: 'id', value: tid }, identity };
+      return { key: { kind: 'id', value: platformTenantId(identity) }, identity };
     }
     return { key: { kind: 'issuer', value: iss } };
   }
@@ -52,19 +62,17 @@ export class TokenVerifier {
   /** Verifies `token` for `tenant` and checks that its tenant claim names that tenant. */
   async verifyFor(token: string, tenant: Tenant, known?: Identity): Promise<Identity> {
     const { iss } = this.peek(token);
-    let identity: Identity;
-    let claim = 'tid';
     if (iss === this.opts.platform.issuer) {
-      identity = known ?? await this.verifyPlatform(token);
-    } else if (tenant.jwt && iss === tenant.jwt.issuer) {
-      identity = await this.verifyTenant(token, tenant.jwt);
-      claim = tenant.jwt.claim;
-    } else {
-      throw new AppError(401, 'INVALID_TOKEN', 'token issuer is not trusted by this tenant');
+      const identity = known ?? await this.verifyPlatform(token);
+      if (platformTenantId(identity) !== tenant.id) throw mismatch();
+      return identity;
     }
+    if (!tenant.jwt || iss !== tenant.jwt.issuer) throw new AppError(401, 'INVALID_TOKEN', 'token issuer is not trusted by this tenant');
+    const identity = await this.verifyTenant(token, tenant.jwt);
+    const claim = tenant.jwt.claim;
     const value = identity.claims[claim];
     if (typeof value !== 'string' || value === '') throw new AppError(401, 'INVALID_TOKEN', `token has no ${claim} claim`);
-    if (value !== tenant.id && value !== tenant.slug) throw new AppError(403, 'TENANT_MISMATCH', 'token belongs to another tenant');
+    if (value !== tenant.id && value !== tenant.slug) throw mismatch();
     return identity;
   }
 
@@ -94,20 +102,16 @@ export class TokenVerifier {
   private async verifyTenant(token: string, jwt: NonNullable<Tenant['jwt']>): Promise<Identity> {
     const algorithms = jwt.algorithms.filter((a) => ASYMMETRIC.has(a));
     if (algorithms.length === 0) throw new AppError(401, 'INVALID_TOKEN', 'tenant has no usable token algorithms');
-    const { payload } = await this.guard(() => jwtVerify(token, this.keySet(jwt.jwksUrl), {
+    const url = checkJwksUrl(jwt.jwksUrl);
+    if (!url.ok) {
+      // A misconfigured tenant, not an outage: nothing is fetched, and its users cannot be authenticated.
+      console.warn(JSON.stringify({ level: 'warn', msg: 'jwks url refused', issuer: jwt.issuer, reason: url.reason }));
+      throw new AppError(401, 'INVALID_TOKEN', "tenant's key set URL is not allowed (https required)");
+    }
+    const { payload } = await this.guard(() => jwtVerify(token, this.jwks.keyFor(url.url), {
       issuer: jwt.issuer, audience: jwt.audience, algorithms, clockTolerance: this.skew, requiredClaims: ['exp'],
     }));
     return { via: 'tenant', issuer: jwt.issuer, subject: payload.sub ?? null, claims: payload };
-  }
-
-  private keySet(url: string): Jwks {
-    let set = this.jwks.get(url);
-    if (!set) {
-      if (this.jwks.size >= 1000) this.jwks.delete(this.jwks.keys().next().value!);
-      set = createRemoteJWKSet(new URL(url), { timeoutDuration: 3000, cooldownDuration: 30_000, cacheMaxAge: 600_000 });
-      this.jwks.set(url, set);
-    }
-    return set;
   }
 
   /** Turns jose's errors into refusals with a useful, non-secret message. */
@@ -122,11 +126,19 @@ export class TokenVerifier {
       }
       if (err instanceof errors.JOSEAlgNotAllowed) throw new AppError(401, 'INVALID_TOKEN', 'token algorithm not allowed');
       if (err instanceof errors.JWKSNoMatchingKey) throw new AppError(401, 'INVALID_TOKEN', 'no key matches the token');
-      if (err instanceof errors.JWKSTimeout || (err instanceof TypeError && /fetch/i.test(err.message))) {
-        throw new AppError(503, 'UPSTREAM_UNAVAILABLE', 'identity provider unreachable', { 'Retry-After': '5' });
-      }
+      // The key set's own refusals (IdP unreachable: 503) pass through as they are.
       if (err instanceof errors.JOSEError) throw new AppError(401, 'INVALID_TOKEN', 'token signature or format is invalid');
       throw err;
     }
   }
+}
+
+const mismatch = () => new AppError(403, 'TENANT_MISMATCH', 'token belongs to another tenant');
+
+/** The tenant id a verified platform token is bound to: `tid`, which must be an id, never a slug. */
+function platformTenantId(identity: Identity): string {
+  const tid = identity.claims.tid;
+  if (typeof tid !== 'string' || tid === '') throw new AppError(401, 'INVALID_TOKEN', 'token has no tid claim');
+  if (!UUID.test(tid)) throw new AppError(401, 'INVALID_TOKEN', 'token tid claim must be a tenant id');
+  return tid.toLowerCase();
 }

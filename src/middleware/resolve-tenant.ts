@@ -1,12 +1,14 @@
 import { createMiddleware } from 'hono/factory';
 import { AppError } from '../errors.js';
 import type { Identity } from '../auth/token-verifier.js';
+import { opaqueRefusals, tokenRefused } from '../auth/opaque-refusal.js';
 import { classifyHost, normalizeHost } from '../tenancy/host.js';
 import type { LookupKey, Tenant } from '../tenancy/tenant.js';
 import type { RequestContextVars } from './request-context.js';
 import type { ServicesVars } from './services.js';
 
-export interface TenantVars { tenant: Tenant; host: string; bearer: string | null; identity?: Identity }
+/** `onApiHost`: the tenant came from the token, so token refusals must stay uniform (authenticate reads it). */
+export interface TenantVars { tenant: Tenant; host: string; bearer: string | null; onApiHost: boolean; identity?: Identity }
 
 /** The bearer token of a request, or null. */
 export function bearerToken(header: string | undefined): string | null {
@@ -14,10 +16,14 @@ export function bearerToken(header: string | undefined): string | null {
   return m ? m[1]! : null;
 }
 
+const noTenant = () => new AppError(404, 'TENANT_NOT_FOUND', 'no tenant on this host');
+
 /**
  * Resolves the tenant from the Host header (a subdomain of a base domain, or a registered custom
  * domain), or on the shared API host from the token. `X-Forwarded-Host` is never read: behind
  * Cloudflare the Host header is what the client asked for, and anything else is spoofable.
+ * Nothing about the tenant goes into the response here: not its name, region or status. The
+ * caller is not authenticated yet; authenticate() names the tenant once it is.
  */
 export const resolveTenant = () =>
   createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars }>(async function resolveTenant(c, next) {
@@ -30,29 +36,25 @@ export const resolveTenant = () =>
 
     let key: LookupKey;
     let identity: Identity | undefined;
-    if (cls.kind === 'apex') throw new AppError(404, 'TENANT_NOT_FOUND', 'no tenant on this host');
+    if (cls.kind === 'apex' || cls.kind === 'unknown') throw noTenant();
     if (cls.kind === 'api') {
       if (!bearer) throw new AppError(401, 'UNAUTHENTICATED', 'a bearer token is required on the API host', { 'WWW-Authenticate': 'Bearer' });
-      ({ key, identity } = await verifier.lookupKeyOf(bearer));
+      ({ key, identity } = await opaqueRefusals(verifier.lookupKeyOf(bearer)));
     } else {
       key = cls.kind === 'subdomain' ? { kind: 'slug', value: cls.slug } : { kind: 'domain', value: cls.host };
     }
 
     const tenant = await directory.resolve(key, defer);
     if (!tenant) {
-      // On the API host an unknown issuer is a bad token, not a probe for tenant names.
-      if (key.kind === 'issuer') throw new AppError(401, 'INVALID_TOKEN', 'token issuer is not trusted');
-      throw new AppError(404, 'TENANT_NOT_FOUND', 'no tenant on this host');
-    }
-    c.header('X-Tenant', tenant.slug);
-    c.header('X-Tenant-Region', tenant.region);
-    if (tenant.status === 'suspended') throw new AppError(503, 'TENANT_SUSPENDED', 'tenant is suspended', { 'Retry-After': '3600' });
-    if (tenant.status === 'migrating' || tenant.status === 'provisioning') {
-      throw new AppError(503, 'TENANT_MIGRATING', 'tenant storage is being prepared', { 'Retry-After': '30' });
+      // An unknown issuer is refused exactly like a known one with a bad signature. (A platform
+      // token naming an unknown id is genuine: its holder may learn that the id names no tenant.)
+      if (key.kind === 'issuer') throw tokenRefused();
+      throw noTenant();
     }
     c.set('tenant', tenant);
     c.set('host', host);
     c.set('bearer', bearer);
+    c.set('onApiHost', cls.kind === 'api');
     if (identity) c.set('identity', identity);
     await next();
   });

@@ -8,6 +8,7 @@ export type HostClass =
   | { kind: 'subdomain'; host: string; slug: string; base: string }
   | { kind: 'api'; host: string; base: string }
   | { kind: 'apex'; host: string; base: string }
+  | { kind: 'unknown'; host: string; base: string }
   | { kind: 'custom'; host: string };
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
@@ -31,14 +32,18 @@ export function normalizeHost(raw: string | null | undefined): string | null {
   return host;
 }
 
-/** Splits a normalised host against the configured base domains (longest base first). */
+/**
+ * Splits a normalised host against the configured base domains (longest base first). Under a base
+ * domain only `<slug>.<base>` and `api.<base>` mean anything; a deeper name (`login.acme.<base>`)
+ * is `unknown`, never looked up as a custom domain: the base domains are the platform's, and a
+ * record for such a name could only ever serve it as some other tenant.
+ */
 export function classifyHost(host: string, bases: readonly string[]): HostClass {
   for (const base of bases) {
     if (host === base) return { kind: 'apex', host, base };
     if (!host.endsWith(`.${base}`)) continue;
     const sub = host.slice(0, -(base.length + 1));
-    // Only one label deep: `a.b.example.com` is nobody's tenant host.
-    if (sub.includes('.')) return { kind: 'custom', host };
+    if (sub.includes('.')) return { kind: 'unknown', host, base };
     if (sub === 'api') return { kind: 'api', host, base };
     return { kind: 'subdomain', host, slug: sub, base };
   }

@@ -1,6 +1,7 @@
 import { generateKeyPair, importJWK, SignJWT, UnsecuredJWT, type JWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { call, errorOf, idpToken, platformToken, stack, tenant } from '../support/helpers.js';
+import { admin, createViaApi, L1_TTL_MS, tokenFor, within } from '../support/control.js';
 
 const get = (host: string, token?: string) => call(host, '/api/v1/tracks', token ? { token } : {});
 
@@ -17,8 +18,29 @@ describe('platform tokens', () => {
     expect((await get('acme.localhost', await platformToken('acme'))).status).toBe(200);
   });
 
-  it('accepts the tenant slug in the tid claim as well as the id', async () => {
-    expect((await get('acme.localhost', await platformToken('acme', { tid: 'acme' }))).status).toBe(200);
+  it('refuses a slug in the tid claim: platform tokens are bound to the tenant id, on every host', async () => {
+    const token = await platformToken('acme', { tid: 'acme' });
+    await expectRefused(await get('acme.localhost', token), 401, 'INVALID_TOKEN', /tenant id/);
+    await expectRefused(await get('api.localhost', token), 401, 'INVALID_TOKEN');
+  });
+
+  it('accepts the id in any case, and refuses an id of no tenant on its host', async () => {
+    expect((await get('acme.localhost', await platformToken('acme', { tid: tenant('acme').id.toUpperCase() }))).status).toBe(200);
+    await expectRefused(await get('acme.localhost', await platformToken('acme', { tid: crypto.randomUUID() })), 403, 'TENANT_MISMATCH');
+  });
+
+  it("a token of a deleted tenant does not follow its slug to the next tenant that takes it", async () => {
+    const old = await createViaApi();
+    const oldToken = await tokenFor(old.id);
+    const host = `${old.slug}.localhost`;
+    expect((await get(host, oldToken)).status).toBe(200);
+    expect((await admin(`/admin/v1/tenants/${old.id}?confirm=${old.slug}`, { method: 'DELETE' })).status).toBe(200);
+    const reborn = await createViaApi({ slug: old.slug });
+    expect(reborn.id).not.toBe(old.id);
+    // Once the router has forgotten the old record (L1 TTL), the slug is the new tenant's.
+    expect(await within(L1_TTL_MS + 1500, async () => (await get(host, await tokenFor(reborn.id))).status === 200)).not.toBeNull();
+    await expectRefused(await get(host, oldToken), 403, 'TENANT_MISMATCH');
+    await expectRefused(await get(host, await platformToken('acme', { tid: old.slug })), 401, 'INVALID_TOKEN');
   });
 
   it('requires a bearer token', async () => {
@@ -77,6 +99,12 @@ describe('platform tokens', () => {
     const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(stack.platform.issuer)
       .setAudience(stack.platform.audience).setExpirationTime('5m').sign(new TextEncoder().encode(stack.platform.secret));
     await expectRefused(await get('acme.localhost', token), 401, 'INVALID_TOKEN', /tid/);
+  });
+
+  it('refuses a token without a tenant claim on the API host too, as any other bad token', async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(stack.platform.issuer)
+      .setAudience(stack.platform.audience).setExpirationTime('5m').sign(new TextEncoder().encode(stack.platform.secret));
+    await expectRefused(await get('api.localhost', token), 401, 'INVALID_TOKEN', /^token is not valid$/);
   });
 
   it("refuses tenant A's token on tenant B's host, whatever the strategy or host form", async () => {
@@ -144,6 +172,12 @@ describe('tenant identity providers (JWKS)', () => {
     const token = await idpToken('idp-a', { org: umbrella().id }, { audience: 'umbrella-api' });
     await expectRefused(await get('hooli.localhost', token), 401, 'INVALID_TOKEN', /not trusted/);
     await expectRefused(await get('acme.localhost', token), 401, 'INVALID_TOKEN', /not trusted/);
+  });
+
+  it("accepts the tenant's slug in an IdP token's claim: the issuer is bound to one tenant", async () => {
+    const token = await idpToken('idp-a', { org: 'umbrella' }, { audience: 'umbrella-api' });
+    expect((await get('umbrella.localhost', token)).status).toBe(200);
+    expect((await get('api.localhost', token)).status).toBe(200);
   });
 
   it("refuses a genuine IdP token whose claim names another tenant", async () => {

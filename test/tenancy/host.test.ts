@@ -45,8 +45,11 @@ describe('classifyHost', () => {
     expect(classifyHost('music.acme.com', bases)).toEqual({ kind: 'custom', host: 'music.acme.com' });
   });
 
-  it('treats deeper names under a base as custom domains, never as a tenant slug', () => {
-    expect(classifyHost('x.acme.example.com', bases)).toEqual({ kind: 'custom', host: 'x.acme.example.com' });
+  it('treats deeper names under a base as unknown: neither a tenant slug nor a custom domain', () => {
+    expect(classifyHost('x.acme.example.com', bases)).toEqual({ kind: 'unknown', host: 'x.acme.example.com', base: 'example.com' });
+    expect(classifyHost('login.acme.localhost', bases)).toMatchObject({ kind: 'unknown', base: 'localhost' });
+    expect(classifyHost('a.b.api.eu.example.com', bases)).toMatchObject({ kind: 'unknown', base: 'eu.example.com' });
+    expect(classifyHost('shop.acme.example.org', bases)).toEqual({ kind: 'custom', host: 'shop.acme.example.org' });
   });
 
   it('rejects a malformed base domain list at start-up', () => {

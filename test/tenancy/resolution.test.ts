@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, errorOf, platformToken, queriesWithParam, tenant, unique } from '../support/helpers.js';
+import { call, errorOf, platformToken, queriesWithParam, sqlAt, stack, tenant, unique } from '../support/helpers.js';
 
 describe('tenant resolution from the Host header', () => {
   it('resolves a subdomain of each base domain and says which tenant and region served it', async () => {
@@ -48,6 +48,25 @@ describe('tenant resolution from the Host header', () => {
     }
   });
 
+  it('answers names deeper than one label under a base domain 404 without any lookup, even when a domain row names them', async () => {
+    const deep = `${unique('login')}.acme.localhost`;
+    // The control plane refuses such domains; a row written behind its back must still serve nobody.
+    const control = sqlAt(stack.control.postgresUrl);
+    await control.query('INSERT INTO tenant_domains (hostname, tenant_id) VALUES ($1, $2)', [deep, tenant('globex').id]);
+    const lookups = await queriesWithParam(deep, 'control');
+    try {
+      for (const host of [deep, `login.${unique('x')}.example.com`]) {
+        const res = await call(host, '/api/v1/tracks', { token: await platformToken('globex') });
+        expect(res.status, host).toBe(404);
+        expect((await errorOf(res)).code).toBe('TENANT_NOT_FOUND');
+        expect(res.headers.get('x-tenant')).toBeNull();
+      }
+      expect(await queriesWithParam(deep, 'control')).toBe(lookups);
+    } finally {
+      await control.query('DELETE FROM tenant_domains WHERE hostname = $1', [deep]);
+    }
+  });
+
   it('never trusts X-Forwarded-Host', async () => {
     const res = await call('acme.localhost', '/api/v1/tracks', { token: await platformToken('acme'), headers: { 'x-forwarded-host': 'globex.localhost' } });
     expect(res.status).toBe(200);
@@ -89,6 +108,13 @@ describe('tenant resolution on the shared API host', () => {
     const res = await call('api.localhost', '/api/v1/tracks', { token });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-tenant')).toBe('umbrella');
+  });
+
+  it('takes a platform token by tenant id only: a slug tid is a bad token, not an unknown tenant', async () => {
+    const res = await call('api.localhost', '/api/v1/tracks', { token: await platformToken('globex', { tid: 'globex' }) });
+    expect(res.status).toBe(401);
+    expect((await errorOf(res)).code).toBe('INVALID_TOKEN');
+    expect(res.headers.get('x-tenant')).toBeNull();
   });
 
   it('requires a token, and refuses one naming an unknown tenant or issuer without saying which tenants exist', async () => {

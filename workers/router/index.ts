@@ -4,11 +4,15 @@
  *   requestContext → securityAudit → resolveTenant → authenticate → residency → quota → breaker → route
  *
  * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
- * and the caller must be authenticated before policy is applied, so that an anonymous caller
- * learns nothing about a tenant's geo rules or residency. Quota comes after policy so that refused
- * requests do not spend the tenant's budget, and the breaker last, right before the database.
- * securityAudit wraps the steps that refuse: it sees their refusals and records the ones an
- * operator must find later (tenant mismatch, residency violation) in the audit log.
+ * but nothing about it is told before the token is: resolveTenant finds the tenant silently, and
+ * authenticate, once the caller is authenticated, names it (`X-Tenant`, `X-Tenant-Region`) and
+ * refuses a suspended or not-yet-ready tenant. Policy comes after authentication too, so that an
+ * anonymous caller learns nothing about a tenant's state, geo rules or residency; on the shared
+ * API host every token refused before that point gets one and the same answer. Quota comes after
+ * policy so that refused requests do not spend the tenant's budget, and the breaker last, right
+ * before the database. securityAudit wraps the steps that refuse: it sees their refusals and
+ * records the ones an operator must find later (tenant mismatch, residency violation) in the
+ * audit log.
  */
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../../src/app-env.js';
