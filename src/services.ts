@@ -3,12 +3,12 @@
  * the tenant directory (L1 → Upstash → control Postgres), the token verifier, the data router,
  * the quota guard and the circuit breakers.
  */
-import { Redis } from '@upstash/redis/cloudflare';
 import { parseConfig, type Config, type Env } from './env.js';
 import { useLocalNeonEndpoint } from './data/neon-config.js';
 import { TenantDataRouter } from './data/tenant-db.js';
 import { ControlStore } from './tenancy/control-store.js';
-import { TenantDirectory, type SharedCache } from './tenancy/directory.js';
+import { DEFAULT_LOOKUP_BUDGET, TenantDirectory } from './tenancy/directory.js';
+import { upstashCache } from './cache/upstash-l2.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { importMasterKey } from './crypto/secret-box.js';
 import { GuardRateLimiter, type RateLimiter } from './quota/rate-limiter.js';
@@ -24,16 +24,6 @@ export interface Services {
   limiter: RateLimiter;
   breakers: BreakerGate;
   audit: SecurityAuditSink;
-}
-
-/** An Upstash-backed L2; requests time out fast because L2 is an optimisation, not a dependency. */
-export function upstashCache(url: string, token: string): SharedCache {
-  // One command per miss: auto-pipelining would batch nothing here and leaves a rejected batch unhandled when Redis is down.
-  const redis = new Redis({ url, token, retry: false, automaticDeserialization: false, enableAutoPipelining: false, signal: () => AbortSignal.timeout(500) });
-  return {
-    get: (key) => redis.get<string>(key),
-    set: async (key, value, ttl) => { await redis.set(key, value, { ex: ttl }); },
-  };
 }
 
 const built = new WeakMap<object, Services>();
@@ -52,7 +42,8 @@ export function routerServices(env: Env): Services {
     config,
     directory: new TenantDirectory({
       store: new ControlStore(config.CONTROL_DATABASE_URL), shared,
-      l1TtlMs: config.TENANT_CACHE_TTL_MS, negativeTtlMs: config.TENANT_NEGATIVE_TTL_MS, onError: log,
+      l1TtlMs: config.TENANT_CACHE_TTL_MS, negativeTtlMs: config.TENANT_NEGATIVE_TTL_MS,
+      budget: DEFAULT_LOOKUP_BUDGET, onError: log,
     }),
     verifier: new TokenVerifier({ platform: { issuer: config.PLATFORM_ISSUER, audience: config.PLATFORM_AUDIENCE, secret: config.PLATFORM_JWT_SECRET } }),
     data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY) }),

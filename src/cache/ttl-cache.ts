@@ -20,13 +20,22 @@ export class TtlCache<V> {
     return e.value;
   }
 
-  /** Stores `value` for `ttlMs` milliseconds. */
+  /** The live entry for `key` without refreshing its recency, or undefined. */
+  peek(key: string): V | undefined {
+    const e = this.map.get(key);
+    return e && e.expires > this.now() ? e.value : undefined;
+  }
+
+  /** Stores `value` for `ttlMs` milliseconds; a TTL of zero or less stores nothing. */
   set(key: string, value: V, ttlMs: number): void {
     this.map.delete(key);
+    // An entry born expired must not evict a live one.
+    if (ttlMs <= 0) return;
     if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
     this.map.set(key, { value, expires: this.now() + ttlMs });
   }
 
+  /** Drops `key`. */
   delete(key: string): void { this.map.delete(key); }
 
   get size(): number { return this.map.size; }

@@ -1,6 +1,8 @@
 /**
  * L3: the control Postgres, read over Neon's HTTP protocol in one query per lookup. Each lookup
- * kind has its own fixed query text; the key is always a bound parameter.
+ * kind has its own fixed query text; the key is always a bound parameter. Every query is aborted
+ * after a timeout (3 s): a control database that hangs is a 503 like one that is down, not a
+ * request that waits as long as the platform lets it.
  */
 import { neon } from '@neondatabase/serverless';
 import { TenantSchema, type LookupKey, type Tenant } from './tenant.js';
@@ -10,7 +12,7 @@ import { toAppError } from '../data/db-errors.js';
 const RECORD = `
 SELECT json_build_object(
   'id', t.id, 'slug', t.slug, 'name', t.name, 'status', t.status, 'version', t.version,
-  'region', t.region, 'residency', t.residency, 'isolation', t.isolation,
+  'region', t.region, 'residency', t.residency, 'guardJurisdiction', t.guard_jurisdiction, 'isolation', t.isolation,
   'tier', to_jsonb(tr) || t.overrides,
   'jwt', (SELECT json_build_object('issuer', j.issuer, 'audience', j.audience, 'jwksUrl', j.jwks_url,
             'claim', j.claim, 'algorithms', j.algorithms) FROM tenant_jwt j WHERE j.tenant_id = t.id),
@@ -32,19 +34,21 @@ const WHERE: Record<LookupKey['kind'], string> = {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Reads tenants from the control database at `url`. */
+/** Reads tenants from the control database at `url`, each query aborted after `timeoutMs`. */
 export class ControlStore implements TenantStore {
   private readonly sql;
-  constructor(url: string) { this.sql = neon(url); }
+  constructor(url: string, private readonly timeoutMs = 3000) { this.sql = neon(url); }
 
   async find(key: LookupKey): Promise<Tenant | null> {
     // A malformed id is unknown by definition; do not spend a round trip (or a cast error) on it.
     if (key.kind === 'id' && !UUID.test(key.value)) return null;
     let rows: { tenant: unknown }[];
     try {
-      rows = await this.sql.query(RECORD + WHERE[key.kind], [key.value]) as { tenant: unknown }[];
+      // Per query, so each gets its own deadline (the driver spreads fetchOptions into its fetch).
+      const fetchOptions = { signal: AbortSignal.timeout(this.timeoutMs) };
+      rows = await this.sql.query(RECORD + WHERE[key.kind], [key.value], { fetchOptions }) as { tenant: unknown }[];
     } catch (err) {
-      // Without the control database no tenant can be resolved: a clean 503, never a 500.
+      // Without the control database (down, or too slow) no tenant can be resolved: a clean 503, never a 500.
       throw toAppError(err);
     }
     return rows[0] ? TenantSchema.parse(rows[0].tenant) : null;

@@ -26,6 +26,8 @@ export const TenantSchema = z.object({
   version: z.number().int(),
   region: z.string(),
   residency: z.string().nullable(),
+  /** Where the tenant's TenantGuard lives; fixed at creation (residency may change, this may not). */
+  guardJurisdiction: z.enum(['eu', 'global']),
   isolation: z.enum(ISOLATIONS),
   tier: TierSchema,
   jwt: z.object({
@@ -60,5 +62,12 @@ export type LookupKey =
   | { kind: 'id'; value: string }
   | { kind: 'issuer'; value: string };
 
-/** The cache key of a lookup; the control plane deletes these on every change. */
-export const cacheKey = (k: LookupKey): string => `tenant:v1:${k.kind}:${k.value}`;
+/**
+ * The L2 key of a lookup; the control plane deletes these on every change. The version names the
+ * record's shape: bump it whenever the record changes, so old and new routers never read each
+ * other's entries.
+ */
+export const cacheKey = (k: LookupKey): string => `tenant:v2:${k.kind}:${k.value}`;
+
+/** The invalidation epoch of a lookup's L2 entry (src/cache/coherence.ts). `epoch` is no lookup kind, so the two never collide. */
+export const epochKey = (k: LookupKey): string => `tenant:v2:epoch:${k.kind}:${k.value}`;

@@ -5,8 +5,10 @@
  *   with PostgreSQL's error fields, as the driver expects;
  * - `GET /v1?address=host:port` (WebSocket): the WebSocket-to-TCP proxy of `Pool`/`Client`.
  * Only the local clusters it was given are reachable through it. `GET /_stats` counts queries and
- * HTTP requests per database, and queries by bound parameter, so tests and the benchmark can prove
- * how often the router reached Postgres.
+ * HTTP requests per database, and queries by bound parameter (`param`, exact) or by a substring of
+ * one (`contains`), so tests and the benchmark can prove how often the router reached Postgres.
+ * `POST /_test/delay` (see Delay) holds the answer to chosen queries, so tests can make a read
+ * slow and change the data while it is in flight.
  */
 import { readBody, sendJson } from './http-util.js';
 import { listen } from './ports.js';
@@ -16,6 +18,14 @@ import pg from 'pg';
 import { WebSocketServer } from 'ws';
 
 interface Seen { database: string; params: string[] }
+/**
+ * Requests with `param` among their bound parameters (and to `db`, when given) are held `ms`:
+ * `phase: 'after'` (default) runs the query at once and holds its answer (a slow response to a read
+ * already made), `'before'` holds the request before running it (a read that happens late). Applies
+ * to the next `times` requests (default: until replaced); `ms: 0` removes it. `GET /_test/delay`
+ * reports how many held requests arrived, have run their queries (`executed`) and are held now.
+ */
+interface Delay { param: string; ms: number; phase: 'before' | 'after'; db?: string; times: number }
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 const ERROR_FIELDS = ['severity', 'code', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery',
   'where', 'schema', 'table', 'column', 'dataType', 'constraint', 'file', 'line', 'routine'] as const;
@@ -29,6 +39,19 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
   const seen: Seen[] = [];
   const perDatabase = new Map<string, number>();
   const httpPerDatabase = new Map<string, number>();
+  const delays = new Map<string, Delay>();
+  const held = { arrived: 0, executed: 0, waiting: 0 };
+
+  /** The delay for a request, consuming one of its `times`. */
+  const delayFor = (database: string, queries: { params?: unknown[] }[]): Delay | undefined => {
+    for (const d of delays.values()) {
+      if (d.db && d.db !== database) continue;
+      if (!queries.some((q) => (q.params ?? []).map(String).includes(d.param))) continue;
+      if (--d.times <= 0) delays.delete(d.param);
+      return d;
+    }
+    return undefined;
+  };
 
   const poolFor = (connectionString: string): pg.Pool => {
     let pool = pools.get(connectionString);
@@ -47,13 +70,35 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
   };
 
   async function sql(req: IncomingMessage, res: ServerResponse) {
+    const body = await readBody(req);
+    const conn = req.headers['neon-connection-string'];
+    let delay: Delay | undefined;
+    try {
+      const parsed = JSON.parse(body) as { params?: unknown[]; queries?: { params: unknown[] }[] };
+      const database = typeof conn === 'string' ? new URL(conn).pathname.slice(1) : '';
+      delay = delayFor(database, parsed.queries ?? [parsed]);
+    } catch { /* execute() answers malformed requests */ }
+    if (!delay) return execute(req, body, res);
+    held.arrived++;
+    held.waiting++;
+    if (delay.phase === 'before') await sleep(delay.ms);
+    // The reply is captured, so the query runs (and its connection is released) before the hold.
+    const reply = new CapturedReply();
+    await execute(req, body, reply as unknown as ServerResponse);
+    held.executed++;
+    if (delay.phase === 'after') await sleep(delay.ms);
+    held.waiting--;
+    reply.sendTo(res);
+  }
+
+  async function execute(req: IncomingMessage, text: string, res: ServerResponse) {
     const conn = req.headers['neon-connection-string'];
     if (typeof conn !== 'string') return sendJson(res, 400, { message: 'missing Neon-Connection-String header' });
     let url: URL;
     try { url = new URL(conn); } catch { return sendJson(res, 400, { message: 'invalid connection string' }); }
     if (!allowed.has(`${url.hostname}:${url.port}`)) return sendJson(res, 400, { message: `unknown host ${url.host}` });
     const arrayMode = req.headers['neon-array-mode'] === 'true';
-    const body = JSON.parse(await readBody(req)) as { query?: string; params?: unknown[]; queries?: { query: string; params: unknown[] }[] };
+    const body = JSON.parse(text) as { query?: string; params?: unknown[]; queries?: { query: string; params: unknown[] }[] };
     const database = url.pathname.slice(1);
     const queries = body.queries ?? [{ query: body.query ?? '', params: body.params ?? [] }];
     httpPerDatabase.set(database, (httpPerDatabase.get(database) ?? 0) + 1);
@@ -104,13 +149,26 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
     } else if (req.method === 'GET' && path === '/_stats') {
       const q = new URL(req.url ?? '/', 'http://x').searchParams;
       const param = q.get('param');
+      const contains = q.get('contains');
       const db = q.get('db');
-      const count = seen.filter((s) => (!db || s.database === db) && (!param || s.params.includes(param))).length;
+      const count = seen.filter((s) => (!db || s.database === db) && (!param || s.params.includes(param))
+        && (!contains || s.params.some((p) => p.includes(contains)))).length;
       sendJson(res, 200, { count, perDatabase: Object.fromEntries(perDatabase), httpRequestsPerDatabase: Object.fromEntries(httpPerDatabase) });
+    } else if (path === '/_test/delay') {
+      testDelay(req, res).catch((err) => sendJson(res, 400, { message: String(err) }));
     } else {
       sendJson(res, 404, { message: 'not found' });
     }
   });
+
+  async function testDelay(req: IncomingMessage, res: ServerResponse) {
+    if (req.method === 'GET') return sendJson(res, 200, held);
+    const d = JSON.parse(await readBody(req)) as Partial<Delay>;
+    if (typeof d.param !== 'string' || typeof d.ms !== 'number') return sendJson(res, 400, { message: 'param and ms required' });
+    if (d.ms <= 0) delays.delete(d.param);
+    else delays.set(d.param, { param: d.param, ms: d.ms, phase: d.phase === 'before' ? 'before' : 'after', db: d.db, times: d.times ?? Infinity });
+    sendJson(res, 200, { ok: true });
+  }
 
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => {
@@ -173,6 +231,22 @@ function pgError(err: unknown): Record<string, unknown> {
 }
 
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Stands in for a ServerResponse while a delayed answer is held: records it, sends it later. */
+class CapturedReply {
+  headersSent = false;
+  private status = 200;
+  private headers: Record<string, string> = {};
+  private body = '';
+  writeHead(status: number, headers: Record<string, string>) { this.status = status; this.headers = headers; this.headersSent = true; return this; }
+  end(body: string) { this.body = body; }
+  sendTo(res: ServerResponse) {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(this.status, this.headers);
+    res.end(this.body);
+  }
+}
 
 function replyText(res: ServerResponse, status: number, text: string) {
   if (res.headersSent) return;

@@ -3,6 +3,9 @@
  * `@upstash/redis` speaks: `POST /` with one command as a JSON array, `POST /pipeline` and
  * `POST /multi-exec` with an array of commands, bearer-token auth, `{result}` / `{error}` replies,
  * and base64 values when the client sends `Upstash-Encoding: base64` (its default).
+ * `POST /_test/delay {key, ms, command?, times?}` (same token) holds the next `times` commands
+ * (default 1) naming `key` among their arguments (and, when given, of that `command`, e.g.
+ * "eval") for `ms` before running them, so tests can order a write after a concurrent change.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readBody, sendJson } from './http-util.js';
@@ -13,13 +16,24 @@ import { withFreePort } from './ports.js';
 
 export interface UpstashEndpoint { url: string; token: string; redisPort: number; close(): Promise<void> }
 type Reply = Buffer | number | null | Reply[] | Error;
+interface Delay { key: string; ms: number; command?: string; times: number }
 
 /** Starts `redis-server` on a free loopback port and the REST endpoint in front of it. */
 export async function startUpstash(token: string): Promise<UpstashEndpoint> {
   const { redis, child, redisPort } = await withFreePort(startRedis);
 
+  let delays: Delay[] = [];
+  /** Holds `cmd` when a delay matches it, consuming one of the delay's `times`. */
+  const hold = async (cmd: string[]) => {
+    const d = delays.find((x) => cmd.slice(1).includes(x.key) && (!x.command || x.command === cmd[0]!.toLowerCase()));
+    if (!d) return;
+    if (--d.times <= 0) delays = delays.filter((x) => x !== d);
+    await new Promise((r) => setTimeout(r, d.ms));
+  };
+
   const exec = async (cmd: unknown[]): Promise<Reply> => {
     const [name, ...args] = cmd.map(String);
+    await hold([name!, ...args]);
     try { return (await redis.callBuffer(name!, ...args)) as Reply; } catch (err) { return err as Error; }
   };
 
@@ -32,6 +46,12 @@ export async function startUpstash(token: string): Promise<UpstashEndpoint> {
     const base64 = String(req.headers['upstash-encoding'] ?? '').toLowerCase() === 'base64';
     const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/\/+$/, '');
     const body = JSON.parse((await readBody(req)) || 'null') as unknown;
+    if (path === '/_test/delay') {
+      const d = body as Partial<Delay> | null;
+      if (typeof d?.key !== 'string' || typeof d.ms !== 'number') return sendJson(res, 400, { error: 'key and ms required' });
+      delays.push({ key: d.key, ms: d.ms, command: d.command?.toLowerCase(), times: d.times ?? 1 });
+      return sendJson(res, 200, { result: 'OK' });
+    }
     if (path === '' ) {
       if (!Array.isArray(body)) return sendJson(res, 400, { error: 'ERR body must be a command array' });
       const r = await exec(body);
