@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { parseBaseDomains } from './tenancy/host.js';
+import { DEFAULT_LOOKUP_BUDGET } from './tenancy/directory.js';
 
 /** Bindings as declared in wrangler.toml (vars) and set as secrets. */
 export interface Env {
@@ -28,6 +29,9 @@ export interface Env {
   /** "false" turns isolate token leasing off (every request asks its TenantGuard). */
   QUOTA_LEASING?: string;
   TENANT_NEGATIVE_TTL_MS?: string;
+  /** Control-DB lookups an isolate may make at once, and per second after that (a flood of unknown names costs no more). */
+  TENANT_LOOKUP_BURST?: string;
+  TENANT_LOOKUP_RATE?: string;
 }
 
 const url = z.url({ protocol: /^(postgres|postgresql)$/ });
@@ -50,6 +54,8 @@ const ConfigSchema = z.object({
   TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   // Negative entries live no longer than positive ones: a tenant created on a probed name is a change too.
   TENANT_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  TENANT_LOOKUP_BURST: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_LOOKUP_BUDGET.burst),
+  TENANT_LOOKUP_RATE: z.coerce.number().min(0.1).max(10_000).default(DEFAULT_LOOKUP_BUDGET.perSecond),
   DO_JURISDICTIONS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   QUOTA_LEASING: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
 });

@@ -7,7 +7,7 @@ import { parseConfig, type Config, type Env } from './env.js';
 import { useLocalNeonEndpoint } from './data/neon-config.js';
 import { TenantDataRouter } from './data/tenant-db.js';
 import { ControlStore } from './tenancy/control-store.js';
-import { DEFAULT_LOOKUP_BUDGET, TenantDirectory } from './tenancy/directory.js';
+import { TenantDirectory } from './tenancy/directory.js';
 import { upstashCache } from './cache/upstash-l2.js';
 import { TokenVerifier } from './auth/token-verifier.js';
 import { importMasterKey } from './crypto/secret-box.js';
@@ -43,7 +43,7 @@ export function routerServices(env: Env): Services {
     directory: new TenantDirectory({
       store: new ControlStore(config.CONTROL_DATABASE_URL), shared,
       l1TtlMs: config.TENANT_CACHE_TTL_MS, negativeTtlMs: config.TENANT_NEGATIVE_TTL_MS,
-      budget: DEFAULT_LOOKUP_BUDGET, onError: log,
+      budget: { burst: config.TENANT_LOOKUP_BURST, perSecond: config.TENANT_LOOKUP_RATE }, onError: log,
     }),
     verifier: new TokenVerifier({ platform: { issuer: config.PLATFORM_ISSUER, audience: config.PLATFORM_AUDIENCE, secret: config.PLATFORM_JWT_SECRET } }),
     data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY) }),

@@ -35,7 +35,7 @@ export interface SharedCache {
 export interface LookupBudget { burst: number; perSecond: number }
 
 /** A burst of 20 L3 reads, then 5 a second, per isolate. */
-export const DEFAULT_LOOKUP_BUDGET: LookupBudget = { burst: 20, perSecond: 5 };
+export const DEFAULT_LOOKUP_BUDGET: LookupBudget = { burst: 50, perSecond: 20 };
 
 export interface DirectoryOptions {
   store: TenantStore;
