@@ -15,7 +15,8 @@ export type ErrorCode =
   // Control plane.
   | 'TENANT_EXISTS' | 'DOMAIN_TAKEN' | 'ISSUER_TAKEN' | 'TEMPLATE_EXISTS' | 'TEMPLATE_IN_USE' | 'TEMPLATE_NOT_FOUND'
   | 'SLUG_RESERVED' | 'RESIDENCY_MISMATCH' | 'UNKNOWN_REGION' | 'INVALID_STATE' | 'CONFIRMATION_REQUIRED'
-  | 'MIGRATION_CONFLICT' | 'PROVISIONING_FAILED' | 'INVALID_YAML';
+  | 'MIGRATION_CONFLICT' | 'PROVISIONING_FAILED' | 'INVALID_YAML'
+  | 'DOMAIN_NOT_ALLOWED' | 'DOMAIN_LIMIT_REACHED' | 'PROVISIONING_IN_PROGRESS';
 
 /** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
 export class AppError extends HTTPException {

@@ -44,7 +44,7 @@ export class ControlClient {
   suspend = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/suspend`);
   resume = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/resume`);
   deleteTenant = (ref: string, confirm?: string) =>
-    this.call<{ deleted: true; id: string; slug: string }>('DELETE', `/tenants/${seg(ref)}`, { query: { confirm } });
+    this.call<{ deleted: true; id: string; slug: string; purgeCompletesAt?: string }>('DELETE', `/tenants/${seg(ref)}`, { query: { confirm } });
   usage = (ref: string, month?: string) => this.call<Usage>('GET', `/tenants/${seg(ref)}/usage`, { query: { month } });
   migrateTenant = (id: string) => this.call<MigrateResult>('POST', `/tenants/${seg(id)}/migrate`);
   addDomain = (ref: string, hostname: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/domains`, { body: { hostname } });

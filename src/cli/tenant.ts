@@ -114,7 +114,8 @@ const remove: Command = {
       }
       throw err;
     });
-    ctx.out.result(r, () => `deleted ${r.slug} (${r.id})`);
+    // The storage stays fenced for the grace period; the purge completes after it.
+    ctx.out.result(r, () => [`deleted ${r.slug} (${r.id})`, ...(r.purgeCompletesAt ? [`storage purge completes at ${r.purgeCompletesAt}`] : [])]);
     return 0;
   },
 };

@@ -16,6 +16,8 @@ export const usageCommand: Command = {
       ['included', count(u.included)],
       ['overage', `${count(u.overage)}${u.hardCap ? ' (hard cap: requests past the quota are refused)' : ''}`],
       ['invoice', `${inv.tier}: base ${dollars(inv.baseCents)} + overage ${dollars(inv.overageCents)} = ${dollars(inv.totalCents)} ${inv.currency}`],
+      // A deleted tenant stays billable on the terms it had when it was deleted.
+      ['deleted', u.deletedAt ? `${u.deletedAt} (billed on its terms at deletion)` : null],
     ]));
     return 0;
   },

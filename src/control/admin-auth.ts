@@ -18,7 +18,7 @@ export class AdminAuthenticator {
   private readonly secret: Promise<Uint8Array>;
   private readonly jwks: JWTVerifyGetKey | null;
 
-  constructor(private readonly config: Pick<ControlConfig, 'ADMIN_TOKEN' | 'ADMIN_JWKS_URL' | 'ADMIN_JWT_ISSUER' | 'ADMIN_JWT_AUDIENCE'>) {
+  constructor(private readonly config: Pick<ControlConfig, 'ADMIN_TOKEN' | 'ADMIN_JWKS_URL' | 'ADMIN_JWT_ISSUER' | 'ADMIN_JWT_AUDIENCE' | 'ADMIN_JWT_MAX_AGE_SECONDS'>) {
     this.secret = digest(config.ADMIN_TOKEN);
     this.jwks = config.ADMIN_JWKS_URL ? createRemoteJWKSet(new URL(config.ADMIN_JWKS_URL), { timeoutDuration: 3000, cooldownDuration: 30_000 }) : null;
   }
@@ -29,10 +29,15 @@ export class AdminAuthenticator {
     if (await this.isSecret(bearer)) return { actor: 'admin-token', scopes: ['admin:read', 'admin:write'] };
     if (this.jwks && bearer.split('.').length === 3) {
       try {
+        // A token without exp never expires, and a long-lived one is a standing credential: both
+        // claims are required, iat may be at most the maximum age ago (jose also refuses a
+        // future iat then), and exp at most the maximum lifetime after iat.
+        const maxAge = this.config.ADMIN_JWT_MAX_AGE_SECONDS;
         const { payload } = await jwtVerify(bearer, this.jwks, {
           issuer: this.config.ADMIN_JWT_ISSUER, audience: this.config.ADMIN_JWT_AUDIENCE, clockTolerance: 30,
-          algorithms: ['RS256', 'ES256', 'EdDSA'],
+          algorithms: ['RS256', 'ES256', 'EdDSA'], requiredClaims: ['exp', 'iat'], maxTokenAge: maxAge,
         });
+        if (payload.exp! - payload.iat! > maxAge) throw new Error('admin token lifetime exceeds the maximum');
         const scopes = (typeof payload.scope === 'string' ? payload.scope.split(' ') : [])
           .filter((s): s is Scope => s === 'admin:read' || s === 'admin:write');
         return { actor: `jwt:${String(payload.sub ?? 'unknown').slice(0, 100)}`, scopes };

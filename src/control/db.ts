@@ -3,14 +3,22 @@
  * transaction. Unique violations become the API's 409 codes by constraint name; everything else
  * goes through the router's mapping (503 when unreachable, never driver text in a response).
  */
-import { neon, type NeonQueryFunction } from '@neondatabase/serverless';
+import { neon, type NeonQueryFunction, type NeonQueryPromise } from '@neondatabase/serverless';
 import { toAppError } from '../data/db-errors.js';
 import { AppError, type ErrorCode } from '../errors.js';
 
 export type Sql = NeonQueryFunction<false, false>;
+/** A query not run yet: awaited alone, or one of a `transaction([...])` batch. */
+export type Statement = NeonQueryPromise<false, false>;
 
-/** An HTTP query function for the control database at `url`. */
-export const controlSql = (url: string): Sql => neon(url);
+/**
+ * An HTTP query function for the control database at `url`; every call is aborted after
+ * `timeoutMs`. The driver spreads `fetchOptions` into each fetch, so the getter makes a fresh
+ * deadline per call (one signal made here would expire once, for every later query too).
+ */
+export const controlSql = (url: string, timeoutMs = 10_000): Sql => neon(url, {
+  fetchOptions: { get signal() { return AbortSignal.timeout(timeoutMs); } },
+});
 
 const CONFLICTS: Record<string, [ErrorCode, string]> = {
   tenants_slug_key: ['TENANT_EXISTS', 'a tenant with this slug exists'],

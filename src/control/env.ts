@@ -31,9 +31,19 @@ export interface ControlEnv {
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   NEON_LOCAL_ENDPOINT?: string;
+  /** Seconds between deleting a tenant and lifting its storage fence (default 120). */
+  PURGE_GRACE_SECONDS?: string;
+  /** Longest lifetime (exp - iat) and age (now - iat) of an admin JWT, in seconds (default 3600). */
+  ADMIN_JWT_MAX_AGE_SECONDS?: string;
+  /** Seconds between two `admin.refused` summary entries of one isolate (default 60). */
+  REFUSAL_AUDIT_WINDOW_SECONDS?: string;
+  /** Timeout of one control-database call, in milliseconds (default 10000). */
+  CONTROL_DB_TIMEOUT_MS?: string;
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
+/** An integer variable (vars are strings) within [min, max], `fallback` when unset. */
+const intVar = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const ConfigSchema = z.object({
   CONTROL_DATABASE_URL: pgUrl,
   MASTER_KEY: z.string().min(43, 'must be 32 bytes, base64'),
@@ -56,6 +66,12 @@ const ConfigSchema = z.object({
   UPSTASH_REDIS_REST_URL: z.url().optional(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   NEON_LOCAL_ENDPOINT: z.url().optional(),
+  // No router may still send a request for a deleted tenant when its fence goes: L1 TTL (5 s) +
+  // request deadline (30 s) + margin. 0 only makes sense in tests.
+  PURGE_GRACE_SECONDS: intVar(120, 0, 86_400),
+  ADMIN_JWT_MAX_AGE_SECONDS: intVar(3600, 60, 86_400),
+  REFUSAL_AUDIT_WINDOW_SECONDS: intVar(60, 1, 3600),
+  CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
   .refine((c) => !c.ADMIN_JWKS_URL || (c.ADMIN_JWT_ISSUER && c.ADMIN_JWT_AUDIENCE), { message: 'ADMIN_JWKS_URL needs ADMIN_JWT_ISSUER and ADMIN_JWT_AUDIENCE', path: ['ADMIN_JWKS_URL'] });
 

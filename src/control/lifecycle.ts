@@ -1,18 +1,19 @@
 /**
- * Tenant lifecycle: create → provision → active ⇄ suspended → deleting → gone. Each step leaves
- * a state a retry completes: a tenant whose provisioning failed stays `provisioning` with the
- * reason in `statusDetail` (POST …/provision retries, DELETE cleans up); a delete whose
- * deprovisioning failed stays `deleting` (routers already refuse it) until DELETE is repeated.
+ * Tenant lifecycle: create → provision (provisioning.ts) → active ⇄ suspended → deleting → gone
+ * (deletion.ts). Each step leaves a state a retry completes: a tenant whose provisioning failed
+ * stays `provisioning` with the reason in `statusDetail` (POST …/provision retries, DELETE cleans
+ * up); a delete whose deprovisioning failed stays `deleting` until DELETE is repeated. Every
+ * change invalidates the routers' cache entries through the outbox (outbox.ts).
  */
 import { AppError } from '../errors.js';
 import { satisfiesResidency, jurisdictionOf } from '../regions.js';
-import { normalizeHost, classifyHost } from '../tenancy/host.js';
 import { parseCidr } from '../policy/cidr.js';
-import { db } from './db.js';
-import { toColumns } from './limits.js';
+import { checkDomain, domainCap } from './domain-policy.js';
 import { loadCatalogue, recordMigration } from './migration-catalog.js';
-import { bumpVersion, findTenant, loadPlacement, lookupKeys, savePlacement } from './tenant-repo.js';
-import { findTemplate } from './templates.js';
+import { toColumns } from './limits.js';
+import { commitAndInvalidate } from './outbox.js';
+import { bumpStatement, findTenant, loadPlacement, lookupKeys } from './tenant-repo.js';
+import { builtinRoot, findTemplate } from './templates.js';
 import type { ControlServices } from './services.js';
 import type { TenantView } from './schemas.js';
 import type { z } from '@hono/zod-openapi';
@@ -27,14 +28,6 @@ export async function requireTenant(s: ControlServices, ref: string): Promise<Te
   const t = await findTenant(s.sql, ref);
   if (!t) throw new AppError(404, 'TENANT_NOT_FOUND', 'no such tenant');
   return t;
-}
-
-/** Validates a custom domain: a DNS name, not the platform's own (base domains have slugs). */
-export function checkDomain(raw: string, baseDomains: string[]): string {
-  const host = normalizeHost(raw);
-  if (!host || raw.includes(':') || !host.includes('.')) throw new AppError(400, 'BAD_REQUEST', `${raw.slice(0, 100)} is not a valid hostname`);
-  if (classifyHost(host, baseDomains).kind !== 'custom') throw new AppError(422, 'BAD_REQUEST', 'subdomains of the platform base domains are slugs, not custom domains');
-  return host;
 }
 
 /** Checks geo policy values beyond their shape (CIDR syntax). */
@@ -62,20 +55,23 @@ export async function insertTenant(s: ControlServices, body: z.infer<typeof Crea
   const template = await findTemplate(s.sql, body.tier);
   if (!template) throw new AppError(422, 'TEMPLATE_NOT_FOUND', `no tier or template ${body.tier}`);
   const domains = [...new Set((body.domains ?? []).map((d) => checkDomain(d, baseDomains)))];
+  const isolation = body.isolation ?? template.isolation;
+  const cap = domainCap(await builtinRoot(s.sql, body.tier), isolation);
+  if (domains.length > cap) throw new AppError(422, 'DOMAIN_LIMIT_REACHED', `tier ${body.tier} allows ${cap} custom domains`);
   if (body.geo) checkGeo(body.geo);
   const id = crypto.randomUUID();
   const name = body.name ?? body.slug;
   const sql = s.sql;
-  await db(() => sql.transaction([
-    sql.query(`INSERT INTO tenants (id, slug, name, tier, region, residency, isolation, status, overrides)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, 'provisioning', $8)`,
-      [id, body.slug, name, body.tier, body.region, residency, body.isolation ?? template.isolation, JSON.stringify(toColumns(body.overrides ?? {}))]),
+  // Inserted claimed for provisioning (see provisioning.ts): the creating call provisions it.
+  // Routers may hold negative entries for its keys (someone probed the host before it existed).
+  await commitAndInvalidate(s, [
+    sql.query(`INSERT INTO tenants (id, slug, name, tier, region, residency, isolation, status, overrides, provisioning_since)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, 'provisioning', $8, now())`,
+      [id, body.slug, name, body.tier, body.region, residency, isolation, JSON.stringify(toColumns(body.overrides ?? {}))]),
     ...domains.map((d) => sql.query('INSERT INTO tenant_domains (hostname, tenant_id) VALUES ($1, $2)', [d, id])),
     ...(body.jwt ? [jwtUpsert(s, id, body.jwt)] : []),
     ...(body.geo ? [geoUpsert(s, id, body.geo)] : []),
-  ]));
-  // Routers may hold negative entries for these keys (someone probed the host before it existed).
-  await s.cache.invalidate(lookupKeys({ id, slug: body.slug, domains, jwt: body.jwt ?? null })).catch(() => {});
+  ], lookupKeys({ id, slug: body.slug, domains, jwt: body.jwt ?? null }));
   return id;
 }
 
@@ -89,48 +85,11 @@ export const geoUpsert = (s: ControlServices, id: string, g: z.infer<typeof GeoP
    ON CONFLICT (tenant_id) DO UPDATE SET allow_countries = $2, block_countries = $3, ip_allow = $4::cidr[]`,
   [id, g.allowCountries, g.blockCountries, g.ipAllow]);
 
-/** Provisions (or finishes provisioning) the tenant's storage, then activates it. */
-export async function provisionTenant(s: ControlServices, t: TenantView): Promise<void> {
-  if (t.status !== 'provisioning') throw new AppError(409, 'INVALID_STATE', `tenant is ${t.status}, not provisioning`);
-  const migrations = await loadCatalogue(s.sql);
-  try {
-    const placement = await s.provisioner.provision({ tenantId: t.id, region: t.region, isolation: t.isolation, migrations });
-    await savePlacement(s.sql, t.id, placement);
-  } catch (err) {
-    const reason = err instanceof AppError ? err.message : 'storage provisioning failed';
-    console.error(JSON.stringify({ level: 'error', msg: 'provisioning failed', tenant: t.id, error: String((err as Error)?.message ?? err).slice(0, 300) }));
-    await bumpVersion(s.sql, t.id, { statusDetail: reason });
-    throw new AppError(503, 'PROVISIONING_FAILED', `storage for tenant ${t.id} is not ready; retry with POST /admin/v1/tenants/${t.id}/provision or delete it`, { 'Retry-After': '5' });
-  }
-  await recordMigration(s.sql, t.id, migrations.at(-1)?.name ?? null, null);
-  await bumpVersion(s.sql, t.id, { status: 'active', statusDetail: null });
-  await s.cache.invalidate(lookupKeys(t)).catch(() => {});
-}
-
 /** Moves between active and suspended. */
 export async function setSuspended(s: ControlServices, t: TenantView, suspended: boolean): Promise<void> {
   const from = suspended ? 'active' : 'suspended';
   if (t.status !== from) throw new AppError(409, 'INVALID_STATE', `tenant is ${t.status}, not ${from}`);
-  await bumpVersion(s.sql, t.id, { status: suspended ? 'suspended' : 'active' });
-  await s.cache.invalidate(lookupKeys(t));
-}
-
-/** Marks the tenant deleting (routers stop resolving it), deprovisions its storage, removes it. */
-export async function deleteTenant(s: ControlServices, t: TenantView): Promise<void> {
-  await bumpVersion(s.sql, t.id, { status: 'deleting' });
-  await s.cache.invalidate(lookupKeys(t));
-  const placement = await loadPlacement(s.sql, t.id);
-  try {
-    await s.provisioner.deprovision(t.id, placement ?? {
-      region: t.region, strategy: t.isolation, schemaName: null, roleName: null, databaseName: null, connectionSecret: null, externalRef: null,
-    });
-  } catch (err) {
-    console.error(JSON.stringify({ level: 'error', msg: 'deprovisioning failed', tenant: t.id, error: String((err as Error)?.message ?? err).slice(0, 300) }));
-    await bumpVersion(s.sql, t.id, { statusDetail: 'deprovisioning failed; repeat the delete' });
-    throw new AppError(503, 'PROVISIONING_FAILED', 'storage could not be removed; repeat the delete', { 'Retry-After': '5' });
-  }
-  await db(() => s.sql.query('DELETE FROM tenants WHERE id = $1', [t.id]));
-  await s.cache.invalidate(lookupKeys(t));
+  await commitAndInvalidate(s, [bumpStatement(s.sql, t.id, { status: suspended ? 'suspended' : 'active' })], lookupKeys(t));
 }
 
 /** Applies the catalogue to one tenant and records the outcome. */

@@ -1,14 +1,17 @@
 /**
  * The control worker's pipeline steps: services, the host check (the admin API never answers on
- * a tenant's host), admin authentication with its scope, and the audit of every call.
+ * a tenant's host), admin authentication with its scope, the audit of every call, the body limit
+ * and maintenance after writes.
  */
 import { createMiddleware } from 'hono/factory';
+import { bodyLimit } from 'hono/body-limit';
 import type { Context } from 'hono';
 import { AppError } from '../errors.js';
 import { bearerToken } from '../middleware/resolve-tenant.js';
 import { scopeFor } from './admin-auth.js';
 import type { AuditNote, ControlAppEnv } from './app-env.js';
 import { appendAudit } from './audit.js';
+import { recordRefusals, runMaintenance } from './maintenance.js';
 import { controlServices } from './services.js';
 
 /** Builds the isolate's services; a configuration error is a clear 500 naming no secret. */
@@ -29,17 +32,32 @@ export const controlHost = () => createMiddleware<ControlAppEnv>(async function 
   await next();
 });
 
-/** Records the call in the audit log once it is answered; refusals of authentication too. */
+/** Longest request path an audit entry keeps (the rest is the caller's to choose, and unbounded). */
+const PATH_LIMIT = 200;
+
+/**
+ * Records the call in the audit log once it is answered. Authenticated calls get one entry each;
+ * calls refused for their credentials are only counted, into at most one `admin.refused` summary
+ * per window and isolate (refusals.ts), written in the background.
+ */
 export const auditCalls = () => createMiddleware<ControlAppEnv>(async function auditCalls(c, next) {
   await next();
+  const s = c.var.services;
+  if (!c.var.admin) {
+    const reason = c.error instanceof AppError ? c.error.code : String(c.res.status);
+    const summary = s.refusals.note(reason, c.req.header('cf-connecting-ip') ?? null);
+    if (summary) background(c, recordRefusals(s, summary, c.var.requestId));
+    return;
+  }
+  const held = s.refusals.due();
+  if (held) background(c, recordRefusals(s, held, null));
   const note: AuditNote = c.var.audit ?? { action: `${c.req.method} ${c.req.routePath}` };
   const status = c.res.status;
-  const actor = c.var.admin?.actor ?? 'anonymous';
   const action = status === 401 || status === 403 ? 'admin.refused' : note.action;
   try {
-    await appendAudit(c.var.services.sql, {
-      actor, action, tenantId: note.tenantId ?? null, requestId: c.var.requestId,
-      detail: { method: c.req.method, path: new URL(c.req.url).pathname, status, ...note.detail },
+    await appendAudit(s.sql, {
+      actor: c.var.admin.actor, action, tenantId: note.tenantId ?? null, requestId: c.var.requestId,
+      detail: { method: c.req.method, path: new URL(c.req.url).pathname.slice(0, PATH_LIMIT), status, ...note.detail },
     });
   } catch (err) {
     // An unaudited change must not look successful: the caller retries, the change is idempotent.
@@ -47,6 +65,24 @@ export const auditCalls = () => createMiddleware<ControlAppEnv>(async function a
     if (c.req.method !== 'GET') c.res = c.json({ error: { code: 'UPSTREAM_UNAVAILABLE', message: 'audit log unavailable', requestId: c.var.requestId } }, 503);
   }
 });
+
+/** After every authenticated write, runs maintenance in the background (deferred invalidations, due purges). */
+export const maintainAfterWrites = () => createMiddleware<ControlAppEnv>(async function maintainAfterWrites(c, next) {
+  await next();
+  if (c.var.admin && c.req.method !== 'GET' && c.req.method !== 'HEAD') background(c, runMaintenance(c.var.services));
+});
+
+/** Bodies over `maxBytes` are refused before any route reads them (413, the error shape). */
+export const adminBodyLimit = (maxBytes: number) => bodyLimit({
+  maxSize: maxBytes,
+  onError: () => { throw new AppError(413, 'PAYLOAD_TOO_LARGE', `request body larger than ${maxBytes} bytes`); },
+});
+
+/** Work that must not delay the answer; without an execution context (a unit test) it just runs. */
+function background(c: Context<ControlAppEnv>, work: Promise<unknown>): void {
+  const settled = work.catch((err) => console.error(JSON.stringify({ level: 'error', msg: 'background work failed', error: String(err).slice(0, 300) })));
+  try { c.executionCtx.waitUntil(settled); } catch { /* no execution context: it runs anyway */ }
+}
 
 /** Authenticates the admin and checks the scope the method needs. */
 export const adminAuth = () => createMiddleware<ControlAppEnv>(async function adminAuth(c, next) {

@@ -5,7 +5,9 @@
 import { z } from '@hono/zod-openapi';
 import { ISOLATIONS } from '../tenancy/tenant.js';
 
-export const SLUG = /^[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
+// `--` in positions 3-4 marks an ACE label (`xn--` punycode, look-alikes of other names): a slug
+// is shown as is, so it may not be one (also a CHECK in the database).
+export const SLUG = /^(?!..--)[a-z][a-z0-9-]{0,38}[a-z0-9]$/;
 const TEMPLATE_NAME = /^[A-Z][A-Z0-9_]{1,39}$/;
 const COUNTRY = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166 alpha-2, upper case');
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
@@ -86,7 +88,7 @@ export const GeoPolicySchema = z.object({
 export const OverridesSchema = LimitsSchema.partial().openapi('Overrides');
 
 export const CreateTenantSchema = z.object({
-  slug: z.string().regex(SLUG, 'a DNS label: a-z, 0-9 and -, 2-40 characters'),
+  slug: z.string().regex(SLUG, 'a DNS label: a-z, 0-9 and -, 2-40 characters, no -- in positions 3-4'),
   name: z.string().min(1).max(200).optional(),
   tier: z.string().regex(TEMPLATE_NAME),
   region: z.string().min(1).max(64).openapi({ example: 'aws-eu-central-1', description: 'Required: there is no default region' }),
@@ -163,7 +165,15 @@ export const UsageSchema = z.object({
     totalCents: z.number().int(),
   }),
   history: z.array(z.object({ month: z.string(), requests: z.number().int() })),
+  deletedAt: z.string().nullable().openapi({ description: 'Set for a deleted tenant, billed on its terms at deletion' }),
 }).openapi('Usage');
+
+export const DeletedSchema = z.object({
+  deleted: z.literal(true),
+  id: z.uuid(),
+  slug: z.string(),
+  purgeCompletesAt: z.string().openapi({ description: "When the storage fence is lifted (PURGE_GRACE_SECONDS after the delete; the next maintenance run, at most a minute later): until then the tenant's storage refuses every transaction" }),
+}).openapi('Deleted');
 
 export const AuditEntrySchema = z.object({
   seq: z.number().int(),

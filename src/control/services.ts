@@ -1,7 +1,7 @@
 /**
  * What the control worker talks to, built once per isolate from the validated configuration:
- * the control database, the provisioner chosen by PROVISIONER, the routers' L2 cache and the
- * admin authenticator.
+ * the control database, the provisioner chosen by PROVISIONER, the routers' L2 cache, the
+ * admin authenticator and the summary of refused calls.
  */
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
 import { importMasterKey } from '../crypto/secret-box.js';
@@ -12,6 +12,7 @@ import { AdminAuthenticator } from './admin-auth.js';
 import { noCache, upstashInvalidator, type CacheInvalidator } from './cache.js';
 import { controlSql, type Sql } from './db.js';
 import { parseControlConfig, type ControlConfig, type ControlEnv } from './env.js';
+import { RefusalSummary } from './refusals.js';
 
 export interface ControlServices {
   config: ControlConfig;
@@ -19,6 +20,8 @@ export interface ControlServices {
   provisioner: Provisioner;
   cache: CacheInvalidator;
   auth: AdminAuthenticator;
+  /** This isolate's held summary of refused calls (see refusals.ts). */
+  refusals: RefusalSummary;
 }
 
 const built = new WeakMap<object, Promise<ControlServices>>();
@@ -45,5 +48,8 @@ async function build(env: ControlEnv): Promise<ControlServices> {
     : new LocalProvisioner(common);
   const cache = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
     ? upstashInvalidator(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : noCache;
-  return { config, sql: controlSql(config.CONTROL_DATABASE_URL), provisioner, cache, auth: new AdminAuthenticator(config) };
+  return {
+    config, sql: controlSql(config.CONTROL_DATABASE_URL, config.CONTROL_DB_TIMEOUT_MS), provisioner, cache,
+    auth: new AdminAuthenticator(config), refusals: new RefusalSummary(config.REFUSAL_AUDIT_WINDOW_SECONDS * 1000),
+  };
 }

@@ -5,8 +5,8 @@
  */
 import { AppError } from '../errors.js';
 import { db, type Sql } from './db.js';
+import { WRITER_LEASE } from './outbox.js';
 import { LIMIT_COLUMNS, type Limits, type Template } from './schemas.js';
-import { lookupKeys } from './tenant-repo.js';
 import type { LookupKey } from '../tenancy/tenant.js';
 
 const COLUMNS = Object.values(LIMIT_COLUMNS);
@@ -68,11 +68,28 @@ function stripUndefined<T extends object>(o: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-/** Bumps the version of every tenant on `name`; returns their router cache keys. */
-export async function bumpTenantsOn(sql: Sql, name: string): Promise<LookupKey[]> {
+/** The nearest built-in ancestor of template `name` (itself when built in), or null when the chain is cut. */
+export async function builtinRoot(sql: Sql, name: string): Promise<string | null> {
   const rows = await db(() => sql.query(
-    `UPDATE tenants t SET version = version + 1, updated_at = now() WHERE tier = $1
-     RETURNING id, slug, coalesce((SELECT array_agg(hostname) FROM tenant_domains d WHERE d.tenant_id = t.id), '{}') AS domains,
-       (SELECT issuer FROM tenant_jwt j WHERE j.tenant_id = t.id) AS issuer`, [name])) as { id: string; slug: string; domains: string[]; issuer: string | null }[];
-  return rows.flatMap((r) => lookupKeys({ id: r.id, slug: r.slug, domains: r.domains, jwt: r.issuer ? { issuer: r.issuer } : null }));
+    `WITH RECURSIVE chain AS (
+       SELECT name, based_on, builtin, 0 AS depth FROM tiers WHERE name = $1
+       UNION ALL SELECT t.name, t.based_on, t.builtin, c.depth + 1 FROM tiers t JOIN chain c ON t.name = c.based_on WHERE c.depth < 50)
+     SELECT name FROM chain WHERE builtin ORDER BY depth LIMIT 1`, [name])) as { name: string }[];
+  return rows[0]?.name ?? null;
+}
+
+/**
+ * Bumps the version of every tenant on `name` and records their router cache keys in the
+ * invalidation outbox, in one statement; returns the outbox row (null when no tenant uses it).
+ */
+export async function bumpTenantsOn(sql: Sql, name: string): Promise<{ id: string; keys: LookupKey[] } | null> {
+  const rows = await db(() => sql.query(
+    `WITH b AS (UPDATE tenants SET version = version + 1, updated_at = now() WHERE tier = $1 RETURNING id, slug),
+     k AS (SELECT jsonb_build_object('kind', 'id', 'value', b.id::text) AS key FROM b
+           UNION ALL SELECT jsonb_build_object('kind', 'slug', 'value', b.slug) FROM b
+           UNION ALL SELECT jsonb_build_object('kind', 'domain', 'value', d.hostname) FROM b JOIN tenant_domains d ON d.tenant_id = b.id
+           UNION ALL SELECT jsonb_build_object('kind', 'issuer', 'value', j.issuer) FROM b JOIN tenant_jwt j ON j.tenant_id = b.id)
+     INSERT INTO cache_outbox (keys, next_at) SELECT jsonb_agg(key), now() + ${WRITER_LEASE} FROM k HAVING count(*) > 0
+     RETURNING id, keys`, [name])) as { id: string; keys: LookupKey[] }[];
+  return rows[0] ?? null;
 }

@@ -2,7 +2,7 @@
  * Tenants in the control database: the admin view (never the sealed connection string) and the
  * writes the lifecycle needs. Every query has fixed text; values are bound parameters.
  */
-import { db, type Sql } from './db.js';
+import { db, type Sql, type Statement } from './db.js';
 import { fromColumns } from './limits.js';
 import type { TenantView } from './schemas.js';
 import type { LookupKey } from '../tenancy/tenant.js';
@@ -59,12 +59,15 @@ export function lookupKeys(t: { id: string; slug: string; domains: string[]; jwt
   ];
 }
 
+/** The version bump as a statement, for a transaction (see bumpVersion). */
+export const bumpStatement = (sql: Sql, id: string, set: { status?: string; statusDetail?: string | null } = {}): Statement => sql.query(
+  `UPDATE tenants SET version = version + 1, updated_at = now(),
+     status = coalesce($2, status), status_detail = CASE WHEN $3::boolean THEN $4 ELSE status_detail END WHERE id = $1`,
+  [id, set.status ?? null, set.statusDetail !== undefined, set.statusDetail ?? null]);
+
 /** Bumps the version (routers compare nothing: the bump marks the change in the record). */
 export async function bumpVersion(sql: Sql, id: string, set: { status?: string; statusDetail?: string | null } = {}): Promise<void> {
-  await db(() => sql.query(
-    `UPDATE tenants SET version = version + 1, updated_at = now(),
-       status = coalesce($2, status), status_detail = CASE WHEN $3::boolean THEN $4 ELSE status_detail END WHERE id = $1`,
-    [id, set.status ?? null, set.statusDetail !== undefined, set.statusDetail ?? null]));
+  await db(() => bumpStatement(sql, id, set));
 }
 
 /** Records (or replaces) where the tenant's rows live. */

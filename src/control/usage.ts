@@ -1,8 +1,10 @@
 /**
  * Usage and the invoice preview. Usage is what the tenants' TenantGuards flushed to
- * `tenant_usage` (exact admitted request units per month); the preview prices it with the
- * tenant's template: the monthly price covers the included requests, overage is charged per
- * started thousand. Hard-capped tiers have no overage: the guard refuses past the quota.
+ * `usage_flushes` (exact admitted request units per month, one row per guard state, "source"),
+ * read through the `tenant_usage` view, which sums a tenant's sources (migration 0004). It
+ * outlives the tenant: a deleted tenant's unbilled month stays billable. The preview prices it
+ * with the tenant's template: the monthly price covers the included requests, overage is charged
+ * per started thousand. Hard-capped tiers have no overage: the guard refuses past the quota.
  */
 import { db, type Sql } from './db.js';
 
@@ -18,7 +20,7 @@ export function invoicePreview(requests: number, included: number, hardCap: bool
 /** The current month in UTC as YYYY-MM. */
 export const monthOf = (ms: number): string => new Date(ms).toISOString().slice(0, 7);
 
-/** Usage rows of a tenant, newest first (at most 24 months). */
+/** Usage of a tenant per month (summed over its sources), newest first (at most 24 months). */
 export async function usageHistory(sql: Sql, tenantId: string): Promise<{ month: string; requests: number }[]> {
   const rows = await db(() => sql.query(
     'SELECT month, requests FROM tenant_usage WHERE tenant_id = $1 ORDER BY month DESC LIMIT 24', [tenantId])) as { month: string; requests: string }[];

@@ -89,6 +89,8 @@ describe('tenantctl tenant suspend/resume/delete', () => {
     const deleted = await tenantctl('tenant', 'delete', 'cli-cycle', '--confirm', 'cli-cycle');
     expect(deleted.code, deleted.stderr).toBe(0);
     expect(deleted.stdout).toMatch(/^deleted cli-cycle \([0-9a-f-]{36}\)$/m);
+    // The storage stays fenced for the grace period; the tool says when the purge completes.
+    expect(deleted.stdout).toMatch(/^storage purge completes at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/m);
     expect((await admin(stack, 'GET', '/tenants/cli-cycle')).status).toBe(404);
     expect(await query(stack.control.postgresUrl, "SELECT 1 FROM tenants WHERE slug = 'cli-cycle'")).toHaveLength(0);
 

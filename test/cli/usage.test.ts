@@ -1,6 +1,6 @@
-/** tenantctl usage: metered requests and the invoice preview, for seeded tenants. */
+/** tenantctl usage: metered requests and the invoice preview, for seeded and deleted tenants. */
 import { describe, expect, inject, it } from 'vitest';
-import { field, query, tenantctl } from './support.js';
+import { admin, field, query, tenantctl } from './support.js';
 
 const stack = inject('stack');
 
@@ -9,8 +9,8 @@ describe('tenantctl usage', () => {
     // q-overage: STANDARD ($29.00, $0.10 per 1k over) with 3 included requests.
     const t = stack.tenants['q-overage']!;
     await query(stack.control.postgresUrl,
-      `INSERT INTO tenant_usage (tenant_id, month, requests, flush_seq) VALUES ($1, '2025-01', 2503, 1)
-       ON CONFLICT (tenant_id, month) DO UPDATE SET requests = 2503`, [t.id]);
+      `INSERT INTO usage_flushes (tenant_id, month, source, requests, flush_seq) VALUES ($1, '2025-01', 'cli-test', 2503, 1)
+       ON CONFLICT (tenant_id, month, source) DO UPDATE SET requests = 2503`, [t.id]);
     const r = await tenantctl('usage', 'q-overage', '--month', '2025-01');
     expect(r.code, r.stderr).toBe(0);
     expect(field(r.stdout, 'tenant')).toBe(`q-overage (${t.id})`);
@@ -28,8 +28,8 @@ describe('tenantctl usage', () => {
   it('shows no overage for a hard-capped tier, and the base price for a month without traffic', async () => {
     const t = stack.tenants['q-month']!;
     await query(stack.control.postgresUrl,
-      `INSERT INTO tenant_usage (tenant_id, month, requests, flush_seq) VALUES ($1, '2025-02', 6, 1)
-       ON CONFLICT (tenant_id, month) DO UPDATE SET requests = 6`, [t.id]);
+      `INSERT INTO usage_flushes (tenant_id, month, source, requests, flush_seq) VALUES ($1, '2025-02', 'cli-test', 6, 1)
+       ON CONFLICT (tenant_id, month, source) DO UPDATE SET requests = 6`, [t.id]);
     const capped = await tenantctl('usage', 'q-month', '--month', '2025-02');
     expect(capped.code, capped.stderr).toBe(0);
     expect(field(capped.stdout, 'overage')).toMatch(/^0 \(hard cap/);
@@ -38,6 +38,22 @@ describe('tenantctl usage', () => {
     const idle = await tenantctl('usage', 'initech', '--month', '2024-12');
     expect(field(idle.stdout, 'requests')).toBe('0');
     expect(field(idle.stdout, 'invoice')).toBe('ENTERPRISE: base $999.00 + overage $0.00 = $999.00 USD');
+  });
+
+  it('answers for a deleted tenant from its archive: its usage and its terms at deletion', async () => {
+    const created = await admin(stack, 'POST', '/tenants', { slug: 'cli-gone', tier: 'PREMIUM', region: 'aws-us-east-2' });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    await query(stack.control.postgresUrl,
+      "INSERT INTO usage_flushes (tenant_id, month, source, requests, flush_seq) VALUES ($1, '2025-03', 'cli-test', 10000001, 1)", [id]);
+    expect((await admin(stack, 'DELETE', `/tenants/${id}?confirm=cli-gone`)).status).toBe(200);
+    const r = await tenantctl('usage', 'cli-gone', '--month', '2025-03');
+    expect(r.code, r.stderr).toBe(0);
+    expect(field(r.stdout, 'tenant')).toBe(`cli-gone (${id})`);
+    expect(field(r.stdout, 'requests')).toBe('10,000,001');
+    // PREMIUM: $199.00 for 10M, $0.08 per started thousand over.
+    expect(field(r.stdout, 'invoice')).toBe('PREMIUM: base $199.00 + overage $0.08 = $199.08 USD');
+    expect(field(r.stdout, 'deleted')).toMatch(/^\d{4}-\d\d-\d\dT.* \(billed on its terms at deletion\)$/);
   });
 
   it('refuses a malformed month (exit 1, BAD_REQUEST) and an unknown tenant (TENANT_NOT_FOUND)', async () => {

@@ -1,7 +1,7 @@
 /** The audit log: every call recorded with who/what/when/request id, edge refusals, filters, tamper detection. */
 import { describe, expect, it } from 'vitest';
-import { call, platformToken, sqlAt, stack, tenant } from '../support/helpers.js';
-import { admin, createViaApi } from '../support/control.js';
+import { call, platformToken, sqlAt, stack } from '../support/helpers.js';
+import { admin, createViaApi, tokenFor } from '../support/control.js';
 
 interface Entry { seq: number; at: string; actor: string; action: string; tenantId: string | null; requestId: string | null; detail: Record<string, unknown> }
 const entries = async (q: string) => (await (await admin(`/admin/v1/audit?${q}`)).json() as { entries: Entry[] }).entries;
@@ -18,14 +18,20 @@ describe('audit entries', () => {
     const all = await entries(`tenant=${t.id}&limit=10`);
     expect(all.map((x) => x.action)).toEqual(['tenant.suspend', 'tenant.create']);
 
-    const denied = await admin('/admin/v1/tenants', { token: 'not-the-secret', headers: { 'x-request-id': `denied-${t.id}` } });
+    // A refused credential gets no entry of its own: it is counted into the isolate's summary
+    // (written at once when it is the first refusal of a window), never with its path.
+    const denied = await admin(`/admin/v1/tenants/${t.slug}`, { token: 'not-the-secret', headers: { 'x-request-id': `denied-${t.id}` } });
     expect(denied.status).toBe(401);
-    const refused = (await entries('action=admin.refused&limit=50')).find((x) => x.requestId === `denied-${t.id}`);
-    expect(refused).toMatchObject({ actor: 'anonymous', detail: { status: 401 } });
+    for (const e of (await entries('action=admin.refused&actor=anonymous&limit=50')).filter((x) => x.requestId === `denied-${t.id}`)) {
+      expect(e.detail).toMatchObject({ byReason: { INVALID_TOKEN: expect.any(Number) } });
+      expect(JSON.stringify(e.detail)).not.toContain(t.slug);
+    }
   });
 
   it('records edge refusals: a token of one tenant on another, a tenant outside its residency', async () => {
-    const mismatch = await call('globex.localhost', '/api/v1/me', { token: await platformToken('acme'), headers: { 'x-request-id': `mismatch-${Date.now()}` } });
+    // Fresh tenants: the edge writes the first refusal per tenant and code of a minute at once.
+    const victim = await createViaApi();
+    const mismatch = await call(`${victim.slug}.localhost`, '/api/v1/me', { token: await platformToken('acme'), headers: { 'x-request-id': `mismatch-${Date.now()}` } });
     expect(mismatch.status).toBe(403);
     const rid = mismatch.headers.get('x-request-id');
     const found = async (action: string, id: string | null) => {
@@ -36,10 +42,14 @@ describe('audit entries', () => {
       }
       return undefined;
     };
-    expect(await found('edge.tenant_mismatch', rid)).toMatchObject({ tenantId: tenant('globex').id, detail: { code: 'TENANT_MISMATCH', host: 'globex.localhost' } });
-    const residency = await call('misplaced.localhost', '/api/v1/me', { token: await platformToken('misplaced'), headers: { 'cf-connecting-ip': `198.51.100.${Date.now() % 250}` } });
+    expect(await found('edge.tenant_mismatch', rid)).toMatchObject({ tenantId: victim.id, actor: 'edge:unknown', detail: { code: 'TENANT_MISMATCH', host: `${victim.slug}.localhost`, count: 1 } });
+    // A tenant whose residency its region breaks (as an operator's direct edit could leave it).
+    const misplaced = await createViaApi();
+    await control().query("UPDATE tenants SET residency = 'EU' WHERE id = $1", [misplaced.id]);
+    const ip = `198.51.100.${Date.now() % 250}`;
+    const residency = await call(`${misplaced.slug}.localhost`, '/api/v1/me', { token: await tokenFor(misplaced.id), headers: { 'cf-connecting-ip': ip } });
     expect(residency.status).toBe(451);
-    expect(await found('edge.residency_violation', residency.headers.get('x-request-id'))).toMatchObject({ tenantId: tenant('misplaced').id });
+    expect(await found('edge.residency_violation', residency.headers.get('x-request-id'))).toMatchObject({ tenantId: misplaced.id, actor: `edge:${ip}` });
   });
 });
 

@@ -17,7 +17,14 @@ describe('domains', () => {
 
     for (const [hostname, status, code] of [
       ['no spaces.example', 400, 'BAD_REQUEST'], ['under_score.example', 400, 'BAD_REQUEST'], ['localhost', 400, 'BAD_REQUEST'],
-      [`${unique('s')}.example.com`, 422, 'BAD_REQUEST'], [host, 409, 'DOMAIN_TAKEN'], ['initech.test', 409, 'DOMAIN_TAKEN'],
+      ['10.0.0.1', 400, 'BAD_REQUEST'], ['[::1]', 400, 'BAD_REQUEST'],
+      // At or under a base domain, at any depth: another tenant's subdomains are not for the taking.
+      [`${unique('s')}.example.com`, 422, 'DOMAIN_NOT_ALLOWED'], ['login.acme.example.com', 422, 'DOMAIN_NOT_ALLOWED'],
+      ['a.b.c.acme.example.com', 422, 'DOMAIN_NOT_ALLOWED'], ['example.com', 422, 'DOMAIN_NOT_ALLOWED'], ['shop.acme.localhost', 422, 'DOMAIN_NOT_ALLOWED'],
+      // Public suffixes (ICANN and private) and names without a registrable domain.
+      ['co.uk', 422, 'DOMAIN_NOT_ALLOWED'], ['github.io', 422, 'DOMAIN_NOT_ALLOWED'], ['xn--p1ai', 400, 'BAD_REQUEST'],
+      ['рф.', 400, 'BAD_REQUEST'], ['com.', 400, 'BAD_REQUEST'], ['blogspot.com', 422, 'DOMAIN_NOT_ALLOWED'],
+      [host, 409, 'DOMAIN_TAKEN'], ['initech.test', 409, 'DOMAIN_TAKEN'],
     ] as const) {
       const res = await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname } });
       expect({ hostname, status: res.status }).toEqual({ hostname, status });
@@ -62,5 +69,27 @@ describe('jwt settings and geo policy', () => {
     for (const json of [{ blockCountries: ['kp'] }, { ipAllow: ['10.0.0.0/33'] }, { ipAllow: ['nonsense'] }]) {
       expect((await admin(`/admin/v1/tenants/${t.id}/geo`, { method: 'PUT', json })).status).toBe(400);
     }
+  });
+});
+
+describe('custom domain policy', () => {
+  it('stores IDN in punycode, allows a registrable name under a private suffix, and caps domains per tier', async () => {
+    const t = await createViaApi({ tier: 'FREE', overrides: { ratePerMinute: 6000, burst: 100 } });
+    const label = unique('b');
+    const idn = await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname: `bücher-${label}.example.org` } });
+    expect(idn.status).toBe(201);
+    expect((await idn.json() as { domains: string[] }).domains).toEqual([new URL(`http://bücher-${label}.example.org`).hostname]);
+    // FREE allows one custom domain.
+    const second = await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname: `${label}.github.io` } });
+    expect(second.status).toBe(422);
+    expect((await errorOf(second)).code).toBe('DOMAIN_LIMIT_REACHED');
+    const created = await admin('/admin/v1/tenants', { method: 'POST', json: { slug: unique('c-'), tier: 'FREE', region: 'aws-us-east-2', domains: [`a-${label}.example.org`, `b-${label}.example.org`] } });
+    expect(created.status).toBe(422);
+    expect((await errorOf(created)).code).toBe('DOMAIN_LIMIT_REACHED');
+    // STANDARD allows five, also when they are added at the same time; a name under a private suffix is registrable.
+    const s = await createViaApi({ tier: 'STANDARD' });
+    const adds = await Promise.all(Array.from({ length: 7 }, (_, i) => admin(`/admin/v1/tenants/${s.id}/domains`, { method: 'POST', json: { hostname: `s${i}-${label}.github.io` } })));
+    expect(adds.map((r) => r.status).sort()).toEqual([201, 201, 201, 201, 201, 422, 422]);
+    expect((await (await admin(`/admin/v1/tenants/${s.id}`)).json() as { domains: string[] }).domains).toHaveLength(5);
   });
 });

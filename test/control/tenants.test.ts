@@ -40,6 +40,9 @@ describe('create', () => {
     const cases: [Record<string, unknown>, number, string][] = [
       [{ slug, tier: 'FREE' }, 400, 'BAD_REQUEST'], // no region: there is no default
       [{ slug: 'Not_A_Label', tier: 'FREE', region: 'aws-us-east-2' }, 400, 'BAD_REQUEST'],
+      // ACE labels (punycode and look-alikes: `--` in positions 3-4) are not slugs.
+      [{ slug: 'xn--80ak6aa92e', tier: 'FREE', region: 'aws-us-east-2' }, 400, 'BAD_REQUEST'],
+      [{ slug: 'ab--cd', tier: 'FREE', region: 'aws-us-east-2' }, 400, 'BAD_REQUEST'],
       [{ slug, tier: 'FREE', region: 'aws-us-east-2', extra: 1 }, 400, 'BAD_REQUEST'],
       [{ slug: 'admin', tier: 'FREE', region: 'aws-us-east-2' }, 422, 'SLUG_RESERVED'],
       [{ slug: 'www', tier: 'FREE', region: 'aws-us-east-2' }, 422, 'SLUG_RESERVED'],
@@ -59,6 +62,9 @@ describe('create', () => {
     expect((await admin('/admin/v1/tenants', { method: 'POST', body: '{not json', headers: { 'content-type': 'application/json' } })).status).toBe(400);
     const rows = await sqlAt(stack.control.postgresUrl).query('SELECT 1 FROM tenants WHERE slug = $1', [slug]);
     expect(rows).toHaveLength(0);
+    // The database refuses an ACE slug too, whoever writes it.
+    await expect(sqlAt(stack.control.postgresUrl).query(
+      "INSERT INTO tenants (slug, name, tier, region, isolation) VALUES ('xn--bcher-kva', 'x', 'FREE', 'aws-us-east-2', 'row')")).rejects.toMatchObject({ code: '23514' });
     // The domain that was taken still belongs to its tenant.
     expect((await call('initech.test', '/api/v1/me', { token: await tokenFor(tenant('initech').id) })).status).toBe(200);
   });
@@ -134,8 +140,8 @@ describe('suspend, resume, delete at the edge', () => {
     expect(await within(L1_TTL_MS + 1500, async () => (await tracksOf(t)).status === 200)).not.toBeNull();
   });
 
-  it('delete needs the slug as confirmation, removes the storage, and the router forgets the tenant', async () => {
-    const t = await createViaApi({ tier: 'PREMIUM' });
+  it('delete needs the slug as confirmation, removes the storage, archives the tenant, schedules the purge, and the router forgets it', async () => {
+    const t = await createViaApi({ tier: 'PREMIUM', domains: [`${unique('del')}.example.org`] });
     const schema = `t_${t.id.replace(/-/g, '')}`;
     expect((await tracksOf(t)).status).toBe(200);
     const unconfirmed = await admin(`/admin/v1/tenants/${t.id}`, { method: 'DELETE' });
@@ -145,9 +151,22 @@ describe('suspend, resume, delete at the edge', () => {
     expect(await schemaExists('aws-us-east-2', schema)).toBe(true);
     const res = await admin(`/admin/v1/tenants/${t.id}?confirm=${t.slug}`, { method: 'DELETE' });
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ deleted: true, id: t.id, slug: t.slug });
+    const body = await res.json() as { purgeCompletesAt: string };
+    expect(body).toEqual({ deleted: true, id: t.id, slug: t.slug, purgeCompletesAt: expect.any(String) });
+    // The fence stays for the grace (120 s by default): routers may still hold the tenant until then.
+    const due = Date.parse(body.purgeCompletesAt) - Date.now();
+    expect(due).toBeGreaterThan(100_000);
+    expect(due).toBeLessThan(125_000);
     expect(await schemaExists('aws-us-east-2', schema)).toBe(false);
     expect((await admin(`/admin/v1/tenants/${t.id}`)).status).toBe(404);
+    const db = sqlAt(stack.control.postgresUrl);
+    const [pending] = await db.query('SELECT slug, placement, due_at FROM pending_unfences WHERE tenant_id = $1', [t.id]) as { slug: string; placement: { strategy: string; schemaName: string }; due_at: string }[];
+    expect(pending).toMatchObject({ slug: t.slug, placement: { strategy: 'schema', schemaName: schema } });
+    expect(new Date(pending!.due_at).toISOString()).toBe(body.purgeCompletesAt);
+    expect(await db.query('SELECT slug, tier, price_cents_month FROM tenant_archive WHERE id = $1', [t.id])).toEqual([{ slug: t.slug, tier: 'PREMIUM', price_cents_month: 19900 }]);
+    for (const table of ['tenants', 'tenant_domains', 'tenant_placements']) {
+      expect(await db.query(`SELECT 1 FROM ${table} WHERE ${table === 'tenants' ? 'id' : 'tenant_id'} = $1`, [t.id])).toEqual([]);
+    }
     expect(await within(L1_TTL_MS + 1500, async () => (await tracksOf(t)).status === 404)).not.toBeNull();
   });
 
@@ -168,5 +187,29 @@ describe('suspend, resume, delete at the edge', () => {
     expect((await admin(`/admin/v1/tenants/${r.id}?confirm=${r.slug}`, { method: 'DELETE' })).status).toBe(200);
     expect(await count(r.id)).toBe(0);
     expect(await count(tenant('acme').id)).toBe(acmeBefore);
+  });
+});
+
+describe('provisioning claims', () => {
+  it('concurrent POST …/provision calls: one provisions, the others are 409; a stale claim is taken over', async () => {
+    const t = await createViaApi({ tier: 'PREMIUM' });
+    const db = sqlAt(stack.control.postgresUrl);
+    // As if its provisioning had failed half-way: `provisioning`, no claim (provisioning is idempotent).
+    await db.query("UPDATE tenants SET status = 'provisioning', provisioning_since = NULL WHERE id = $1", [t.id]);
+    const results = await Promise.all(Array.from({ length: 6 }, () => admin(`/admin/v1/tenants/${t.id}/provision`, { method: 'POST' })));
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 409, 409, 409, 409, 409]);
+    for (const r of results.filter((x) => x.status === 409)) expect(['PROVISIONING_IN_PROGRESS', 'INVALID_STATE']).toContain((await errorOf(r)).code);
+    expect(await db.query('SELECT status, provisioning_since FROM tenants WHERE id = $1', [t.id])).toEqual([{ status: 'active', provisioning_since: null }]);
+
+    await db.query("UPDATE tenants SET status = 'provisioning', provisioning_since = now() WHERE id = $1", [t.id]);
+    const busy = await admin(`/admin/v1/tenants/${t.id}/provision`, { method: 'POST' });
+    expect(busy.status).toBe(409);
+    expect((await errorOf(busy)).code).toBe('PROVISIONING_IN_PROGRESS');
+    expect(busy.headers.get('retry-after')).toBe('5');
+    // Nor may it be deleted from under the call that holds the claim.
+    expect((await admin(`/admin/v1/tenants/${t.id}?confirm=${t.slug}`, { method: 'DELETE' })).status).toBe(409);
+    await db.query("UPDATE tenants SET provisioning_since = now() - interval '11 minutes' WHERE id = $1", [t.id]);
+    expect((await admin(`/admin/v1/tenants/${t.id}/provision`, { method: 'POST' })).status).toBe(200);
   });
 });

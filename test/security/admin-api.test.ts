@@ -1,4 +1,5 @@
-/** The admin API: credentials (constant-time secret, scoped admin JWTs), host separation, OpenAPI document. */
+/** The admin API: credentials (constant-time secret, scoped admin JWTs of bounded lifetime), body limit, host separation, OpenAPI and its pinned Swagger UI. */
+import { importJWK, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { call, errorOf, idpToken, platformToken, stack } from '../support/helpers.js';
 import { admin } from '../support/control.js';
@@ -42,6 +43,47 @@ describe('admin credentials', () => {
   });
 });
 
+describe('admin JWT lifetime', () => {
+  const idp = () => stack.jwks.idps['idp-a']!;
+  /** An admin:write token of the operators' IdP with exactly the time claims given (seconds from now). */
+  async function timed(claims: { iat?: number; exp?: number }) {
+    const p = idp();
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = new SignJWT({ sub: 'ops@example.com', scope: 'admin:write' }).setProtectedHeader({ alg: p.alg, kid: p.kid })
+      .setIssuer(p.issuer).setAudience('tenant-control');
+    if (claims.iat !== undefined) jwt.setIssuedAt(now + claims.iat);
+    if (claims.exp !== undefined) jwt.setExpirationTime(now + claims.exp);
+    return jwt.sign(await importJWK(p.privateJwk, p.alg));
+  }
+
+  it('requires exp and iat, and refuses a lifetime or an age over the maximum (1 h)', async () => {
+    expect((await admin('/admin/v1/tiers', { token: await timed({ iat: 0, exp: 600 }) })).status).toBe(200);
+    for (const [what, claims] of [
+      ['no exp', { iat: 0 }], ['no iat', { exp: 600 }], ['neither', {}],
+      ['a 2 h lifetime', { iat: 0, exp: 7200 }], ['issued 2 h ago', { iat: -7200, exp: 600 }], ['issued in the future', { iat: 600, exp: 1200 }],
+    ] as const) {
+      const res = await admin('/admin/v1/tiers', { token: await timed(claims) });
+      expect({ what, status: res.status }).toEqual({ what, status: 401 });
+      expect((await errorOf(res)).code).toBe('INVALID_TOKEN');
+    }
+  });
+});
+
+describe('request bodies', () => {
+  it('refuses a body over 1 MiB with 413 PAYLOAD_TOO_LARGE before any route reads it', async () => {
+    const name = `BIG_${Date.now()}`;
+    const yaml = `apiVersion: tenant-router/v1\nkind: TierTemplates\n# ${'x'.repeat(2 * 1024 * 1024)}\ntemplates: []\n`;
+    const res = await admin('/admin/v1/tiers/import', { method: 'POST', body: yaml, headers: { 'content-type': 'text/yaml' } });
+    expect(res.status).toBe(413);
+    expect((await errorOf(res)).code).toBe('PAYLOAD_TOO_LARGE');
+    const big = await admin('/admin/v1/tiers', { method: 'POST', json: { name, from: 'FREE', description: 'd'.repeat(1024 * 1024) } });
+    expect(big.status).toBe(413);
+    expect((await admin(`/admin/v1/tiers/${name}`)).status).toBe(404);
+    // Unauthenticated, the body is never read: 401.
+    expect((await admin('/admin/v1/tiers/import', { token: null, method: 'POST', body: yaml })).status).toBe(401);
+  });
+});
+
 describe('host separation', () => {
   it('the router never serves the admin API on a tenant host', async () => {
     const res = await call('acme.localhost', '/admin/v1/tenants', { token: await platformToken('acme'), headers: { 'x-admin': stack.control.adminToken } });
@@ -77,11 +119,23 @@ describe('OpenAPI', () => {
     // The create schema is the validator's: region is required, slug has the validator's pattern.
     const create = doc.components.schemas.CreateTenant!;
     expect(create.required).toEqual(expect.arrayContaining(['slug', 'tier', 'region']));
-    expect(JSON.stringify(create.properties!.slug)).toContain('^[a-z][a-z0-9-]{0,38}[a-z0-9]$');
+    expect(JSON.stringify(create.properties!.slug)).toContain('^(?!..--)[a-z][a-z0-9-]{0,38}[a-z0-9]$');
     const ui = await admin('/admin/v1/docs', { token: null });
     expect(ui.status).toBe(200);
     const html = await ui.text();
     expect(html).toContain('swagger-ui');
     expect(html).toContain('/admin/v1/openapi.json');
+    // Pinned, integrity-checked assets (test/cli/docs.test.ts checks the hashes against the package),
+    // and a policy admitting no other script.
+    const tags = html.match(/<(script|link)\b[^>]*\b(src|href)="https:[^>]*>/g) ?? [];
+    expect(tags).toHaveLength(2);
+    for (const tag of tags) {
+      expect(tag).toMatch(/(src|href)="https:\/\/cdn\.jsdelivr\.net\/npm\/swagger-ui-dist@5\.35\.0\//);
+      expect(tag).toMatch(/integrity="sha384-[A-Za-z0-9+/]{64}"/);
+      expect(tag).toContain('crossorigin="anonymous"');
+    }
+    const csp = ui.headers.get('content-security-policy')!;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toMatch(/script-src https:\/\/cdn\.jsdelivr\.net 'nonce-[A-Za-z0-9+/=]+'(;|$)/);
   });
 });

@@ -1,24 +1,34 @@
 /**
  * The control plane. The whole request path, top to bottom:
  *
- *   requestContext → services → controlHost → auditCalls → adminAuth → route
+ *   requestContext → services → controlHost → auditCalls → adminAuth → bodyLimit
+ *     → maintainAfterWrites → route
  *
  * The host check comes first so a tenant host learns nothing (not even that auth exists); the
- * audit step wraps authentication so refused credentials are recorded too; the OpenAPI document
- * and its Swagger UI are the only unauthenticated routes, and only on the control host.
+ * audit step wraps authentication so refused credentials are counted too (summarised, see
+ * src/control/refusals.ts); bodies are only read once the caller is authenticated; the OpenAPI
+ * document and its Swagger UI are the only unauthenticated routes, and only on the control host.
+ * The Cron Trigger (every minute) runs the same maintenance as every admin write: deferred cache
+ * invalidations, purges whose grace has passed.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
 import { notFound, onError } from '../../src/errors.js';
 import { requestContext } from '../../src/middleware/request-context.js';
 import type { ControlAppEnv } from '../../src/control/app-env.js';
-import { adminAuth, auditCalls, controlHost, controlServicesStep } from '../../src/control/middleware.js';
+import { swaggerDocs } from '../../src/control/docs.js';
+import type { ControlEnv } from '../../src/control/env.js';
+import { runMaintenance } from '../../src/control/maintenance.js';
+import { adminAuth, adminBodyLimit, auditCalls, controlHost, controlServicesStep, maintainAfterWrites } from '../../src/control/middleware.js';
+import { controlServices } from '../../src/control/services.js';
 import { validationHook } from '../../src/control/routes/common.js';
 import { tenants } from '../../src/control/routes/tenants.js';
 import { domains } from '../../src/control/routes/domains.js';
 import { tiers } from '../../src/control/routes/tiers.js';
 import { auditLog } from '../../src/control/routes/audit.js';
 import { migrations } from '../../src/control/routes/migrations.js';
+
+/** The largest admin request body (a YAML import of a thousand templates is ~600 KiB). */
+const BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** The control worker's app. */
 export function buildControl() {
@@ -39,10 +49,12 @@ export function buildControl() {
     info: { title: 'Tenant router control plane', version: '1.0.0', description: 'Tenants, domains, templates, provisioning, usage, audit and migrations.' },
     security: [{ adminBearer: [] }],
   });
-  app.get('/admin/v1/docs', swaggerUI({ url: '/admin/v1/openapi.json' }));
+  app.get('/admin/v1/docs', swaggerDocs('/admin/v1/openapi.json'));
 
   app.use('/admin/v1/*', auditCalls());
   app.use('/admin/v1/*', adminAuth());
+  app.use('/admin/v1/*', adminBodyLimit(BODY_LIMIT_BYTES));
+  app.use('/admin/v1/*', maintainAfterWrites());
   app.route('/admin/v1/tenants', tenants);
   app.route('/admin/v1/tenants', domains);
   app.route('/admin/v1/tiers', tiers);
@@ -51,4 +63,15 @@ export function buildControl() {
   return app;
 }
 
-export default buildControl();
+const app = buildControl();
+
+/** Maintenance from the Cron Trigger; a failure is logged and retried by the next run. */
+export async function scheduled(_controller: ScheduledController, env: ControlEnv, ctx: ExecutionContext): Promise<void> {
+  const run = controlServices(env).then(runMaintenance).then(
+    (report) => console.log(JSON.stringify({ level: 'info', msg: 'maintenance', ...report })),
+    (err) => console.error(JSON.stringify({ level: 'error', msg: 'maintenance failed', error: String(err).slice(0, 300) })));
+  ctx.waitUntil(run);
+  await run;
+}
+
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<ControlEnv>;

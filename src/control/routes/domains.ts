@@ -2,11 +2,15 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { AppError } from '../../errors.js';
 import type { ControlAppEnv } from '../app-env.js';
-import { db } from '../db.js';
-import { checkDomain, checkGeo, geoUpsert, jwtUpsert, requireTenant } from '../lifecycle.js';
+import { db, type Statement } from '../db.js';
+import { checkDomain, domainCap } from '../domain-policy.js';
+import { checkGeo, geoUpsert, jwtUpsert, requireTenant } from '../lifecycle.js';
 import { audit } from '../middleware.js';
-import { DomainBodySchema, GeoPolicySchema, JwtSettingsSchema, TenantRefParam, TenantViewSchema } from '../schemas.js';
-import { bumpVersion, findTenant, lookupKeys } from '../tenant-repo.js';
+import { commitAndInvalidate } from '../outbox.js';
+import { DomainBodySchema, GeoPolicySchema, JwtSettingsSchema, TenantRefParam, TenantViewSchema, type TenantView } from '../schemas.js';
+import type { ControlServices } from '../services.js';
+import { bumpStatement, findTenant, lookupKeys } from '../tenant-repo.js';
+import { builtinRoot } from '../templates.js';
 import type { LookupKey } from '../../tenancy/tenant.js';
 import { CONFLICT, ERRORS, jsonBody, jsonOk, NOT_FOUND, UNPROCESSABLE, validationHook } from './common.js';
 
@@ -14,17 +18,17 @@ export const domains = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationH
 const tags = ['domains and settings'];
 const one = jsonOk(TenantViewSchema, 'The changed tenant');
 
-/** Bumps the version, drops the router cache entries (old and new), answers with the tenant. */
-async function changed(c: Parameters<Parameters<typeof domains.openapi>[1]>[0], id: string, extra: LookupKey[]) {
-  const s = c.var.services;
-  await bumpVersion(s.sql, id);
-  const t = (await findTenant(s.sql, id))!;
-  await s.cache.invalidate([...lookupKeys(t), ...extra]);
-  return t;
+/**
+ * Runs `change` with the version bump and the outbox row in one transaction, invalidates the
+ * tenant's cache entries (old values, and `extra`: the new ones), answers with the tenant.
+ */
+async function changed(s: ControlServices, t: TenantView, change: Statement[], extra: LookupKey[]) {
+  await commitAndInvalidate(s, [...change, bumpStatement(s.sql, t.id)], [...lookupKeys(t), ...extra]);
+  return (await findTenant(s.sql, t.id))!;
 }
 
 domains.openapi(createRoute({
-  method: 'post', path: '/{id}/domains', tags, summary: 'Add a custom domain (unique across tenants)',
+  method: 'post', path: '/{id}/domains', tags, summary: "Add a custom domain (unique across tenants, within the tier's cap)",
   request: { params: TenantRefParam, body: jsonBody(DomainBodySchema) },
   responses: { 201: one, ...ERRORS, ...NOT_FOUND, ...CONFLICT, ...UNPROCESSABLE },
 }), async (c) => {
@@ -32,8 +36,15 @@ domains.openapi(createRoute({
   const t = await requireTenant(s, c.req.valid('param').id);
   const host = checkDomain(c.req.valid('json').hostname, s.config.TENANT_BASE_DOMAINS);
   audit(c, 'domain.add', t.id, { hostname: host });
-  await db(() => s.sql.query('INSERT INTO tenant_domains (hostname, tenant_id) VALUES ($1, $2)', [host, t.id]));
-  return c.json(await changed(c, t.id, [{ kind: 'domain', value: host }]), 201);
+  const cap = domainCap(await builtinRoot(s.sql, t.tier), t.isolation);
+  // The row lock serialises concurrent adds, so two of them cannot both pass the count.
+  const [, inserted] = await db(() => s.sql.transaction([
+    s.sql.query('SELECT id FROM tenants WHERE id = $1 FOR UPDATE', [t.id]),
+    s.sql.query(`INSERT INTO tenant_domains (hostname, tenant_id) SELECT $1, $2
+                  WHERE (SELECT count(*) FROM tenant_domains WHERE tenant_id = $2) < $3 RETURNING hostname`, [host, t.id, cap]),
+  ]));
+  if (inserted!.length === 0) throw new AppError(422, 'DOMAIN_LIMIT_REACHED', `tier ${t.tier} allows ${cap} custom domains`);
+  return c.json(await changed(s, t, [], [{ kind: 'domain', value: host }]), 201);
 });
 
 domains.openapi(createRoute({
@@ -46,9 +57,8 @@ domains.openapi(createRoute({
   const t = await requireTenant(s, id);
   const host = hostname.toLowerCase();
   audit(c, 'domain.remove', t.id, { hostname: host });
-  const rows = await db(() => s.sql.query('DELETE FROM tenant_domains WHERE hostname = $1 AND tenant_id = $2 RETURNING hostname', [host, t.id]));
-  if (rows.length === 0) throw new AppError(404, 'NOT_FOUND', 'this tenant has no such domain');
-  return c.json(await changed(c, t.id, [{ kind: 'domain', value: host }]), 200);
+  if (!t.domains.includes(host)) throw new AppError(404, 'NOT_FOUND', 'this tenant has no such domain');
+  return c.json(await changed(s, t, [s.sql.query('DELETE FROM tenant_domains WHERE hostname = $1 AND tenant_id = $2', [host, t.id])], []), 200);
 });
 
 domains.openapi(createRoute({
@@ -60,8 +70,7 @@ domains.openapi(createRoute({
   const t = await requireTenant(s, c.req.valid('param').id);
   const jwt = c.req.valid('json');
   audit(c, 'jwt.set', t.id, { issuer: jwt.issuer });
-  await db(() => jwtUpsert(s, t.id, jwt));
-  return c.json(await changed(c, t.id, t.jwt ? [{ kind: 'issuer', value: t.jwt.issuer }] : []), 200);
+  return c.json(await changed(s, t, [jwtUpsert(s, t.id, jwt)], [{ kind: 'issuer', value: jwt.issuer }]), 200);
 });
 
 domains.openapi(createRoute({
@@ -72,8 +81,7 @@ domains.openapi(createRoute({
   const s = c.var.services;
   const t = await requireTenant(s, c.req.valid('param').id);
   audit(c, 'jwt.remove', t.id);
-  await db(() => s.sql.query('DELETE FROM tenant_jwt WHERE tenant_id = $1', [t.id]));
-  return c.json(await changed(c, t.id, t.jwt ? [{ kind: 'issuer', value: t.jwt.issuer }] : []), 200);
+  return c.json(await changed(s, t, [s.sql.query('DELETE FROM tenant_jwt WHERE tenant_id = $1', [t.id])], []), 200);
 });
 
 domains.openapi(createRoute({
@@ -86,6 +94,5 @@ domains.openapi(createRoute({
   const geo = c.req.valid('json');
   checkGeo(geo);
   audit(c, 'geo.set', t.id, geo);
-  await db(() => geoUpsert(s, t.id, geo));
-  return c.json(await changed(c, t.id, []), 200);
+  return c.json(await changed(s, t, [geoUpsert(s, t.id, geo)], []), 200);
 });

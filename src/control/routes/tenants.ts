@@ -2,12 +2,14 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { AppError } from '../../errors.js';
 import type { ControlAppEnv } from '../app-env.js';
-import { db } from '../db.js';
+import { deleteTenant, findArchived } from '../deletion.js';
 import { toColumns } from '../limits.js';
-import { checkPlacement, deleteTenant, insertTenant, migrateTenant, provisionTenant, requireTenant, setSuspended } from '../lifecycle.js';
+import { checkPlacement, insertTenant, migrateTenant, requireTenant, setSuspended } from '../lifecycle.js';
 import { audit } from '../middleware.js';
-import { CreateTenantSchema, ListTenantsQuery, PatchTenantSchema, TenantListSchema, TenantRefParam, TenantViewSchema, UsageSchema } from '../schemas.js';
-import { bumpVersion, findTenant, listTenants, lookupKeys } from '../tenant-repo.js';
+import { commitAndInvalidate } from '../outbox.js';
+import { provisionTenant } from '../provisioning.js';
+import { CreateTenantSchema, DeletedSchema, ListTenantsQuery, PatchTenantSchema, TenantListSchema, TenantRefParam, TenantViewSchema, UsageSchema } from '../schemas.js';
+import { findTenant, listTenants, lookupKeys } from '../tenant-repo.js';
 import { findTemplate } from '../templates.js';
 import { billingTerms, invoicePreview, monthOf, usageHistory } from '../usage.js';
 import { CONFLICT, ERRORS, jsonBody, jsonOk, NOT_FOUND, UNPROCESSABLE, validationHook } from './common.js';
@@ -25,7 +27,7 @@ tenants.openapi(createRoute({
   const body = c.req.valid('json');
   const id = await insertTenant(s, body, s.config.TENANT_BASE_DOMAINS);
   audit(c, 'tenant.create', id, { slug: body.slug, tier: body.tier, region: body.region });
-  await provisionTenant(s, (await findTenant(s.sql, id))!);
+  await provisionTenant(s, (await findTenant(s.sql, id))!, true);
   return c.json((await findTenant(s.sql, id))!, 201);
 });
 
@@ -59,12 +61,10 @@ tenants.openapi(createRoute({
   if (body.tier && !(await findTemplate(s.sql, body.tier))) throw new AppError(422, 'TEMPLATE_NOT_FOUND', `no tier or template ${body.tier}`);
   const residency = body.residency === undefined ? t.residency : body.residency;
   checkPlacement(s, t.region, residency);
-  await db(() => s.sql.query(
+  await commitAndInvalidate(s, [s.sql.query(
     `UPDATE tenants SET name = coalesce($2, name), tier = coalesce($3, tier), residency = $4,
-       overrides = coalesce($5::jsonb, overrides) WHERE id = $1`,
-    [t.id, body.name ?? null, body.tier ?? null, residency, body.overrides ? JSON.stringify(toColumns(body.overrides)) : null]));
-  await bumpVersion(s.sql, t.id);
-  await s.cache.invalidate(lookupKeys(t));
+       overrides = coalesce($5::jsonb, overrides), version = version + 1, updated_at = now() WHERE id = $1`,
+    [t.id, body.name ?? null, body.tier ?? null, residency, body.overrides ? JSON.stringify(toColumns(body.overrides)) : null])], lookupKeys(t));
   audit(c, 'tenant.update', t.id, { fields: Object.keys(body) });
   return c.json((await findTenant(s.sql, t.id))!, 200);
 });
@@ -85,7 +85,8 @@ for (const [verb, suspended] of [['suspend', true], ['resume', false]] as const)
 }
 
 tenants.openapi(createRoute({
-  method: 'post', path: '/{id}/provision', tags, summary: 'Retry provisioning a tenant whose provisioning failed',
+  method: 'post', path: '/{id}/provision', tags,
+  summary: 'Retry provisioning a tenant whose provisioning failed (409 PROVISIONING_IN_PROGRESS while another call provisions it)',
   request: { params: TenantRefParam },
   responses: { 200: one('Provisioned and active'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
 }), async (c) => {
@@ -97,9 +98,10 @@ tenants.openapi(createRoute({
 });
 
 tenants.openapi(createRoute({
-  method: 'delete', path: '/{id}', tags, summary: "Delete a tenant and its storage; `confirm` must repeat the tenant's slug",
+  method: 'delete', path: '/{id}', tags,
+  summary: "Delete a tenant and its storage; `confirm` must repeat the tenant's slug. The storage stays fenced until `purgeCompletesAt`",
   request: { params: TenantRefParam, query: z.object({ confirm: z.string().max(64).optional() }) },
-  responses: { 200: jsonOk(z.object({ deleted: z.literal(true), id: z.uuid(), slug: z.string() }), 'Deleted'), ...ERRORS, ...NOT_FOUND },
+  responses: { 200: jsonOk(DeletedSchema, 'Deleted; the purge completes at the first maintenance run after purgeCompletesAt'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
 }), async (c) => {
   const s = c.var.services;
   const t = await requireTenant(s, c.req.valid('param').id);
@@ -107,26 +109,31 @@ tenants.openapi(createRoute({
     throw new AppError(400, 'CONFIRMATION_REQUIRED', `deleting drops the tenant's data: repeat its slug as ?confirm=${t.slug}`);
   }
   audit(c, 'tenant.delete', t.id, { slug: t.slug });
-  await deleteTenant(s, t);
-  return c.json({ deleted: true as const, id: t.id, slug: t.slug }, 200);
+  return c.json(await deleteTenant(s, t), 200);
 });
 
 tenants.openapi(createRoute({
-  method: 'get', path: '/{id}/usage', tags, summary: 'Monthly usage (metered by the TenantGuards) and an invoice preview',
+  method: 'get', path: '/{id}/usage', tags,
+  summary: 'Monthly usage (metered by the TenantGuards) and an invoice preview; a deleted tenant answers from its archive',
   request: { params: TenantRefParam, query: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/).optional() }) },
   responses: { 200: jsonOk(UsageSchema, 'Usage of the month (default: the current one)'), ...ERRORS, ...NOT_FOUND },
 }), async (c) => {
   const s = c.var.services;
-  const t = await requireTenant(s, c.req.valid('param').id);
+  const ref = c.req.valid('param').id;
   const month = c.req.valid('query').month ?? monthOf(Date.now());
-  const [history, terms] = await Promise.all([usageHistory(s.sql, t.id), billingTerms(s.sql, t.id)]);
+  // The archive keeps a deleted tenant's terms at deletion; its usage rows stay.
+  const t = await findTenant(s.sql, ref);
+  const archived = t ? null : await findArchived(s.sql, ref);
+  if (!t && !archived) throw new AppError(404, 'TENANT_NOT_FOUND', 'no such tenant');
+  const id = t?.id ?? archived!.id;
+  const [history, terms] = await Promise.all([usageHistory(s.sql, id), archived ? archived.terms : billingTerms(s.sql, id)]);
   const requests = history.find((h) => h.month === month)?.requests ?? 0;
   const inv = invoicePreview(requests, terms.included, terms.hardCap, terms.pricing);
-  audit(c, 'tenant.usage', t.id, { month });
+  audit(c, 'tenant.usage', id, { month, ...(archived ? { deletedAt: archived.deletedAt } : {}) });
   return c.json({
-    tenantId: t.id, month, requests, included: terms.included, overage: inv.overage, hardCap: terms.hardCap,
+    tenantId: id, month, requests, included: terms.included, overage: inv.overage, hardCap: terms.hardCap,
     invoice: { currency: 'USD' as const, tier: terms.tier, baseCents: inv.baseCents, overageCents: inv.overageCents, totalCents: inv.totalCents },
-    history,
+    history, deletedAt: archived?.deletedAt ?? null,
   }, 200);
 });
 

@@ -3,6 +3,8 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { AppError } from '../../errors.js';
 import type { ControlAppEnv } from '../app-env.js';
 import { audit } from '../middleware.js';
+import { deliver } from '../outbox.js';
+import type { ControlServices } from '../services.js';
 import { CreateTemplateSchema, PatchTemplateSchema, TemplateSchema } from '../schemas.js';
 import { bumpTenantsOn, deleteTemplate, deriveTemplate, findTemplate, listTemplates, saveTemplate } from '../templates.js';
 import { exportTemplates, importTemplates } from '../template-yaml.js';
@@ -54,11 +56,17 @@ tiers.openapi(createRoute({
   const order = templates.filter((t) => out.created.includes(t.name) || out.updated.includes(t.name));
   for (const t of order.sort((a, b) => depth(a, templates) - depth(b, templates))) {
     await saveTemplate(s.sql, t, 'upsert');
-    if (current.has(t.name)) await s.cache.invalidate(await bumpTenantsOn(s.sql, t.name));
+    if (current.has(t.name)) await invalidateTenantsOn(s, t.name);
   }
   audit(c, 'tier.import', null, out);
   return c.json(out, 200);
 });
+
+/** Tenants on a changed template follow it: version bump, outbox row, invalidation. */
+async function invalidateTenantsOn(s: ControlServices, name: string): Promise<void> {
+  const row = await bumpTenantsOn(s.sql, name);
+  if (row) await deliver(s, row.id, row.keys);
+}
 
 function depth(t: { basedOn: string | null; name: string }, all: { basedOn: string | null; name: string }[], seen = 0): number {
   const parent = t.basedOn ? all.find((x) => x.name === t.basedOn) : undefined;
@@ -103,7 +111,7 @@ tiers.openapi(createRoute({
   const t = { ...deriveTemplate(have, have.name, c.req.valid('json')), basedOn: have.basedOn };
   audit(c, 'tier.update', null, { name: t.name });
   await saveTemplate(s.sql, t, 'upsert');
-  await s.cache.invalidate(await bumpTenantsOn(s.sql, t.name));
+  await invalidateTenantsOn(s, t.name);
   return c.json(t, 200);
 });
 

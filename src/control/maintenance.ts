@@ -1,0 +1,53 @@
+/**
+ * The control plane's maintenance run: cache invalidations left in the outbox, purges whose grace
+ * has passed (lifting deleted tenants' storage fences), and this isolate's held summary of refused
+ * calls. It runs from the Cron Trigger (every minute) and, in the background, after every admin
+ * write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
+ * per run and independent: one failing does not stop the others.
+ */
+import { appendAudit } from './audit.js';
+import { flushOutbox } from './outbox.js';
+import { runDuePurges } from './purge.js';
+import type { RefusalSummaryEntry } from './refusals.js';
+import type { ControlServices } from './services.js';
+
+export interface MaintenanceReport {
+  outbox: { applied: number; failed: number } | { error: string };
+  purges: { purged: number; failed: number } | { error: string };
+}
+
+const running = new WeakMap<ControlServices, Promise<MaintenanceReport>>();
+
+/** Runs maintenance once; a call while a run is under way in this isolate joins it. */
+export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
+  let run = running.get(s);
+  if (!run) {
+    run = maintain(s).finally(() => running.delete(s));
+    running.set(s, run);
+  }
+  return run;
+}
+
+async function maintain(s: ControlServices): Promise<MaintenanceReport> {
+  const outbox = await flushOutbox(s).catch(failed('outbox'));
+  const purges = await runDuePurges(s).catch(failed('purges'));
+  const held = s.refusals.due();
+  if (held) await recordRefusals(s, held, null);
+  return { outbox, purges };
+}
+
+const failed = (part: string) => (err: unknown) => {
+  const error = String((err as Error)?.message ?? err).slice(0, 300);
+  console.error(JSON.stringify({ level: 'error', msg: `maintenance: ${part} failed`, error }));
+  return { error };
+};
+
+/** Writes one `admin.refused` summary entry; a failed write goes back to be retried with the next. */
+export async function recordRefusals(s: ControlServices, e: RefusalSummaryEntry, requestId: string | null): Promise<void> {
+  try {
+    await appendAudit(s.sql, { actor: 'anonymous', action: 'admin.refused', requestId, detail: { ...e } });
+  } catch (err) {
+    s.refusals.restore(e);
+    console.warn(JSON.stringify({ level: 'warn', msg: 'refusal summary not written; kept for the next', error: String(err).slice(0, 200) }));
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Provisioning a tenant's storage, one caller at a time. Two concurrent `POST …/provision` calls
+ * would both create storage (with Neon, two projects, one of them orphaned), so a caller first
+ * claims the tenant with a conditional UPDATE of `provisioning_since`; a concurrent call is
+ * answered 409. A claim older than STALE_CLAIM belongs to a caller that died and may be taken
+ * over. Creating a tenant inserts it claimed already.
+ */
+import { AppError } from '../errors.js';
+import { db, type Sql } from './db.js';
+import { loadCatalogue, recordMigration } from './migration-catalog.js';
+import { commitAndInvalidate } from './outbox.js';
+import type { ControlServices } from './services.js';
+import type { TenantView } from './schemas.js';
+import { lookupKeys, savePlacement } from './tenant-repo.js';
+
+/** How long a provisioning claim holds: longer than any provisioning takes (Neon operations included). */
+export const STALE_CLAIM = "interval '10 minutes'";
+
+/** Claims `id` for provisioning; 409 when it is not `provisioning` or another call holds a fresh claim. */
+export async function claimProvisioning(sql: Sql, id: string): Promise<void> {
+  const rows = await db(() => sql.query(
+    `WITH claim AS (
+       UPDATE tenants SET provisioning_since = now() WHERE id = $1 AND status = 'provisioning'
+          AND (provisioning_since IS NULL OR provisioning_since < now() - ${STALE_CLAIM}) RETURNING id)
+     SELECT (SELECT count(*) FROM claim) AS claimed, status FROM tenants WHERE id = $1`, [id])) as { claimed: string; status: string }[];
+  const r = rows[0];
+  if (!r) throw new AppError(404, 'TENANT_NOT_FOUND', 'no such tenant');
+  if (Number(r.claimed) === 1) return;
+  if (r.status !== 'provisioning') throw new AppError(409, 'INVALID_STATE', `tenant is ${r.status}, not provisioning`);
+  throw new AppError(409, 'PROVISIONING_IN_PROGRESS', 'another call is provisioning this tenant', { 'Retry-After': '5' });
+}
+
+/** Provisions (or finishes provisioning) the tenant's storage, then activates it; `claimed` when the caller holds the claim. */
+export async function provisionTenant(s: ControlServices, t: TenantView, claimed = false): Promise<void> {
+  if (!claimed) await claimProvisioning(s.sql, t.id);
+  const migrations = await loadCatalogue(s.sql);
+  try {
+    const placement = await s.provisioner.provision({ tenantId: t.id, region: t.region, isolation: t.isolation, migrations });
+    await savePlacement(s.sql, t.id, placement);
+  } catch (err) {
+    const reason = err instanceof AppError ? err.message : 'storage provisioning failed';
+    console.error(JSON.stringify({ level: 'error', msg: 'provisioning failed', tenant: t.id, error: String((err as Error)?.message ?? err).slice(0, 300) }));
+    // The claim goes with the failure: a retry may start at once.
+    await db(() => s.sql.query(
+      `UPDATE tenants SET version = version + 1, updated_at = now(), status_detail = $2, provisioning_since = NULL
+        WHERE id = $1 AND status = 'provisioning'`, [t.id, reason]));
+    throw new AppError(503, 'PROVISIONING_FAILED', `storage for tenant ${t.id} is not ready; retry with POST /admin/v1/tenants/${t.id}/provision or delete it`, { 'Retry-After': '5' });
+  }
+  await recordMigration(s.sql, t.id, migrations.at(-1)?.name ?? null, null);
+  await commitAndInvalidate(s, [s.sql.query(
+    `UPDATE tenants SET version = version + 1, updated_at = now(), status = 'active', status_detail = NULL, provisioning_since = NULL
+      WHERE id = $1 AND status = 'provisioning'`, [t.id])], lookupKeys(t));
+}
