@@ -1,26 +1,51 @@
 /**
  * Database failures as refusals. Nothing of the driver's message, SQL or connection string
- * reaches the client: an unreachable database is 503 UPSTREAM_UNAVAILABLE, a constraint the
- * validators missed is 400/409, anything else a bare 500 that is logged.
+ * reaches the client: an unreachable or timed-out database is 503 UPSTREAM_UNAVAILABLE, a fenced
+ * (deleted) tenant 404, a constraint the validators missed 400/409, anything else a bare 500
+ * that is logged.
  */
 import { AppError } from '../errors.js';
+import { SQLSTATE_FENCED, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
 
 /** Maps an error from `@neondatabase/serverless` to an AppError. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    // router.enter found the tenant fenced: its storage is being or has been deleted.
+    if (code === SQLSTATE_FENCED) return new AppError(404, 'TENANT_NOT_FOUND', 'tenant no longer exists');
+    if (code === SQLSTATE_UNSAFE_ROLE) {
+      log('tenant database role is not safe to serve', code, err);
+      return unavailable('tenant database role is not safe to serve');
+    }
     if (code === '23505') return new AppError(409, 'BAD_REQUEST', 'conflicts with an existing record');
     if (code.startsWith('22') || code.startsWith('23')) return new AppError(400, 'BAD_REQUEST', 'value rejected by the database');
-    if (code.startsWith('08') || code.startsWith('57') || code === '53300' || code === '53400') return unavailable();
+    // 57014 covers the statement timeout and a request whose deadline passed before it ran;
+    // 55P03 a lock wait that ran out of that time.
+    if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '53300' || code === '53400') return unavailable();
+    // Credentials refused or database gone: a dropped dedicated database (its tenant was just
+    // deleted) or rotated credentials. Not the client's fault, and not a bug in the router.
+    if (code.startsWith('28') || code === '3D000') {
+      log('database refused the connection', code, err);
+      return unavailable();
+    }
     console.error(JSON.stringify({ level: 'error', msg: 'database error', code }));
     return new AppError(500, 'INTERNAL', 'internal error');
   }
-  // No SQLSTATE: the endpoint or the network failed before PostgreSQL answered.
-  console.error(JSON.stringify({ level: 'error', msg: 'database unreachable', error: String((err as Error)?.message ?? err).slice(0, 200) }));
+  // No SQLSTATE: the endpoint or the network failed before PostgreSQL answered, or the request's
+  // time ran out (the driver's fetch was aborted).
+  console.error(JSON.stringify({ level: 'error', msg: 'database unreachable', error: message(err) }));
   return unavailable();
 }
 
-function unavailable(): AppError {
-  return new AppError(503, 'UPSTREAM_UNAVAILABLE', 'tenant database is unavailable', { 'Retry-After': '5' });
+function unavailable(msg = 'tenant database is unavailable'): AppError {
+  return new AppError(503, 'UPSTREAM_UNAVAILABLE', msg, { 'Retry-After': '5' });
+}
+
+function log(msg: string, code: string, err: unknown): void {
+  console.error(JSON.stringify({ level: 'error', msg, code, error: message(err) }));
+}
+
+function message(err: unknown): string {
+  return String((err as Error)?.message ?? err).slice(0, 200);
 }

@@ -1,14 +1,17 @@
 /**
  * Per-request database access for a tenant, on its region-pinned Postgres, with its isolation
- * applied. The isolation setup and the query travel together in one `transaction()` batch: one
- * HTTP round trip, and `set_config(..., true)` is transaction-local, so nothing leaks into a
- * pooled connection. Role and schema names are validated identifiers passed as bound parameters.
+ * applied. The setup (`router.enter` + isolation, see setup.ts) and the query travel together in
+ * one `transaction()` batch: one HTTP round trip, and `set_config(..., true)` is
+ * transaction-local, so nothing leaks into a pooled connection. Every call is bounded in time on
+ * both sides: the fetch is aborted after `queryTimeoutMs`, and the server refuses to start a
+ * transaction after the same deadline and stops the statement at it.
  */
 import { neon } from '@neondatabase/serverless';
 import { open } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { toAppError } from './db-errors.js';
+import { tenantSetup } from './setup.js';
 
 export interface TenantDb {
   /** Runs one statement for the tenant; rows as objects. */
@@ -17,20 +20,32 @@ export interface TenantDb {
 
 const IDENT = /^t_[0-9a-f]{32}$/;
 const SCHEMA = /^(shared|public|t_[0-9a-f]{32})$/;
-// search_path names exactly one schema, so an unqualified table can only be the tenant's own.
-const SETUP = "SELECT set_config('search_path', $1, true), set_config('app.tenant_id', $2, true)";
-const SETUP_AS_ROLE = "SELECT set_config('role', $1, true), set_config('search_path', $2, true), set_config('app.tenant_id', $3, true)";
+/** Default bound on one tenant call (the router's TENANT_QUERY_TIMEOUT_MS). */
+export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+const CACHE_LIMIT = 5_000;
 
-interface Target { url: string; setup: string; params: string[] }
+interface Target { url: string; schema: string; role: string | null }
 
-export interface DataRouterOptions { regionUrls: Record<string, string>; masterKey: Promise<CryptoKey> }
+export interface DataRouterOptions {
+  regionUrls: Record<string, string>;
+  masterKey: Promise<CryptoKey>;
+  /** Upper bound of one tenant call, client and server side (default 5000 ms). */
+  queryTimeoutMs?: number;
+}
 
 /** Opens tenant databases: shared regional databases for `row`/`schema`, the tenant's own for `database`. */
 export class TenantDataRouter {
-  // Decrypted connection strings, keyed by their sealed form: a rotated secret is a new key.
+  // Decrypted connection strings, keyed by tenant id and sealed form together: the tenant id is
+  // the secret's binding, so a secret copied onto another tenant must fail to open, not hit here.
   private readonly opened = new Map<string, string>();
+  // Connection URLs whose role passed router.enter's safety check in this isolate.
+  private readonly checked = new Set<string>();
+  private readonly timeoutMs: number;
 
-  constructor(private readonly opts: DataRouterOptions) {}
+  constructor(private readonly opts: DataRouterOptions) {
+    this.timeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 1) throw new Error('queryTimeoutMs must be a positive integer');
+  }
 
   /** A database handle for `tenant`; no I/O until the first query. */
   for(tenant: Tenant): TenantDb {
@@ -39,9 +54,16 @@ export class TenantDataRouter {
       query: async <T>(text: string, params: unknown[] = []) => {
         target ??= this.target(tenant);
         const t = await target;
+        const check = !this.checked.has(t.url);
+        const setup = tenantSetup({
+          tenantId: tenant.id, schema: t.schema, role: t.role, check,
+          deadline: new Date(Date.now() + this.timeoutMs), timeoutMs: this.timeoutMs,
+        });
         const sql = neon(t.url);
         try {
-          const [, result] = await sql.transaction([sql.query(t.setup, t.params), sql.query(text, params)]);
+          const [, result] = await sql.transaction([sql.query(setup.text, setup.params), sql.query(text, params)],
+            { fetchOptions: { signal: AbortSignal.timeout(this.timeoutMs) } });
+          if (check) remember(this.checked, t.url);
           return result as T[];
         } catch (err) {
           throw toAppError(err);
@@ -56,21 +78,36 @@ export class TenantDataRouter {
     if (!p || p.strategy !== tenant.isolation || !p.schemaName || !SCHEMA.test(p.schemaName)) throw notReady();
     if (p.strategy === 'database') {
       if (!p.connectionSecret) throw notReady();
-      return { url: await this.reveal(p.connectionSecret, tenant.id), setup: SETUP, params: [p.schemaName, tenant.id] };
+      return { url: await this.reveal(p.connectionSecret, tenant.id), schema: p.schemaName, role: null };
     }
     const url = Object.hasOwn(this.opts.regionUrls, p.region) ? this.opts.regionUrls[p.region] : undefined;
     if (!url) throw new AppError(503, 'UPSTREAM_UNAVAILABLE', 'tenant region is not served by this router', { 'Retry-After': '60' });
-    if (p.strategy === 'row') return { url, setup: SETUP, params: [p.schemaName, tenant.id] };
+    if (p.strategy === 'row') return { url, schema: p.schemaName, role: null };
     if (!p.roleName || !IDENT.test(p.roleName) || p.schemaName !== p.roleName) throw notReady();
-    return { url, setup: SETUP_AS_ROLE, params: [p.roleName, p.schemaName, tenant.id] };
+    return { url, schema: p.schemaName, role: p.roleName };
   }
 
   private async reveal(sealed: string, tenantId: string): Promise<string> {
-    const hit = this.opened.get(sealed);
+    const key = `${tenantId}\n${sealed}`;
+    const hit = this.opened.get(key);
     if (hit) return hit;
-    const url = await open(await this.opts.masterKey, sealed, tenantId);
-    if (this.opened.size >= 5000) this.opened.delete(this.opened.keys().next().value!);
-    this.opened.set(sealed, url);
+    let url: string;
+    try {
+      url = await open(await this.opts.masterKey, sealed, tenantId);
+    } catch {
+      // A secret that does not open for its tenant was moved, tampered with or sealed under another key.
+      console.error(JSON.stringify({ level: 'error', msg: 'connection secret does not open for its tenant', tenant: tenantId }));
+      throw new AppError(500, 'INTERNAL', 'internal error');
+    }
+    remember(this.opened, key, url);
     return url;
   }
+}
+
+/** Adds to a bounded cache, evicting the oldest entry when full. */
+function remember(cache: Set<string>, key: string): void;
+function remember(cache: Map<string, string>, key: string, value: string): void;
+function remember(cache: Set<string> | Map<string, string>, key: string, value?: string): void {
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+  if (cache instanceof Map) cache.set(key, value!); else cache.add(key);
 }

@@ -3,15 +3,24 @@
  * stand-in for Neon's API, and in production the path for `row` and `schema` tenants, who live in
  * their region's shared database): `row` needs nothing but the region's shared schema, `schema`
  * gets a schema and a NOLOGIN role the router may SET ROLE to (and inherits nothing from),
- * `database` gets its own database and login role, whose connection string is sealed under the
- * master key. Every step checks before it creates, so a retry after a failure half-way completes
- * the work, and deprovisioning drops only what exists.
- * DDL cannot take bound parameters: identifiers come only from `tenantIdent()` (t_ + 32 hex).
+ * `database` gets its own database (owned by the cluster's owner) with a login role that owns
+ * nothing, whose connection string is sealed under the master key. Every step checks before it
+ * creates, so a retry after a failure half-way completes the work; the serving role is checked
+ * (router.unsafe_reason) before a placement is returned. Deprovisioning fences first (see
+ * router-objects.ts), then drops, then counts what is left.
+ * DDL cannot take bound parameters: identifiers come only from `tenantIdent()` (t_ + 32 hex), and
+ * passwords travel as SCRAM verifiers, never in clear.
  */
-import { Client } from '@neondatabase/serverless';
+import type { Client } from '@neondatabase/serverless';
 import { seal } from '../crypto/secret-box.js';
+import { passwordClause, randomPassword, scramVerifier } from '../crypto/scram.js';
 import { applyMigrations, type Migration } from '../migrations/runner.js';
-import { tenantIdent, withDatabase, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
+import { exists, withClient } from './pg-client.js';
+import { assertSafeRole, countSharedRows, deleteSharedRows, DELETED, fenceDatabase, fenceTenant, hasRouterSchema, installRouterSchema, removeFence } from './router-objects.js';
+import { RUNTIME_ROLE_ATTRIBUTES } from './runtime-role.js';
+import { leftoverCount, tenantIdent, withDatabase, type Leftovers, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
+
+export { withClient } from './pg-client.js';
 
 export interface LocalProvisionerOptions {
   /** Owner URL of each region's shared `app` database. */
@@ -29,14 +38,21 @@ export class LocalProvisioner implements Provisioner {
 
   async provision(req: ProvisionRequest): Promise<Placement> {
     const adminUrl = this.adminUrl(req.region);
+    const router = this.opts.routerRole;
     const base: Placement = { region: req.region, strategy: req.isolation, schemaName: null, roleName: null, databaseName: null, connectionSecret: null, externalRef: null };
     if (req.isolation === 'row') {
-      await withClient(adminUrl, (c) => applyMigrations(c, req.migrations, { schema: 'shared' }));
+      await withClient(adminUrl, async (c) => {
+        await applyMigrations(c, req.migrations, { schema: 'shared' });
+        await assertSafeRole(c, router);
+      });
       return { ...base, schemaName: 'shared' };
     }
     const ident = tenantIdent(req.tenantId);
     if (req.isolation === 'schema') {
-      await withClient(adminUrl, (c) => this.schemaTenant(c, ident, req.migrations));
+      await withClient(adminUrl, async (c) => {
+        await this.schemaTenant(c, ident, req.migrations);
+        await assertSafeRole(c, router);
+      });
       return { ...base, schemaName: ident, roleName: ident };
     }
     const url = await this.databaseTenant(adminUrl, ident, req.migrations);
@@ -47,7 +63,13 @@ export class LocalProvisioner implements Provisioner {
   async migrate(_tenantId: string, p: Placement, migrations: Migration[]): Promise<string[]> {
     const adminUrl = this.adminUrl(p.region);
     if (p.strategy === 'database') {
-      return withClient(withDatabase(adminUrl, checked(p.databaseName)), (c) => applyMigrations(c, migrations, { schema: 'public' }));
+      const ident = checked(p.databaseName);
+      return withClient(withDatabase(adminUrl, ident), async (c) => {
+        const applied = await applyMigrations(c, migrations, { schema: 'public' });
+        // Databases made before the router schema existed get it here.
+        if (!(await hasRouterSchema(c))) await installRouterSchema(c, checked(p.roleName));
+        return applied;
+      });
     }
     const schema = p.strategy === 'row' ? 'shared' : checked(p.schemaName);
     return withClient(adminUrl, (c) => applyMigrations(c, migrations, { schema }));
@@ -56,17 +78,45 @@ export class LocalProvisioner implements Provisioner {
   async deprovision(tenantId: string, p: Placement): Promise<void> {
     const adminUrl = this.adminUrl(p.region);
     const ident = tenantIdent(tenantId);
-    if (p.strategy === 'row') return withClient(adminUrl, (c) => deleteSharedRows(c, tenantId));
-    if (p.strategy === 'schema') {
-      return withClient(adminUrl, async (c) => {
+    if (p.strategy === 'row') {
+      await withClient(adminUrl, (c) => fenceTenant(c, tenantId, DELETED, () => deleteSharedRows(c, tenantId)));
+    } else if (p.strategy === 'schema') {
+      await withClient(adminUrl, (c) => fenceTenant(c, tenantId, DELETED, async () => {
         await c.query(`DROP SCHEMA IF EXISTS ${ident} CASCADE`);
+        await c.query(`DROP ROLE IF EXISTS ${ident}`);
+      }));
+    } else {
+      await fenceDatabase(tenantId, () => this.databaseUrl(adminUrl, ident));
+      await withClient(adminUrl, async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS ${ident} WITH (FORCE)`);
         await c.query(`DROP ROLE IF EXISTS ${ident}`);
       });
     }
-    await withClient(adminUrl, async (c) => {
-      await c.query(`DROP DATABASE IF EXISTS ${ident} WITH (FORCE)`);
-      await c.query(`DROP ROLE IF EXISTS ${ident}`);
+    const left = await this.leftovers(tenantId, p);
+    if (leftoverCount(left) > 0) throw new Error(`deprovisioning tenant ${tenantId} left ${JSON.stringify(left)}`);
+  }
+
+  async leftovers(tenantId: string, p: Placement): Promise<Leftovers> {
+    const ident = tenantIdent(tenantId);
+    return withClient(this.adminUrl(p.region), async (c): Promise<Leftovers> => {
+      if (p.strategy === 'row') return { rows: await countSharedRows(c, tenantId) };
+      const roles = await count(c, 'SELECT count(*) AS n FROM pg_roles WHERE rolname = $1', ident);
+      if (p.strategy === 'schema') return { schemas: await count(c, 'SELECT count(*) AS n FROM pg_namespace WHERE nspname = $1', ident), roles };
+      return { databases: await count(c, 'SELECT count(*) AS n FROM pg_database WHERE datname = $1', ident), roles };
     });
+  }
+
+  async unfence(tenantId: string, p: Placement): Promise<void> {
+    tenantIdent(tenantId);
+    // A dedicated database's fence went with the database.
+    if (p.strategy === 'database') return;
+    await withClient(this.adminUrl(p.region), (c) => removeFence(c, tenantId));
+  }
+
+  /** The owner URL of the tenant's database, or null when it does not exist. */
+  private async databaseUrl(adminUrl: string, ident: string): Promise<string | null> {
+    const present = await withClient(adminUrl, (c) => exists(c, 'SELECT 1 FROM pg_database WHERE datname = $1', ident));
+    return present ? withDatabase(adminUrl, ident) : null;
   }
 
   private adminUrl(region: string): string {
@@ -88,10 +138,11 @@ export class LocalProvisioner implements Provisioner {
   }
 
   private async databaseTenant(adminUrl: string, ident: string, migrations: Migration[]): Promise<string> {
-    const password = [...crypto.getRandomValues(new Uint8Array(24))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const password = randomPassword();
+    const secret = passwordClause(await scramVerifier(password));
     await withClient(adminUrl, async (c) => {
-      if (await exists(c, 'SELECT 1 FROM pg_roles WHERE rolname = $1', ident)) await c.query(`ALTER ROLE ${ident} LOGIN PASSWORD '${password}'`);
-      else await c.query(`CREATE ROLE ${ident} LOGIN PASSWORD '${password}'`);
+      const verb = (await exists(c, 'SELECT 1 FROM pg_roles WHERE rolname = $1', ident)) ? 'ALTER' : 'CREATE';
+      await c.query(`${verb} ROLE ${ident} ${RUNTIME_ROLE_ATTRIBUTES} ${secret}`);
       if (!(await exists(c, 'SELECT 1 FROM pg_database WHERE datname = $1', ident))) await c.query(`CREATE DATABASE ${ident}`);
       await c.query(`REVOKE ALL ON DATABASE ${ident} FROM PUBLIC`);
       await c.query(`GRANT CONNECT ON DATABASE ${ident} TO ${ident}`);
@@ -101,6 +152,8 @@ export class LocalProvisioner implements Provisioner {
       await c.query(`GRANT USAGE ON SCHEMA public TO ${ident}`);
       await c.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${ident}`);
       await applyMigrations(c, migrations, { schema: 'public' });
+      await installRouterSchema(c, ident);
+      await assertSafeRole(c, ident);
     });
     const u = new URL(withDatabase(adminUrl, ident));
     u.username = ident;
@@ -109,36 +162,11 @@ export class LocalProvisioner implements Provisioner {
   }
 }
 
-/** Deletes a row-isolated tenant's rows from every shared table that has a `tenant_id`. */
-async function deleteSharedRows(c: Client, tenantId: string): Promise<void> {
-  const { rows } = await c.query<{ stmt: string }>(
-    `SELECT format('DELETE FROM %I.%I WHERE tenant_id = $1', table_schema, table_name) AS stmt
-       FROM information_schema.columns WHERE table_schema = 'shared' AND column_name = 'tenant_id'`);
-  await c.query('BEGIN');
-  try {
-    // RLS is forced on the shared tables: the policy admits this tenant's rows only.
-    await c.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
-    for (const r of rows) await c.query(r.stmt, [tenantId]);
-    await c.query('COMMIT');
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
-}
-
 function checked(ident: string | null): string {
   if (!ident || !/^(public|t_[0-9a-f]{32})$/.test(ident)) throw new Error('invalid placement identifier');
   return ident;
 }
 
-async function exists(c: Client, sql: string, value: string): Promise<boolean> {
-  return (await c.query(sql, [value])).rowCount! > 0;
-}
-
-/** Runs `fn` with a connected WebSocket client, always ending it. */
-export async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client(url);
-  c.on('error', () => {});
-  await c.connect();
-  try { return await fn(c); } finally { await c.end().catch(() => {}); }
+async function count(c: Client, sql: string, value: string): Promise<number> {
+  return Number((await c.query<{ n: string }>(sql, [value])).rows[0]?.n ?? 0);
 }

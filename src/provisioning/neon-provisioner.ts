@@ -2,20 +2,30 @@
  * Provisions tenant storage on Neon. `row` and `schema` tenants live in their region's shared
  * database and are handled by the owner-connection LocalProvisioner; a `database` tenant gets a
  * Neon project of its own in its region, named `tenant-<id>`, whose database and owner role are
- * both called `tenantIdent(id)`. Neon allows duplicate project names, so the name is looked up
- * before anything is created: a retry after a failure half-way (project created, migrations
+ * both called `tenantIdent(id)`. The owner (a `neon_superuser` member, which bypasses RLS) only
+ * runs migrations; the router is given a runtime role made with SQL that owns nothing and cannot
+ * bypass RLS (runtime-role.ts), and only its URL is sealed. Neon allows duplicate project names,
+ * so the name is looked up before anything is created: a retry after a failure half-way (project created, migrations
  * failed) finishes the work on the same project. A new project is used once the operations its
  * creation started have finished; a found one is used as it is (Neon starts a compute on the
  * first connection). Callers serialise provisioning per tenant: two concurrent first attempts
- * could both create. The owner connection string is sealed at once and never logged; errors
- * carry the HTTP status and Neon's message, never a credential.
+ * could both create. Connection strings are never logged or returned; errors carry the HTTP
+ * status and Neon's message, never a credential. Deprovisioning fences the database, deletes the
+ * project and checks that no project of the tenant is left.
  * Runs in workerd: the API client's axios is forced onto its fetch adapter.
  */
 import { createApiClient, type Api, type Operation, type ProjectListItem } from '@neondatabase/api-client';
+import { randomPassword } from '../crypto/scram.js';
 import { open, seal } from '../crypto/secret-box.js';
 import { applyMigrations, type Migration } from '../migrations/runner.js';
-import { LocalProvisioner, withClient } from './local-provisioner.js';
-import { tenantIdent, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
+import { LocalProvisioner } from './local-provisioner.js';
+import { callNeon, isNotFound } from './neon-calls.js';
+import { withClient } from './pg-client.js';
+import { leftoverCount, tenantIdent, type Leftovers, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
+import { assertSafeRole, fenceDatabase, installRouterSchema } from './router-objects.js';
+import { ensureRuntimeRole, runtimeRoleName } from './runtime-role.js';
+
+export { backoff, NeonApiError } from './neon-calls.js';
 
 export interface NeonProvisionerOptions {
   apiKey: string;
@@ -37,14 +47,6 @@ export interface NeonProvisionerOptions {
   /** Polls of one operation before giving up (default 300). */
   maxPolls?: number;
   sleep?: (ms: number) => Promise<void>;
-}
-
-/** A refused or failed Neon API call; the message holds no credential. */
-export class NeonApiError extends Error {
-  override readonly name = 'NeonApiError';
-  constructor(readonly call: string, readonly status: number | null, message: string) {
-    super(`Neon API ${call} failed${status ? ` (HTTP ${status})` : ''}: ${message}`);
-  }
 }
 
 const IDENT = /^t_[0-9a-f]{32}$/;
@@ -77,15 +79,22 @@ export class NeonProvisioner implements Provisioner {
     if (!this.opts.regions[req.region]) throw new Error(`no cluster for region ${req.region}`);
     const ident = tenantIdent(req.tenantId);
     const { projectId, uri } = await this.projectFor(req.tenantId, req.region, ident);
-    await withClient(uri, (c) => applyMigrations(c, req.migrations, { schema: 'public' }));
+    const runtime = await runtimeRoleName(req.tenantId);
+    const password = randomPassword();
     const u = new URL(uri);
     const database = decodeURIComponent(u.pathname.slice(1));
-    const role = decodeURIComponent(u.username);
+    await withClient(uri, async (c) => {
+      await applyMigrations(c, req.migrations, { schema: 'public' });
+      await ensureRuntimeRole(c, runtime, database, password);
+      await installRouterSchema(c, runtime);
+      await assertSafeRole(c, runtime);
+    });
+    u.username = runtime;
+    u.password = password;
     return {
-      region: req.region, strategy: 'database', schemaName: 'public',
-      roleName: IDENT.test(role) ? role : null,
+      region: req.region, strategy: 'database', schemaName: 'public', roleName: runtime,
       databaseName: IDENT.test(database) ? database : null,
-      connectionSecret: await seal(this.opts.masterKey, uri, req.tenantId),
+      connectionSecret: await seal(this.opts.masterKey, u.toString(), req.tenantId),
       externalRef: projectId,
     };
   }
@@ -93,20 +102,53 @@ export class NeonProvisioner implements Provisioner {
   async migrate(tenantId: string, p: Placement, migrations: Migration[]): Promise<string[]> {
     if (p.strategy !== 'database') return this.shared.migrate(tenantId, p, migrations);
     if (!p.connectionSecret) throw new Error('placement has no connection secret');
-    const uri = await open(this.opts.masterKey, p.connectionSecret, tenantId);
-    return withClient(uri, (c) => applyMigrations(c, migrations, { schema: 'public' }));
+    // The sealed secret opens for its own tenant only: proof that this placement is the tenant's.
+    await open(this.opts.masterKey, p.connectionSecret, tenantId);
+    const projectId = p.externalRef ?? (await this.findProjects(projectName(tenantId)))[0]?.id;
+    if (!projectId) throw new Error(`tenant ${tenantId} has no Neon project`);
+    // Migrations run as the owner: the runtime role may not create anything.
+    const owner = await this.connectionUri(projectId, tenantIdent(tenantId));
+    return withClient(owner, (c) => applyMigrations(c, migrations, { schema: 'public' }));
   }
 
   async deprovision(tenantId: string, p: Placement): Promise<void> {
     if (p.strategy !== 'database') return this.shared.deprovision(tenantId, p);
-    const ids = p.externalRef ? [p.externalRef] : (await this.findProjects(projectName(tenantId))).map((x) => x.id);
-    for (const id of ids) {
+    const ident = tenantIdent(tenantId);
+    for (const id of await this.projectIds(tenantId, p)) {
+      await fenceDatabase(tenantId, () => this.connectionUri(id, ident).catch((err: unknown) => { if (isNotFound(err)) return null; throw err; }));
       try {
         await this.call('deleteProject', () => this.api.deleteProject(id));
       } catch (err) {
-        if (!(err instanceof NeonApiError && err.status === 404)) throw err;
+        if (!isNotFound(err)) throw err;
       }
     }
+    const left = await this.leftovers(tenantId, p);
+    if (leftoverCount(left) > 0) throw new Error(`deprovisioning tenant ${tenantId} left ${JSON.stringify(left)}`);
+  }
+
+  async leftovers(tenantId: string, p: Placement): Promise<Leftovers> {
+    if (p.strategy !== 'database') return this.shared.leftovers(tenantId, p);
+    const ids = new Set((await this.findProjects(projectName(tenantId))).map((x) => x.id));
+    if (p.externalRef && !ids.has(p.externalRef)) {
+      try {
+        await this.call('getProject', () => this.api.getProject(p.externalRef!));
+        ids.add(p.externalRef);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return { projects: ids.size };
+  }
+
+  async unfence(tenantId: string, p: Placement): Promise<void> {
+    // A dedicated database's fence went with its project.
+    if (p.strategy !== 'database') return this.shared.unfence(tenantId, p);
+    tenantIdent(tenantId);
+  }
+
+  /** The tenant's projects: the recorded one, or those found by name. */
+  private async projectIds(tenantId: string, p: Placement): Promise<string[]> {
+    return p.externalRef ? [p.externalRef] : (await this.findProjects(projectName(tenantId))).map((x) => x.id);
   }
 
   /** The tenant's project (found, or created and ready) and its owner connection string. */
@@ -160,48 +202,13 @@ export class NeonProvisioner implements Provisioner {
     }
   }
 
-  /** Runs one API call, retrying 429 and 423 with backoff; any other failure becomes a NeonApiError. */
-  private async call<T>(name: string, fn: () => Promise<{ data: T }>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return (await fn()).data;
-      } catch (err) {
-        const res = (err as { response?: HttpFailure }).response;
-        if (res && (res.status === 429 || res.status === 423) && attempt < this.maxRetries) {
-          await this.sleep(backoff(attempt, header(res, 'retry-after')));
-          continue;
-        }
-        // Never rethrow the axios error itself: its config carries the Authorization header.
-        if (!res) throw new NeonApiError(name, null, err instanceof Error ? err.message : 'request failed');
-        const body = res.data as { message?: unknown } | undefined;
-        const message = typeof body?.message === 'string' ? body.message.slice(0, 200) : 'no error message';
-        throw new NeonApiError(name, res.status, message);
-      }
-    }
+  private call<T>(name: string, fn: () => Promise<{ data: T }>): Promise<T> {
+    return callNeon(name, fn, this.maxRetries, this.sleep);
   }
 }
-
-interface HttpFailure { status: number; data?: unknown; headers?: unknown }
 
 /** The deterministic name of a tenant's Neon project. */
 export function projectName(tenantId: string): string {
   tenantIdent(tenantId);
   return `tenant-${tenantId.toLowerCase()}`;
-}
-
-/** Milliseconds to wait before retry `attempt`: `Retry-After` when given, else exponential with jitter. */
-export function backoff(attempt: number, retryAfter: string | null): number {
-  if (retryAfter !== null && retryAfter.trim() !== '') {
-    const seconds = Number(retryAfter);
-    const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
-    if (Number.isFinite(ms)) return Math.min(Math.max(ms, 0), 60_000);
-  }
-  const base = Math.min(500 * 2 ** attempt, 30_000);
-  return base / 2 + Math.random() * (base / 2);
-}
-
-function header(res: HttpFailure, name: string): string | null {
-  const h = res.headers as { get?: (n: string) => unknown; [k: string]: unknown } | undefined;
-  const v = typeof h?.get === 'function' ? h.get(name) : h?.[name];
-  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null;
 }

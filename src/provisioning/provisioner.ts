@@ -28,8 +28,28 @@ export interface Provisioner {
   provision(req: ProvisionRequest): Promise<Placement>;
   /** Applies the pending `migrations` to the tenant's storage; returns the names applied. */
   migrate(tenantId: string, placement: Placement, migrations: Migration[]): Promise<string[]>;
-  /** Drops the tenant's storage (its rows, schema and role, or database); idempotent. */
+  /**
+   * Fences the tenant in its database (new transactions are refused with 404, those in flight are
+   * waited for), drops its storage (its rows, schema and role, or database and roles) and checks
+   * that nothing is left, throwing otherwise; idempotent. The fence stays until `unfence`.
+   */
   deprovision(tenantId: string, placement: Placement): Promise<void>;
+  /**
+   * Removes the tenant's fence. Call it only once no router can still send the tenant a request
+   * (routers' cache TTL + request timeout after the delete): until then the fence is what keeps a
+   * late request from writing into storage that was just emptied. Idempotent.
+   */
+  unfence(tenantId: string, placement: Placement): Promise<void>;
+  /** What is left of the tenant's storage, counted by kind (rows, schemas, roles, databases, projects); all 0 when purged. */
+  leftovers(tenantId: string, placement: Placement): Promise<Leftovers>;
+}
+
+/** Counts of what is left of a tenant's storage, by kind. */
+export type Leftovers = Record<string, number>;
+
+/** The number of things a Leftovers report counts. */
+export function leftoverCount(left: Leftovers): number {
+  return Object.values(left).reduce((n, v) => n + v, 0);
 }
 
 /** The validated identifier used for a tenant's schema, role and database. */

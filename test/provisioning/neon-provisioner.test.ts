@@ -5,9 +5,12 @@
  * 429/423 retried, and that `row`/`schema` tenants stay in the region's shared database.
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { importMasterKey, open } from '../../src/crypto/secret-box.js';
+import { importMasterKey, open, seal } from '../../src/crypto/secret-box.js';
+import { TenantDataRouter } from '../../src/data/tenant-db.js';
 import { NeonProvisioner, type NeonProvisionerOptions } from '../../src/provisioning/neon-provisioner.js';
 import { tenantIdent, withDatabase, type Placement } from '../../src/provisioning/provisioner.js';
+import { runtimeRoleName } from '../../src/provisioning/runtime-role.js';
+import type { Tenant } from '../../src/tenancy/tenant.js';
 import { sqlAt, stack } from '../support/helpers.js';
 
 const US = 'aws-us-east-2';
@@ -16,6 +19,9 @@ const EU = 'aws-eu-central-1';
 const ROUTER_ROLE = 'app_router';
 const TRACKS = { name: '0001_tracks.sql', sql: 'CREATE TABLE tracks (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), title text NOT NULL);' };
 const ARTISTS = { name: '0002_artists.sql', sql: 'CREATE TABLE artists (id bigint PRIMARY KEY, name text NOT NULL);' };
+const RLS_TRACKS = { name: '0001_tracks.sql', sql: `CREATE TABLE tracks (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), tenant_id uuid NOT NULL, title text NOT NULL);
+  ALTER TABLE tracks ENABLE ROW LEVEL SECURITY; ALTER TABLE tracks FORCE ROW LEVEL SECURITY;
+  CREATE POLICY own ON tracks USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);` };
 const BROKEN = { name: '0002_artists.sql', sql: 'CREATE TABLE artists (id bigint PRIMARY KEY); SELECT no_such_function();' };
 
 interface LogEntry { seq: number; method: string; path: string; query: string; status: number; operationStatus?: string }
@@ -94,7 +100,10 @@ describe('NeonProvisioner: database tenants', () => {
       fetchSpy.mockRestore();
     }
 
-    expect(placement).toMatchObject({ region: EU, strategy: 'database', schemaName: 'public', roleName: ident, databaseName: ident });
+    const runtime = await runtimeRoleName(id);
+    expect(runtime).toMatch(/^t_[0-9a-f]{32}$/);
+    expect(runtime).not.toBe(ident);
+    expect(placement).toMatchObject({ region: EU, strategy: 'database', schemaName: 'public', roleName: runtime, databaseName: ident });
     const [project] = await projectsNamed(id);
     expect(project).toMatchObject({ id: placement.externalRef, name: `tenant-${id}`, region_id: EU });
 
@@ -106,8 +115,9 @@ describe('NeonProvisioner: database tenants', () => {
     expect(placement.connectionSecret).not.toContain(u.password);
     expect(JSON.stringify({ ...placement, connectionSecret: null })).not.toMatch(new RegExp(`${u.password}|postgres(ql)?://`));
 
+    // The sealed URI is the runtime role's, not the owner's.
     expect(await sqlAt(uri).query('SELECT current_user AS "user", current_database() AS db, to_regclass(\'public.tracks\') IS NOT NULL AS tracks'))
-      .toEqual([{ user: ident, db: ident, tracks: true }]);
+      .toEqual([{ user: runtime, db: ident, tracks: true }]);
     expect(await appliedIn(EU, ident)).toEqual(['0001_tracks.sql']);
     expect(await databaseExists(EU, ident)).toBe(true);
     expect(await databaseExists(US, ident)).toBe(false);
@@ -142,7 +152,11 @@ describe('NeonProvisioner: database tenants', () => {
       'GET /projects 200', `GET /projects/${first.externalRef}/connection_uri 200`,
     ]);
     expect(second!.externalRef).toBe(first.externalRef);
-    expect(await open(masterKey, second!.connectionSecret!, id)).toBe(await open(masterKey, first.connectionSecret!, id));
+    // The same runtime role of the same database, re-keyed: only the newest sealed URI logs in.
+    const [a, b] = [new URL(await open(masterKey, first.connectionSecret!, id)), new URL(await open(masterKey, second!.connectionSecret!, id))];
+    expect([b.username, b.host, b.pathname]).toEqual([a.username, a.host, a.pathname]);
+    expect(await sqlAt(b.toString()).query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    expect(((await sqlAt(a.toString()).query('SELECT 1').catch((e: unknown) => e)) as { code?: string }).code).toBe('28P01');
     expect(await projectsNamed(id)).toHaveLength(1);
     expect(await appliedIn(EU, ident)).toEqual(['0001_tracks.sql']);
   });
@@ -172,28 +186,38 @@ describe('NeonProvisioner: database tenants', () => {
     expect(placement.externalRef).toBe(project!.id);
   });
 
-  it('migrate applies new migrations through the sealed URI, which opens for its own tenant only', async () => {
+  it("migrate applies new migrations as the project's owner, for the tenant whose sealed URI it holds only", async () => {
     const { id, ident } = newTenant();
     const p = provisioner();
     const placement = await p.provision(dbRequest(id, US));
     expect(await p.migrate(id, placement, [TRACKS, ARTISTS])).toEqual(['0002_artists.sql']);
     expect(await appliedIn(US, ident)).toEqual(['0001_tracks.sql', '0002_artists.sql']);
+    // The new table is the owner's, and the runtime role may use it (default privileges).
+    const runtime = await open(masterKey, placement.connectionSecret!, id);
+    expect(await sqlAt(runtime).query('SELECT count(*)::int AS n FROM artists')).toEqual([{ n: 0 }]);
     await expect(p.migrate(crypto.randomUUID(), placement, [TRACKS, ARTISTS])).rejects.toThrow();
   });
 
-  it('deprovision deletes the project, its database and role, retrying 423; a second deprovision succeeds', async () => {
+  it('deprovision deletes the project, its database and roles, retrying 423, and checks nothing is left; a second deprovision succeeds', async () => {
     const { id, ident } = newTenant();
     const p = provisioner();
     const placement = await p.provision(dbRequest(id));
     await hook('fail-next', { method: 'DELETE', path: `/projects/${placement.externalRef}`, status: 423 });
     const requests = await requestsOf(() => p.deprovision(id, placement));
-    expect(requests.map((r) => `${r.method} ${r.status}`)).toEqual(['DELETE 423', 'DELETE 200']);
+    const deletes = (rs: LogEntry[]) => rs.filter((r) => r.method === 'DELETE').map((r) => `${r.method} ${r.status}`);
+    expect(deletes(requests)).toEqual(['DELETE 423', 'DELETE 200']);
+    // Verified afterwards: no project of the tenant, by name or by id.
+    expect(requests.filter((r) => r.method === 'GET' && r.seq > requests.find((x) => x.status === 200 && x.method === 'DELETE')!.seq)
+      .map((r) => `${r.path} ${r.status}`)).toEqual(['/projects 200', `/projects/${placement.externalRef} 404`]);
     expect((await neon(`/projects/${placement.externalRef}`)).status).toBe(404);
     expect(await databaseExists(EU, ident)).toBe(false);
     expect(await roleExists(EU, ident)).toBe(false);
+    expect(await roleExists(EU, placement.roleName!)).toBe(false);
+    expect(await p.leftovers(id, placement)).toEqual({ projects: 0 });
 
     const again = await requestsOf(() => p.deprovision(id, placement));
-    expect(again.map((r) => `${r.method} ${r.status}`)).toEqual(['DELETE 404']);
+    expect(deletes(again)).toEqual(['DELETE 404']);
+    await p.unfence(id, placement); // nothing to lift: the fence went with the project
   });
 
   it('deprovision without an externalRef finds the project by its name', async () => {
@@ -203,6 +227,39 @@ describe('NeonProvisioner: database tenants', () => {
     await p.deprovision(id, { ...placement, externalRef: null });
     expect(await projectsNamed(id)).toEqual([]);
     expect(await databaseExists(US, ident)).toBe(false);
+  });
+});
+
+describe('NeonProvisioner: the role the router serves through', () => {
+  const asTenant = (id: string, p: Placement) => ({ id, isolation: p.strategy, placement: p }) as unknown as Tenant;
+  const regionUrls = Object.fromEntries(Object.entries(stack.regions).map(([r, x]) => [r, x.routerUrl]));
+  // A fresh TenantDataRouter is what a fresh isolate has: it checks a target on first use.
+  const freshRouter = () => new TenantDataRouter({ regionUrls, masterKey: Promise.resolve(masterKey) });
+  const ownerUri = async (p: Placement, ident: string) =>
+    ((await (await neon(`/projects/${p.externalRef}/connection_uri?database_name=${ident}&role_name=${ident}`)).json()) as { uri: string }).uri;
+
+  it('is not the owner: the owner (a neon_superuser member) would be refused, the runtime role cannot bypass RLS', async () => {
+    const { id, ident } = newTenant();
+    const placement = await provisioner().provision(dbRequest(id, EU, [RLS_TRACKS]));
+    const owner = await ownerUri(placement, ident);
+    expect(await sqlAt(owner).query("SELECT pg_has_role(current_user, 'neon_superuser', 'MEMBER') AS member")).toEqual([{ member: true }]);
+
+    // Served through the sealed runtime URI...
+    expect(await freshRouter().for(asTenant(id, placement)).query('SELECT count(*)::int AS n FROM tracks')).toEqual([{ n: 0 }]);
+    // ...and refused through the owner's, were it ever sealed instead.
+    const asOwner = { ...placement, connectionSecret: await seal(masterKey, owner, id) };
+    await expect(freshRouter().for(asTenant(id, asOwner)).query('SELECT 1')).rejects.toMatchObject({ status: 503, message: 'tenant database role is not safe to serve' });
+
+    // RLS holds for the runtime role: rows of another tenant id stay invisible to it.
+    await sqlAt(withDatabase(stack.regions[EU]!.adminUrl, ident)).query("INSERT INTO tracks (tenant_id, title) VALUES (gen_random_uuid(), 'not yours')");
+    expect(await sqlAt(await open(masterKey, placement.connectionSecret!, id)).query('SELECT count(*)::int AS n FROM tracks')).toEqual([{ n: 0 }]);
+  });
+
+  it('a runtime role made BYPASSRLS afterwards is refused on first use by a fresh isolate', async () => {
+    const { id } = newTenant();
+    const placement = await provisioner().provision(dbRequest(id));
+    await sqlAt(stack.regions[EU]!.adminUrl).query(`ALTER ROLE ${placement.roleName} BYPASSRLS`);
+    await expect(freshRouter().for(asTenant(id, placement)).query('SELECT 1')).rejects.toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
   });
 });
 

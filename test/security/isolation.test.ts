@@ -1,11 +1,15 @@
 /**
  * Isolation, per strategy: tenant A can neither list, read by id nor delete tenant B's tracks
- * through the router, and a direct query with A's isolation applied cannot see B's rows.
+ * through the router, and a direct query with A's isolation applied cannot see B's rows. RLS is a
+ * real second wall: every role the router serves through owns nothing and cannot bypass it, and
+ * the router refuses a target whose role could.
  */
 import { NeonDbError } from '@neondatabase/serverless';
 import { describe, expect, it } from 'vitest';
 import { importMasterKey, open } from '../../src/crypto/secret-box.js';
-import { call, platformToken, postJson, sqlAt, stack, tenant, unique } from '../support/helpers.js';
+import { withDatabase } from '../../src/provisioning/provisioner.js';
+import { call, errorOf, platformToken, postJson, sqlAt, stack, tenant, unique } from '../support/helpers.js';
+import { createViaApi, tokenFor } from '../support/control.js';
 
 const PAIRS = [
   { strategy: 'row', a: 'acme', b: 'umbrella', hostA: 'acme.localhost', hostB: 'umbrella.localhost' },
@@ -95,5 +99,32 @@ describe('isolation below the router', () => {
     const router = new URL(stack.regions['aws-eu-central-1']!.routerUrl);
     router.pathname = `/${dbB}`;
     expect(((await sqlAt(router.toString()).query('SELECT 1').catch((e: unknown) => e)) as NeonDbError).code).toBe('42501');
+  });
+});
+
+describe('RLS as a second wall', () => {
+  const unsafeReason = async (ownerUrl: string, role: string) =>
+    ((await sqlAt(ownerUrl).query('SELECT router.unsafe_reason($1) AS why', [role])) as [{ why: string | null }])[0].why;
+
+  it('every role the router serves through owns nothing and cannot bypass RLS', async () => {
+    for (const region of Object.values(stack.regions)) {
+      expect(await unsafeReason(region.postgresUrl, new URL(region.routerUrl).username)).toBeNull();
+    }
+    const key = await importMasterKey(stack.routerEnv.MASTER_KEY!);
+    const control = sqlAt(stack.control.postgresUrl);
+    for (const slug of ['initech', 'wayne']) {
+      const [row] = await control.query('SELECT region, connection_secret FROM tenant_placements WHERE tenant_id = $1', [tenant(slug).id]) as [{ region: string; connection_secret: string }];
+      const url = new URL(await open(key, row.connection_secret, tenant(slug).id));
+      expect(await unsafeReason(withDatabase(stack.regions[row.region]!.adminUrl, url.pathname.slice(1)), url.username)).toBeNull();
+    }
+  });
+
+  it('the router refuses a dedicated database whose role was made BYPASSRLS, on its first use', async () => {
+    const t = await createViaApi({ tier: 'ENTERPRISE' });
+    const role = `t_${t.id.replace(/-/g, '')}`;
+    await sqlAt(stack.regions[t.region]!.adminUrl).query(`ALTER ROLE ${role} BYPASSRLS`);
+    const res = await call(`${t.slug}.localhost`, '/api/v1/tracks', { token: await tokenFor(t.id) });
+    expect(res.status).toBe(503);
+    expect(await errorOf(res)).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', message: 'tenant database role is not safe to serve' });
   });
 });

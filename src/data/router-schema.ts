@@ -1,0 +1,96 @@
+/**
+ * The `router` schema: a fence table and the function every tenant transaction calls first, in
+ * every database the router uses (each region's shared database, each dedicated one). Pure text
+ * and constants, shared by the router (which calls `router.enter`) and the provisioners (which
+ * install the schema, fence tenants and check roles), so the two sides cannot drift apart.
+ *
+ * `router.enter(tenant, deadline, check)`:
+ *   1. refuses a transaction whose request deadline has passed (57014): a request queued while
+ *      the database was unreachable never runs late;
+ *   2. takes the tenant's advisory lock in shared mode, so deprovisioning (which takes it
+ *      exclusively before fencing) waits for transactions in flight and new ones wait for it;
+ *   3. refuses a fenced tenant (TR001);
+ *   4. with `check`, refuses to serve through a role that could bypass row-level security (TR002).
+ */
+
+/** First key of the tenants' advisory locks (the second is `hashtext(tenant id)`). */
+export const FENCE_LOCK_CLASS = 7301;
+/** SQLSTATE raised for a fenced (deleted) tenant. */
+export const SQLSTATE_FENCED = 'TR001';
+/** SQLSTATE raised when the serving role could bypass row-level security. */
+export const SQLSTATE_UNSAFE_ROLE = 'TR002';
+
+/**
+ * Why `p_role` is not safe to serve tenants through, or NULL. Unsafe: it, or any role it is a
+ * member of (it could SET ROLE to it), is a superuser, bypasses RLS, may create roles or databases,
+ * or owns this database, a schema, a relation or a function here (an owner can switch RLS off).
+ */
+const UNSAFE_REASON = `
+CREATE OR REPLACE FUNCTION router.unsafe_reason(p_role name) RETURNS text LANGUAGE sql STABLE AS $fn$
+  WITH reach AS (
+    SELECT oid, rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_catalog.pg_roles
+     WHERE pg_catalog.pg_has_role(p_role, oid, 'MEMBER'))
+  SELECT coalesce(
+    (SELECT pg_catalog.format('role %I is a superuser', rolname) FROM reach WHERE rolsuper LIMIT 1),
+    (SELECT pg_catalog.format('role %I bypasses row-level security', rolname) FROM reach WHERE rolbypassrls LIMIT 1),
+    (SELECT pg_catalog.format('role %I may create roles or databases', rolname) FROM reach WHERE rolcreaterole OR rolcreatedb LIMIT 1),
+    (SELECT pg_catalog.format('role %I owns database %I', r.rolname, d.datname) FROM pg_catalog.pg_database d
+       JOIN reach r ON r.oid = d.datdba WHERE d.datname = pg_catalog.current_database()),
+    (SELECT pg_catalog.format('role %I owns schema %I', r.rolname, n.nspname) FROM pg_catalog.pg_namespace n
+       JOIN reach r ON r.oid = n.nspowner LIMIT 1),
+    (SELECT pg_catalog.format('role %I owns %s', r.rolname, c.oid::regclass) FROM pg_catalog.pg_class c
+       JOIN reach r ON r.oid = c.relowner LIMIT 1),
+    (SELECT pg_catalog.format('role %I owns function %s', r.rolname, p.oid::regprocedure) FROM pg_catalog.pg_proc p
+       JOIN reach r ON r.oid = p.proowner LIMIT 1))
+$fn$`;
+
+// SECURITY INVOKER on purpose: it runs as the router's login role (it is called before any SET
+// ROLE), which is what `session_user` names and what the grants below allow.
+const ENTER = `
+CREATE OR REPLACE FUNCTION router.enter(p_tenant uuid, p_deadline timestamptz, p_check boolean) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_left_ms numeric := extract(epoch FROM p_deadline - pg_catalog.clock_timestamp()) * 1000;
+  v_why text;
+BEGIN
+  IF v_left_ms IS NULL OR v_left_ms <= 0 THEN
+    RAISE EXCEPTION 'request deadline passed before the transaction ran' USING ERRCODE = '57014';
+  END IF;
+  -- The lock wait below is bounded by what is left of the request's time (55P03 when it runs out).
+  PERFORM pg_catalog.set_config('lock_timeout', pg_catalog.ceil(v_left_ms)::bigint::text, true);
+  PERFORM pg_catalog.pg_advisory_xact_lock_shared(${FENCE_LOCK_CLASS}, pg_catalog.hashtext(p_tenant::text));
+  IF EXISTS (SELECT 1 FROM router.fences WHERE tenant_id = p_tenant) THEN
+    RAISE EXCEPTION 'tenant % no longer exists', p_tenant USING ERRCODE = '${SQLSTATE_FENCED}';
+  END IF;
+  IF p_check THEN
+    v_why := router.unsafe_reason(session_user);
+    IF v_why IS NOT NULL THEN
+      RAISE EXCEPTION 'the serving role is not safe: %', v_why USING ERRCODE = '${SQLSTATE_UNSAFE_ROLE}';
+    END IF;
+  END IF;
+END
+$fn$`;
+
+/** Creates or updates the `router` schema's objects; idempotent, run by the database's owner. */
+export const ROUTER_SCHEMA_SQL = [
+  'CREATE SCHEMA IF NOT EXISTS router',
+  'REVOKE ALL ON SCHEMA router FROM PUBLIC',
+  `CREATE TABLE IF NOT EXISTS router.fences (
+     tenant_id uuid PRIMARY KEY,
+     reason    text NOT NULL,
+     at        timestamptz NOT NULL DEFAULT now())`,
+  UNSAFE_REASON,
+  'REVOKE ALL ON FUNCTION router.unsafe_reason(name) FROM PUBLIC',
+  ENTER,
+  'REVOKE ALL ON FUNCTION router.enter(uuid, timestamptz, boolean) FROM PUBLIC',
+].join(';\n');
+
+/** What the serving role needs of the schema: nothing more than calling `enter`. */
+export function routerGrantsSql(role: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error('invalid role name');
+  return [
+    `GRANT USAGE ON SCHEMA router TO ${role}`,
+    `GRANT SELECT ON router.fences TO ${role}`,
+    `GRANT EXECUTE ON FUNCTION router.enter(uuid, timestamptz, boolean), router.unsafe_reason(name) TO ${role}`,
+  ].join(';\n');
+}

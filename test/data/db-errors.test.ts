@@ -1,0 +1,26 @@
+/** How database failures become refusals: fenced tenants, unsafe roles, timeouts, refused connections. */
+import { describe, expect, it } from 'vitest';
+import { toAppError } from '../../src/data/db-errors.js';
+
+const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
+
+describe('toAppError', () => {
+  it('maps a fenced tenant to 404 TENANT_NOT_FOUND', () => {
+    expect(toAppError(pgError('TR001'))).toMatchObject({ status: 404, code: 'TENANT_NOT_FOUND', message: 'tenant no longer exists' });
+  });
+
+  it('maps an unsafe serving role to 503 without echoing the reason', () => {
+    const e = toAppError(pgError('TR002', 'the serving role is not safe: role neon_superuser bypasses row-level security'));
+    expect(e).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE', message: 'tenant database role is not safe to serve' });
+  });
+
+  it.each(['57014', '55P03', '08006', '28P01', '3D000'])('maps %s (timeout, late request, lost or refused connection) to 503 with Retry-After', (code) => {
+    const e = toAppError(pgError(code));
+    expect(e).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
+    expect(e.headers['Retry-After']).toBe('5');
+  });
+
+  it('maps an aborted fetch (no SQLSTATE) to 503', () => {
+    expect(toAppError(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
+  });
+});
