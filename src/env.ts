@@ -31,6 +31,8 @@ export interface Env {
   TENANT_NEGATIVE_TTL_MS?: string;
   /** Control-DB lookups an isolate may make at once, and per second after that (a flood of unknown names costs no more). */
   TENANT_LOOKUP_BURST?: string;
+  /** Longest a tenant database call may take, client and server side (default 5000 ms). */
+  TENANT_QUERY_TIMEOUT_MS?: string;
   TENANT_LOOKUP_RATE?: string;
 }
 
@@ -54,6 +56,7 @@ const ConfigSchema = z.object({
   TENANT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
   // Negative entries live no longer than positive ones: a tenant created on a probed name is a change too.
   TENANT_NEGATIVE_TTL_MS: z.coerce.number().int().min(0).max(60_000).default(5_000),
+  TENANT_QUERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   TENANT_LOOKUP_BURST: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_LOOKUP_BUDGET.burst),
   TENANT_LOOKUP_RATE: z.coerce.number().min(0.1).max(10_000).default(DEFAULT_LOOKUP_BUDGET.perSecond),
   DO_JURISDICTIONS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),

@@ -46,7 +46,7 @@ export function routerServices(env: Env): Services {
       budget: { burst: config.TENANT_LOOKUP_BURST, perSecond: config.TENANT_LOOKUP_RATE }, onError: log,
     }),
     verifier: new TokenVerifier({ platform: { issuer: config.PLATFORM_ISSUER, audience: config.PLATFORM_AUDIENCE, secret: config.PLATFORM_JWT_SECRET } }),
-    data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY) }),
+    data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY), queryTimeoutMs: config.TENANT_QUERY_TIMEOUT_MS }),
     limiter: config.QUOTA_LEASING ? new LeasingRateLimiter(guard) : guard,
     breakers: new BreakerGate(env.CIRCUIT_BREAKER),
     audit: controlAuditSink(config.CONTROL_DATABASE_URL),

@@ -48,7 +48,7 @@ function services(env: BenchEnv): Services {
 
 const bench = new Hono<{ Bindings: BenchEnv }>();
 bench.get('/__bench/guard-stats/:tenantId', async (c) =>
-  c.json(await guardStub(c.env.TENANT_GUARD, { id: c.req.param('tenantId'), residency: null }, false).stats()));
+  c.json(await guardStub(c.env.TENANT_GUARD, { id: c.req.param('tenantId'), guardJurisdiction: 'global' }, false).stats()));
 bench.route('/', buildRouter(services));
 
 export default bench;
