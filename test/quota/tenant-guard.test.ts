@@ -1,56 +1,92 @@
-/** TenantGuard through workerd: durability across restarts, alarms, and exact, idempotent metering. */
+/** TenantGuard through workerd: durability across restarts, per-request leases, grants and refunds. */
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { monthOf } from '../../src/quota/monthly.js';
-import type { GuardLimits, TenantGuard } from '../../src/quota/tenant-guard.js';
-import { writeUsage } from '../../src/quota/usage-sink.js';
-import { call, platformToken, sqlAt, stack, tenant } from '../support/helpers.js';
-import { guardOf, workerEnv } from '../support/guards.js';
+import type { LeaseRequest } from '../../src/quota/guard-types.js';
+import { call, platformToken, tenant } from '../support/helpers.js';
+import { guardOf, meteredBy } from '../support/guards.js';
+import { bareTenant, control, restart, roomy, testGuard, usageRows } from './fixtures.js';
 
-const roomy: GuardLimits = { ratePerMinute: 600_000, burst: 10_000, monthlyRequests: 1_000_000, hardCap: false, concurrency: 1_000 };
-
-/**
- * Restarts the object: its in-memory state is gone and the next call loads it from storage.
- * The stub that saw the abort is broken, so a new one is returned (as a router would make).
- */
-async function restart(stub: DurableObjectStub<TenantGuard>, name: string): Promise<DurableObjectStub<TenantGuard>> {
-  await runInDurableObject(stub, (_instance, state) => { state.abort('test restart'); }).catch(() => {});
-  return workerEnv.TENANT_GUARD.get(workerEnv.TENANT_GUARD.idFromName(name));
-}
-
-async function usageInPostgres(slug: string): Promise<number> {
-  const rows = await sqlAt(stack.control.postgresUrl).query('SELECT requests FROM tenant_usage WHERE tenant_id = $1 AND month = $2',
-    [tenant(slug).id, monthOf(Date.now())]) as { requests: string | number }[];
-  return rows[0] ? Number(rows[0].requests) : 0;
-}
+const ghost = () => crypto.randomUUID();
 
 describe('TenantGuard object', () => {
   it('keeps its counts and leases across a restart', async () => {
-    const name = `test:${crypto.randomUUID()}`;
-    let stub = workerEnv.TENANT_GUARD.get(workerEnv.TENANT_GUARD.idFromName(name));
+    const tenantId = ghost();
+    let { name, stub } = testGuard();
     const limits = { ...roomy, concurrency: 2 };
-    const a = await stub.admit({ tenantId: tenant('q-meter').id, cost: 3, limits });
-    const b = await stub.admit({ tenantId: tenant('q-meter').id, cost: 1, limits });
+    const a = await stub.admit({ tenantId, cost: 3, limits });
+    const b = await stub.admit({ tenantId, cost: 1, limits });
     expect(a.ok && b.ok).toBe(true);
     stub = await restart(stub, name);
     expect(await stub.admitted()).toEqual({ [monthOf(Date.now())]: 4 });
     // Both leases survived the restart, so a third concurrent request is refused.
-    expect(await stub.admit({ tenantId: tenant('q-meter').id, cost: 1, limits })).toMatchObject({ ok: false, reason: 'CONCURRENCY_LIMIT' });
+    expect(await stub.admit({ tenantId, cost: 1, limits })).toMatchObject({ ok: false, reason: 'CONCURRENCY_LIMIT' });
     await stub.release(a.leaseId!);
-    expect((await stub.admit({ tenantId: tenant('q-meter').id, cost: 1, limits })).ok).toBe(true);
+    expect((await stub.admit({ tenantId, cost: 1, limits })).ok).toBe(true);
   });
 
   it('lets a lease expire on its own when its isolate never releases it', async () => {
-    const stub = workerEnv.TENANT_GUARD.get(workerEnv.TENANT_GUARD.idFromName(`test:${crypto.randomUUID()}`));
+    const { stub } = testGuard();
+    const tenantId = ghost();
     const limits = { ...roomy, concurrency: 1 };
-    expect((await stub.admit({ tenantId: tenant('q-meter').id, cost: 1, limits, leaseMs: 300 })).ok).toBe(true);
-    expect((await stub.admit({ tenantId: tenant('q-meter').id, cost: 1, limits })).reason).toBe('CONCURRENCY_LIMIT');
+    expect((await stub.admit({ tenantId, cost: 1, limits, leaseMs: 300 })).ok).toBe(true);
+    expect((await stub.admit({ tenantId, cost: 1, limits })).reason).toBe('CONCURRENCY_LIMIT');
     await new Promise((r) => setTimeout(r, 350));
-    expect((await stub.admit({ tenantId: tenant('q-meter').id, cost: 1, limits })).ok).toBe(true);
+    expect((await stub.admit({ tenantId, cost: 1, limits })).ok).toBe(true);
   });
 
-  it('meters exactly what it admitted, through restarts and repeated flushes', async () => {
-    const name = `tenant:${tenant('q-meter').id}`;
+  it('never locks a holder out on its own stale count: grants it never gave back do not add up (defect 1)', async () => {
+    // Old behaviour: each refill carried the previous lease's in-flight count forward and a release
+    // under an older lease was ignored, so the count only grew. Here one isolate refills 20 times
+    // with 3 requests running and never returns a grant; concurrency 4 still admits every time.
+    const { stub } = testGuard();
+    const tenantId = ghost();
+    const req = (i: number): LeaseRequest => ({ tenantId, holderId: 'h1', grantId: `g${i}`, want: 5, cost: 1, inflight: 3, ttlMs: 1000, limits: { ...roomy, concurrency: 4 } });
+    for (let i = 0; i < 20; i++) expect(await stub.lease(req(i))).toMatchObject({ ok: true, mode: 'exact', tokens: 1, allowance: 4 });
+    // A second isolate is refused while the first holds all four, and admitted once it reports a release.
+    const other = { ...req(99), holderId: 'h2', inflight: 0 };
+    expect(await stub.lease(other)).toMatchObject({ ok: false, reason: 'CONCURRENCY_LIMIT' });
+    await stub.sync({ tenantId, holderId: 'h1', inflight: 3, limits: req(0).limits });
+    expect(await stub.lease({ ...other, grantId: 'g100' })).toMatchObject({ ok: true, allowance: 1 });
+  });
+
+  it('grants headroom only within half the concurrency, and takes unused tokens back by grant id', async () => {
+    const { stub } = testGuard();
+    const tenantId = ghost();
+    const limits = { ...roomy, concurrency: 10 };
+    const base = { tenantId, want: 50, cost: 1, ttlMs: 1000, limits };
+    const g1 = await stub.lease({ ...base, holderId: 'h1', grantId: 'a', inflight: 0 });
+    expect(g1).toMatchObject({ ok: true, mode: 'loose', tokens: 50, allowance: 5 });
+    // h1 may hold 5: another holder's grant must fit in the 0 that is left of half of 10.
+    const g2 = await stub.lease({ ...base, holderId: 'h2', grantId: 'b', inflight: 0 });
+    expect(g2).toMatchObject({ ok: true, mode: 'exact', tokens: 1, allowance: 1 });
+    expect(await meteredBy(stub)).toBe(51);
+    await stub.sync({ tenantId, holderId: 'h1', inflight: 2, returned: [{ grantId: 'a', tokens: 45 }], limits });
+    expect(await meteredBy(stub)).toBe(6);
+    const state = await stub.inspect();
+    expect(state?.grants).toEqual({ b: expect.objectContaining({ tokens: 1 }) });
+    expect(state?.holders.h1).toMatchObject({ inflight: 2, headroom: 0 });
+    // A second return of the same grant refunds nothing.
+    await stub.sync({ tenantId, holderId: 'h1', inflight: 2, returned: [{ grantId: 'a', tokens: 45 }], limits });
+    expect(await meteredBy(stub)).toBe(6);
+  });
+
+  it('refunds a grant whose answer was lost, and grants nothing to that call if it arrives late', async () => {
+    const { stub } = testGuard();
+    const tenantId = ghost();
+    const req: LeaseRequest = { tenantId, holderId: 'h1', grantId: 'lost', want: 40, cost: 2, inflight: 0, ttlMs: 1000, limits: roomy };
+    expect(await stub.lease(req)).toMatchObject({ ok: true, tokens: 40 });
+    await stub.sync({ tenantId, holderId: 'h1', inflight: 0, abandoned: ['lost'], limits: roomy });
+    expect(await meteredBy(stub)).toBe(0);
+    expect((await stub.inspect())?.bucket?.tokens).toBeGreaterThanOrEqual(roomy.burst - 1);
+    expect(await stub.lease(req)).toMatchObject({ ok: false });
+    expect(await meteredBy(stub)).toBe(0);
+  });
+
+  it('meters exactly what the router admitted, through restarts and repeated flushes', async () => {
+    // q-meter is below 20 requests/s: every request is granted exactly (tokens == cost).
+    const t = tenant('q-meter');
+    const name = `tenant:${t.id}`;
     let stub = guardOf('q-meter');
     const token = await platformToken('q-meter');
     let admittedUnits = 0;
@@ -67,28 +103,34 @@ describe('TenantGuard object', () => {
     await runDurableObjectAlarm(stub);
     await runDurableObjectAlarm(stub);
     expect(admittedUnits).toBe(3 * (4 * 2 + 8));
-    expect((await stub.admitted())[monthOf(Date.now())]).toBe(admittedUnits);
-    expect(await usageInPostgres('q-meter')).toBe(admittedUnits);
+    const month = monthOf(Date.now());
+    expect((await stub.admitted())[month]).toBe(admittedUnits);
+    const source = (await stub.inspect())!.source;
+    expect((await usageRows(t.id, month))[source]?.n).toBe(admittedUnits);
   });
 
-  it('ignores a replayed or out-of-order flush', async () => {
-    const id = tenant('q-eu').id;
-    const month = '2026-01';
-    await writeUsage(stack.control.routerUrl, id, 5, [[month, 100]]);
-    await writeUsage(stack.control.routerUrl, id, 5, [[month, 100]]);
-    await writeUsage(stack.control.routerUrl, id, 4, [[month, 90]]);
-    const rows = await sqlAt(stack.control.postgresUrl).query('SELECT requests::int AS n, flush_seq::int AS seq FROM tenant_usage WHERE tenant_id = $1 AND month = $2', [id, month]);
-    expect(rows).toEqual([{ n: 100, seq: 5 }]);
-  });
-
-  it('keeps the count and retries later when Postgres refuses the flush', async () => {
-    const stub = workerEnv.TENANT_GUARD.get(workerEnv.TENANT_GUARD.idFromName(`test:${crypto.randomUUID()}`));
-    // A tenant id that is not in the control database: the foreign key refuses the write.
-    const ghost = crypto.randomUUID();
-    expect((await stub.admit({ tenantId: ghost, cost: 2, limits: roomy })).ok).toBe(true);
+  it('converts the storage of an object from before, which keeps flushing as source "legacy"', async () => {
+    const t = await bareTenant();
+    const month = monthOf(Date.now());
+    await control().query("INSERT INTO usage_flushes (tenant_id, month, source, requests, flush_seq) VALUES ($1, $2, 'legacy', 5, 3)", [t.id, month]);
+    let { name, stub } = testGuard();
+    await runInDurableObject(stub, (_i, state) => {
+      const sql = state.storage.sql;
+      sql.exec('CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
+      sql.exec('CREATE TABLE usage (month TEXT PRIMARY KEY, admitted INTEGER NOT NULL, flushed INTEGER NOT NULL DEFAULT 0)');
+      sql.exec('CREATE TABLE leases (id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, slots INTEGER NOT NULL DEFAULT 1)');
+      sql.exec("INSERT INTO meta VALUES ('tenant', ?), ('seq', '3'), ('bucket', ?)", t.id, JSON.stringify({ tokens: 7, updatedAt: Date.now() }));
+      sql.exec('INSERT INTO usage VALUES (?, 7, 5)', month);
+      sql.exec('INSERT INTO leases VALUES (?, ?, 1)', 'old', Date.now() + 60_000);
+    });
+    stub = await restart(stub, name);
+    const state = await stub.inspect();
+    expect(state).toMatchObject({ source: 'legacy', tenantId: t.id, seq: 3, usage: { [month]: { admitted: 7, flushed: 5 } } });
+    expect(state?.holders['lease:old']).toMatchObject({ inflight: 1 });
+    await stub.admit({ tenantId: t.id, cost: 1, limits: roomy });
     expect(await runDurableObjectAlarm(stub)).toBe(true);
-    expect(await stub.admitted()).toEqual({ [monthOf(Date.now())]: 2 });
-    const next = await runInDurableObject(stub, (_i, state) => state.storage.getAlarm());
-    expect(next).not.toBeNull();
+    expect(await usageRows(t.id, month)).toEqual({ legacy: { n: 8, seq: 4 } });
+    const tables = await runInDurableObject(stub, (_i, s) => [...s.storage.sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'")].map((r) => r.name));
+    expect(tables).toEqual(['meta']);
   });
 });

@@ -45,7 +45,7 @@ const t0 = Date.now();
 async function main() {
   const runId = randomBytes(2).toString('hex');
   // The control plane purges a deleted tenant's fence after this grace (the variable of the control worker).
-  process.env.STACK_CONTROL_FENCE_GRACE_SECONDS = String(PURGE_GRACE_S);
+  process.env.STACK_CONTROL_PURGE_GRACE_SECONDS = String(PURGE_GRACE_S);
   const running = await spawnStack<FullStack>(ROOT, resolve(ROOT, `.local/stack-soak-${process.pid}.json`));
   const stack = running.stack;
   process.on('exit', () => running.child.kill('SIGKILL'));

@@ -1,0 +1,105 @@
+/**
+ * The isolate's side of one tenant's leasing, pure: the current grant, the requests running, and
+ * what the next call to the object must carry (leasing-limiter.ts does the calls).
+ *
+ * Running requests are counted per tenant, not per grant: every admitted request is released
+ * exactly once, whatever grant admitted it, so the count cannot leak.
+ */
+import type { AdmitResult, HolderReport, LeaseGrant, Returned } from './guard-types.js';
+
+export interface LocalGrant {
+  id: string;
+  tokens: number;
+  allowance: number;
+  /** (When the call was sent) + TTL: never later than the object's own end of the grant. */
+  expiresAt: number;
+  loose: boolean;
+  limit: number;
+  remaining: number;
+  resetMs: number;
+}
+
+/** The result of a refused call, shared with the requests that waited for it. */
+export interface Refused { result: AdmitResult; cost: number; sentAt: number; until: number; releasesAtSend: number }
+
+export interface Lane {
+  holderId: string;
+  grant: LocalGrant | null;
+  inflight: number;
+  /** Releases so far (a refusal for concurrency is shared only if none happened since its call was sent). */
+  releases: number;
+  /** The object's count of our running requests may be out of date. */
+  dirty: boolean;
+  returns: Returned[];
+  abandoned: string[];
+  /** A refusal for rate or monthly quota, repeated locally until it could have changed. */
+  blocked: Refused | null;
+  /** The call in progress (one at a time per tenant); resolves with its refusal, if any. */
+  busy: Promise<Refused | null> | null;
+  settle: Promise<void> | null;
+  syncing: Promise<void> | null;
+  retry: Promise<void> | null;
+}
+
+export const LOCAL_LEASE = 'local';
+
+/** A new lane for holder `holderId`. */
+export const newLane = (holderId: string): Lane => ({
+  holderId, grant: null, inflight: 0, releases: 0, dirty: false, returns: [], abandoned: [], blocked: null, busy: null, settle: null, syncing: null, retry: null,
+});
+
+/** Whether the current grant admits `cost` more units now without asking the object. */
+export function canSpend(l: Lane, cost: number, now: number): boolean {
+  const g = l.grant;
+  return g !== null && now < g.expiresAt && g.tokens >= cost && l.inflight < g.allowance;
+}
+
+/** Admits one request from the current grant (canSpend must hold). */
+export function spend(l: Lane, cost: number): AdmitResult {
+  const g = l.grant!;
+  g.tokens -= cost;
+  l.inflight++;
+  return { ok: true, limit: g.limit, remaining: g.remaining + g.tokens, resetMs: g.resetMs, leaseId: LOCAL_LEASE };
+}
+
+/** Whether the object should hear from us now (a valid loose grant covers releases until it expires). */
+export function needsSync(l: Lane, now: number): boolean {
+  const g = l.grant;
+  if (g && g.loose && now < g.expiresAt) return false;
+  return l.dirty || l.returns.length > 0 || l.abandoned.length > 0 || g !== null;
+}
+
+/**
+ * What the next call carries; hands back the current grant (its unused tokens) when it is being
+ * replaced, has expired, or is exact (spent by the request it admitted).
+ */
+export function takeReport(l: Lane, now: number, replacing: boolean): Pick<HolderReport, 'inflight' | 'returned' | 'abandoned'> {
+  const g = l.grant;
+  if (g && (replacing || !g.loose || now >= g.expiresAt)) {
+    l.returns.push({ grantId: g.id, tokens: g.tokens });
+    l.grant = null;
+  }
+  const returned = l.returns.splice(0);
+  const abandoned = l.abandoned.splice(0);
+  l.dirty = false;
+  return { inflight: l.inflight, ...(returned.length ? { returned } : {}), ...(abandoned.length ? { abandoned } : {}) };
+}
+
+/** Puts back what a failed call carried, so that the next call carries it again. */
+export function requeue(l: Lane, r: Pick<HolderReport, 'returned' | 'abandoned'>): void {
+  l.returns.push(...(r.returned ?? []));
+  l.abandoned.push(...(r.abandoned ?? []));
+  l.dirty = true;
+}
+
+/** Installs a granted lease, admitting the request that asked for it. */
+export function install(l: Lane, g: LeaseGrant, cost: number, sentAt: number): AdmitResult {
+  l.blocked = null;
+  l.grant = { id: g.grantId, tokens: g.tokens, allowance: g.allowance, expiresAt: sentAt + g.ttlMs, loose: g.mode === 'loose', limit: g.limit, remaining: g.remaining, resetMs: g.resetMs };
+  return spend(l, cost);
+}
+
+/** Whether the lane holds nothing worth keeping. */
+export const isIdle = (l: Lane, now: number): boolean =>
+  l.inflight === 0 && l.grant === null && !l.dirty && l.returns.length === 0 && l.abandoned.length === 0
+  && l.busy === null && l.settle === null && l.syncing === null && l.retry === null && (l.blocked === null || l.blocked.until <= now);
