@@ -13,7 +13,11 @@ import { Redis } from '@upstash/redis/cloudflare';
 import { EPOCH_TTL_SECONDS, INVALIDATE } from '../cache/coherence.js';
 import { cacheKey, epochKey, type LookupKey } from '../tenancy/tenant.js';
 
-export interface CacheInvalidator { invalidate(keys: LookupKey[]): Promise<void> }
+export interface CacheInvalidator {
+  invalidate(keys: LookupKey[]): Promise<void>;
+  /** Deletes keys and their epochs outright (a purged tenant leaves no key behind); optional for fakes. */
+  forget?(keys: LookupKey[]): Promise<void>;
+}
 
 /** Lookup keys per script call: keeps each request small when a template change touches many tenants. */
 const BATCH = 250;
@@ -39,6 +43,12 @@ export function upstashInvalidator(url: string, token: string, timeoutMs = 2000)
         const scriptKeys = [...batch.flatMap((k) => [cacheKey(k), epochKey(k)]), ...batch.map(legacyKey)];
         await redis.eval(INVALIDATE, scriptKeys, [crypto.randomUUID(), String(EPOCH_TTL_SECONDS), String(batch.length)]);
       }
+    },
+    // Only once no router can still be reading the keys (a purge, long after the last change):
+    // without an epoch a racing write-back could otherwise land.
+    async forget(keys) {
+      const all = [...new Set(keys.flatMap((k) => [cacheKey(k), epochKey(k), legacyKey(k)]))];
+      for (let i = 0; i < all.length; i += BATCH) await redis.del(...all.slice(i, i + BATCH));
     },
   };
 }

@@ -16,11 +16,11 @@
 import { AppError } from '../errors.js';
 import type { Placement } from '../provisioning/provisioner.js';
 import { db, type Sql, type Statement } from './db.js';
-import { commitAndInvalidate } from './outbox.js';
+import { commitAndInvalidate, invalidateAfter } from './outbox.js';
 import { STALE_CLAIM } from './provisioning.js';
 import type { ControlServices } from './services.js';
 import type { TenantView } from './schemas.js';
-import { bumpVersion, loadPlacement, lookupKeys } from './tenant-repo.js';
+import { bumpVersion, findTenant, loadPlacement, lookupKeys } from './tenant-repo.js';
 import { billingTerms } from './usage.js';
 
 export interface Deleted { deleted: true; id: string; slug: string; purgeCompletesAt: string }
@@ -32,6 +32,11 @@ export async function deleteTenant(s: ControlServices, t: TenantView): Promise<D
   if (marked!.length === 0) {
     throw new AppError(409, 'PROVISIONING_IN_PROGRESS', 'the tenant is being provisioned; delete it when that call has answered', { 'Retry-After': '5' });
   }
+  // Domains or an issuer added between the read of `t` and the mark: their keys go too (a router
+  // may have cached the active tenant under them). Anything added after the mark is never served.
+  const current = await findTenant(s.sql, t.id);
+  const added = current ? lookupKeys(current).filter((k) => !keys.some((x) => x.kind === k.kind && x.value === k.value)) : [];
+  if (added.length > 0) { keys.push(...added); await invalidateAfter(s, added); }
   const placement = (await loadPlacement(s.sql, t.id)) ?? unplaced(t);
   try {
     await s.provisioner.deprovision(t.id, placement);

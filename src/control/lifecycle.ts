@@ -89,7 +89,9 @@ export const geoUpsert = (s: ControlServices, id: string, g: z.infer<typeof GeoP
 export async function setSuspended(s: ControlServices, t: TenantView, suspended: boolean): Promise<void> {
   const from = suspended ? 'active' : 'suspended';
   if (t.status !== from) throw new AppError(409, 'INVALID_STATE', `tenant is ${t.status}, not ${from}`);
-  await commitAndInvalidate(s, [bumpStatement(s.sql, t.id, { status: suspended ? 'suspended' : 'active' })], lookupKeys(t));
+  // Conditional on the status read: a delete (or another change) that won the race is never undone.
+  const [changed] = await commitAndInvalidate(s, [bumpStatement(s.sql, t.id, { status: suspended ? 'suspended' : 'active', from })], lookupKeys(t)) as unknown[][];
+  if (!changed || changed.length === 0) throw new AppError(409, 'INVALID_STATE', `tenant is no longer ${from}`);
 }
 
 /** Applies the catalogue to one tenant and records the outcome. */

@@ -33,6 +33,8 @@ export async function settlePurge(s: ControlServices, r: PendingPurge): Promise<
     const redone = leftoverCount(left) > 0;
     if (redone) await s.provisioner.deprovision(r.tenant_id, r.placement);
     await s.provisioner.unfence(r.tenant_id, r.placement);
+    // Its id keys (value and epoch) name the tenant: they go too. The slug's may be a new tenant's now.
+    await s.cache.forget?.([{ kind: 'id', value: r.tenant_id }]);
     await db(() => s.sql.query('DELETE FROM pending_unfences WHERE tenant_id = $1', [r.tenant_id]));
     await appendAudit(s.sql, { actor: 'system:maintenance', action: 'tenant.purged', tenantId: r.tenant_id, detail: { slug: r.slug, leftovers: left, redone } });
     return true;

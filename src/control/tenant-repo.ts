@@ -60,10 +60,11 @@ export function lookupKeys(t: { id: string; slug: string; domains: string[]; jwt
 }
 
 /** The version bump as a statement, for a transaction (see bumpVersion). */
-export const bumpStatement = (sql: Sql, id: string, set: { status?: string; statusDetail?: string | null } = {}): Statement => sql.query(
+export const bumpStatement = (sql: Sql, id: string, set: { status?: string; statusDetail?: string | null; from?: string } = {}): Statement => sql.query(
   `UPDATE tenants SET version = version + 1, updated_at = now(),
-     status = coalesce($2, status), status_detail = CASE WHEN $3::boolean THEN $4 ELSE status_detail END WHERE id = $1`,
-  [id, set.status ?? null, set.statusDetail !== undefined, set.statusDetail ?? null]);
+     status = coalesce($2, status), status_detail = CASE WHEN $3::boolean THEN $4 ELSE status_detail END
+   WHERE id = $1 AND ($5::text IS NULL OR status = $5) RETURNING id`,
+  [id, set.status ?? null, set.statusDetail !== undefined, set.statusDetail ?? null, set.from ?? null]);
 
 /** Bumps the version (routers compare nothing: the bump marks the change in the record). */
 export async function bumpVersion(sql: Sql, id: string, set: { status?: string; statusDetail?: string | null } = {}): Promise<void> {

@@ -23,9 +23,12 @@ export function toAppError(err: unknown): AppError {
     // 57014 covers the statement timeout and a request whose deadline passed before it ran;
     // 55P03 a lock wait that ran out of that time.
     if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '53300' || code === '53400') return unavailable();
-    // Credentials refused or database gone: a dropped dedicated database (its tenant was just
-    // deleted) or rotated credentials. Not the client's fault, and not a bug in the router.
-    if (code.startsWith('28') || code === '3D000') {
+    // The tenant's own database is gone: it was deleted and a router still held it for at most
+    // its L1 TTL. Not found (as the fence says for shared databases), and no breaker failure.
+    if (code === '3D000') return new AppError(404, 'TENANT_NOT_FOUND', 'tenant no longer exists');
+    // Credentials refused (a dropped role of a just-deleted tenant, rotated credentials): not the
+    // client's fault, and not a bug in the router.
+    if (code.startsWith('28')) {
       log('database refused the connection', code, err);
       return unavailable();
     }

@@ -57,7 +57,7 @@ export function controlAuditSink(controlUrl: string, windowMs = 60_000): Securit
       if (count === null) return null;
       return sql.query('SELECT audit_append_edge($1, $2::uuid, $3, $4, $5::jsonb)', [
         e.code, e.tenantId, e.requestId.slice(0, 128), e.clientIp, JSON.stringify({ host: e.host?.slice(0, 253) ?? null, count }),
-      ]).then(() => undefined, (err) => {
+      ], { fetchOptions: { signal: AbortSignal.timeout(3_000) } }).then(() => undefined, (err) => {
         windows.restore(key, count);
         console.warn(JSON.stringify({ level: 'warn', msg: 'security audit append failed', requestId: e.requestId, error: String(err).slice(0, 200) }));
       });

@@ -26,9 +26,9 @@ const resetOf = (l: GuardLimits, b: BucketState) => Math.ceil((l.burst - b.token
 export function lease(s: GuardState, req: LeaseRequest, now: number): LeaseGrant {
   const { limits } = req;
   const cost = Math.min(req.cost, limits.burst);
-  const h = applyReport(s, req, now);
-  h.headroom = 0;
-  h.grantId = null;
+  const late = s.dropped[req.grantId] !== undefined;
+  const h = applyReport(s, req, now, late);
+  if (!late) { h.headroom = 0; h.grantId = null; }
   const bucket = bucketAt(s, limits, now);
   const refuse = (reason: Refusal, retryAfterMs: number): LeaseGrant => {
     forgetIfIdle(s, req.holderId, now);
@@ -36,7 +36,7 @@ export function lease(s: GuardState, req: LeaseRequest, now: number): LeaseGrant
       resetMs: resetOf(limits, bucket), grantId: req.grantId, tokens: 0, allowance: 0, mode: 'exact', ttlMs: 0 };
   };
   // The isolate gave this call up for lost and reported it; a late arrival grants nothing.
-  if (s.dropped[req.grantId] !== undefined) return refuse('RATE_LIMITED', 1);
+  if (late) return refuse('RATE_LIMITED', 1);
   const others = heldByOthers(s, req.holderId, now);
   if (h.inflight + 1 > limits.concurrency - others) return refuse('CONCURRENCY_LIMIT', CONCURRENCY_RETRY_MS);
   const month = monthOf(now);

@@ -103,7 +103,7 @@ export function refund(s: GuardState, grantId: string, tokens: number | null, li
  * Applies what a holder reports: refunds, abandoned grants, and its running requests. A return
  * of the grant that gave the holder headroom ends that headroom.
  */
-export function applyReport(s: GuardState, r: HolderReport, now: number): Holder {
+export function applyReport(s: GuardState, r: HolderReport, now: number, late = false): Holder {
   prune(s, now);
   if (s.tenantId === null) s.tenantId = r.tenantId;
   for (const id of r.abandoned ?? []) { refund(s, id, null, r.limits, now); s.dropped[id] = now; }
@@ -112,6 +112,8 @@ export function applyReport(s: GuardState, r: HolderReport, now: number): Holder
     refund(s, ret.grantId, ret.tokens, r.limits, now);
     if (ret.grantId === h.grantId) { h.headroom = 0; h.grantId = null; }
   }
+  // A call its isolate already gave up on carries an old count: newer reports know better.
+  if (late && s.holders[r.holderId]) return h;
   h.inflight = Math.max(0, Math.floor(r.inflight));
   h.expiresAt = now + HOLDER_TTL_MS;
   s.holders[r.holderId] = h;

@@ -39,6 +39,8 @@ export interface Lane {
   settle: Promise<void> | null;
   syncing: Promise<void> | null;
   retry: Promise<void> | null;
+  /** Failed background reports in a row (reset by a delivered one). */
+  retries?: number;
 }
 
 export const LOCAL_LEASE = 'local';

@@ -26,6 +26,7 @@ export interface LeaseSource {
 export interface LeaseTiming { now(): number; sleep(ms: number): Promise<void>; id(): string }
 
 const RETRY_MS = 1_000;
+const RETRY_LIMIT = 6;
 const SWEEP_EVERY = 1_000;
 
 export class LeasingRateLimiter implements RateLimiter {
@@ -113,14 +114,18 @@ export class LeasingRateLimiter implements RateLimiter {
     }
   }
 
-  /** Tells the object our running requests and gives back tokens; one at a time, coalesced. */
+  /**
+   * Tells the object our running requests and gives back tokens; one at a time, coalesced. A
+   * failure chains a retry into the returned promise, so the waitUntil that holds it holds the
+   * retry too.
+   */
   private sync(tenant: Tenant, lane: Lane): Promise<void> {
     if (lane.syncing) return lane.syncing;
-    const run = async () => {
+    const run = async (): Promise<boolean> => {
       for (;;) {
         if (lane.busy) { await lane.busy; continue; }
         const now = this.t.now();
-        if (!needsSync(lane, now)) return;
+        if (!needsSync(lane, now)) return true;
         const report = takeReport(lane, now, false);
         let done!: (r: null) => void;
         lane.busy = new Promise((r) => { done = r; });
@@ -128,15 +133,16 @@ export class LeasingRateLimiter implements RateLimiter {
           await this.source.sync(tenant, { tenantId: tenant.id, holderId: lane.holderId, limits: guardLimits(tenant.tier), ...report });
         } catch {
           requeue(lane, report);
-          this.retryLater(tenant, lane);
-          return;
+          return false;
         } finally {
           lane.busy = null;
           done(null);
         }
       }
     };
-    const p = run().finally(() => { lane.syncing = null; this.dropIfIdle(tenant.id, lane); });
+    const p = run().finally(() => { lane.syncing = null; })
+      .then((ok) => { if (ok) { lane.retries = 0; return undefined; } return this.retryLater(tenant, lane); })
+      .finally(() => this.dropIfIdle(tenant.id, lane));
     lane.syncing = p;
     return p;
   }
@@ -150,12 +156,20 @@ export class LeasingRateLimiter implements RateLimiter {
     lane.settle = p;
   }
 
-  /** One background report after a failed call, carrying what it could not deliver. */
-  private retryLater(tenant: Tenant, lane: Lane): void {
-    if (lane.retry) return;
-    const p: Promise<void> = this.t.sleep(RETRY_MS).then(() => this.sync(tenant, lane))
+  /**
+   * A background report after a failed call, carrying what it could not deliver; again after
+   * each failure, backing off (1, 2, 4, 8, 8… s) for at most RETRY_LIMIT attempts, about as long
+   * as a waitUntil may run. What is still undelivered then goes with the next call.
+   */
+  private retryLater(tenant: Tenant, lane: Lane): Promise<void> {
+    if (lane.retry) return lane.retry;
+    const attempt = (lane.retries = (lane.retries ?? 0) + 1);
+    if (attempt > RETRY_LIMIT) return Promise.resolve();
+    const p: Promise<void> = this.t.sleep(Math.min(RETRY_MS * 2 ** (attempt - 1), 8 * RETRY_MS))
+      .then(() => { if (lane.retry === p) lane.retry = null; return this.sync(tenant, lane); })
       .finally(() => { if (lane.retry === p) lane.retry = null; this.dropIfIdle(tenant.id, lane); });
     lane.retry = p;
+    return p;
   }
 
   private lane(tenantId: string): Lane {

@@ -12,7 +12,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.js';
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
 import { monthOf } from './monthly.js';
-import { freshState, type GuardState } from './guard-state.js';
+import { contribution, freshState, prune, type GuardState } from './guard-state.js';
 import { admitOne, lease, releaseOne, sync } from './guard-ops.js';
 import { backoffMs, dirtyMonths, FLUSH_MS, IDLE_CHECK_MS, markFlushed } from './guard-flush.js';
 import { loadState, saveState } from './guard-storage.js';
@@ -31,6 +31,7 @@ export class TenantGuard extends DurableObject<Env> {
   private readonly calls = { admit: 0, lease: 0, release: 0, sync: 0 };
   /** When the next alarm fires (null: none), kept here so calls need no storage read for it. */
   private alarmAt: number | null = null;
+  private flushing: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -91,6 +92,12 @@ export class TenantGuard extends DurableObject<Env> {
 
   /** Flushes unflushed totals; clears the object once its tenant is gone; backs off on failure. */
   override async alarm(): Promise<void> {
+    // One flush at a time: a second one would write back a state the first may have erased.
+    this.flushing ??= this.flush().finally(() => { this.flushing = null; });
+    return this.flushing;
+  }
+
+  private async flush(): Promise<void> {
     this.alarmAt = null;
     const s = this.guard;
     if (!s) return;
@@ -104,14 +111,20 @@ export class TenantGuard extends DurableObject<Env> {
     try {
       useLocalNeonEndpoint(this.env.NEON_LOCAL_ENDPOINT);
       const { tenantExists } = await writeUsage(this.env.CONTROL_DATABASE_URL, s.tenantId, s.source, s.seq, totals, FLUSH_TIMEOUT_MS);
+      // The state was erased or replaced meanwhile: nothing of it may be written back.
+      if (this.guard !== s) return;
       markFlushed(s, totals, monthOf(Date.now()));
       s.failures = 0;
       const dirty = dirtyMonths(s).length > 0;
-      // Calls that arrived during the write are flushed first; then the object stops for good.
-      if (!tenantExists && !dirty && this.guard === s) { await this.erase(); return; }
+      // Calls that arrived during the write are flushed first, and a grant still out (an isolate
+      // may yet give back its unused tokens) is waited for: only then does the object stop for good.
+      prune(s, Date.now());
+      const outstanding = Object.keys(s.grants).length > 0 || Object.values(s.holders).some((h) => contribution(h, Date.now()) > 0);
+      if (!tenantExists && !dirty && !outstanding) { await this.erase(); return; }
       saveState(this.ctx.storage.sql, s);
-      await this.schedule(Date.now() + (dirty ? FLUSH_MS : IDLE_CHECK_MS));
+      await this.schedule(Date.now() + (dirty || !tenantExists ? FLUSH_MS : IDLE_CHECK_MS));
     } catch (err) {
+      if (this.guard !== s) return;
       s.failures++;
       saveState(this.ctx.storage.sql, s);
       const delay = backoffMs(s.failures, Math.random());

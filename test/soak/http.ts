@@ -6,7 +6,14 @@ const agent = new Agent({ keepAlive: true, maxSockets: 128 });
 export interface Reply { status: number; headers: Record<string, string>; body: string; ms: number; error?: string }
 
 /** Sends one request to `base` (http://127.0.0.1:port) with `host` as the Host header. */
-export function send(base: string, opts: { host: string; path: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }): Promise<Reply> {
+export async function send(base: string, opts: { host: string; path: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }): Promise<Reply> {
+  const r = await sendOnce(base, opts);
+  // A keep-alive socket the server closed just as the request left: the request never reached
+  // it (Node's documented race), so sending it again on a fresh socket is safe.
+  return r.retry ? sendOnce(base, opts) : r;
+}
+
+function sendOnce(base: string, opts: { host: string; path: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }): Promise<Reply & { retry?: boolean }> {
   const u = new URL(opts.path, base);
   const t0 = performance.now();
   return new Promise((resolve) => {
@@ -24,7 +31,8 @@ export function send(base: string, opts: { host: string; path: string; method?: 
       res.on('error', (err) => resolve({ status: 0, headers: {}, body: '', ms: performance.now() - t0, error: String(err) }));
     });
     req.setTimeout(opts.timeoutMs ?? 20_000, () => req.destroy(new Error('client timeout')));
-    req.on('error', (err) => resolve({ status: 0, headers: {}, body: '', ms: performance.now() - t0, error: String(err) }));
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, headers: {}, body: '', ms: performance.now() - t0, error: String(err),
+      retry: req.reusedSocket && (err.code === 'ECONNRESET' || /socket hang up/.test(err.message)) }));
     if (opts.body) req.write(opts.body);
     req.end();
   });

@@ -44,20 +44,22 @@ export async function startEdge(root: string, env: Record<string, string>, isola
   const child = spawn(join(root, 'node_modules/.bin/wrangler'), ['dev', ...configs.flatMap((c) => ['-c', c]),
     '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
     '--persist-to', join(dir, 'state'), '--show-interactive-dev-session=false', '--log-level', process.env.SOAK_DEBUG ? 'info' : 'warn'], {
-    cwd: root, stdio: ['ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore'], detached: false,
+    // Its own process group: stopping it stops workerd too (killing wrangler alone orphans workerd).
+    cwd: root, stdio: ['ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore'], detached: true,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
   });
   const url = `http://127.0.0.1:${port}`;
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  process.on('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); cleanup(); });
+  const killGroup = (signal: NodeJS.Signals) => { try { process.kill(-child.pid!, signal); } catch { /* gone */ } };
+  process.on('exit', () => { killGroup('SIGKILL'); cleanup(); });
   await waitForHttp(`${url}/healthz`, 120_000, child);
   return {
     url, isolates, child,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
+      killGroup('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      killGroup('SIGKILL');
       cleanup();
     },
   };

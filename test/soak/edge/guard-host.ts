@@ -9,11 +9,13 @@ import { CircuitBreaker as Breaker } from '../../../src/breaker/circuit-breaker.
 import type { Env } from '../../../src/env.js';
 
 /** Rows in every table of an object's SQLite storage (Cloudflare's own `_cf_` tables excluded). */
-function storedRows(sql: SqlStorage): number {
-  const tables = [...sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%' AND name NOT LIKE 'sqlite_%'")];
-  let n = 0;
-  for (const t of tables) n += Number([...sql.exec<{ n: number }>(`SELECT count(*) AS n FROM "${t.name.replace(/"/g, '')}"`)][0]?.n ?? 0);
-  return n;
+function storedRows(sql: SqlStorage): { rows: number; tables: Record<string, number> } {
+  // `_cf_*` are Cloudflare's own tables; `__miniflare_do_name` is where local workerd remembers an
+  // object's name (production has no such table): neither is the object's state.
+  const names = [...sql.exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 4) <> '_cf_' AND substr(name, 1, 7) <> 'sqlite_' AND name <> '__miniflare_do_name'")];
+  const tables: Record<string, number> = {};
+  for (const t of names) tables[t.name] = Number([...sql.exec<{ n: number }>(`SELECT count(*) AS n FROM "${t.name.replace(/"/g, '')}"`)][0]?.n ?? 0);
+  return { rows: Object.values(tables).reduce((a, b) => a + b, 0), tables };
 }
 
 export class TenantGuard extends Guard {
@@ -22,15 +24,15 @@ export class TenantGuard extends Guard {
   /** Runs the usage flush now (the alarm's work) instead of waiting for the alarm. */
   async flushNow(): Promise<void> { await this.alarm(); }
   /** What the object still stores: rows over all its tables, and whether an alarm is set. */
-  async stored(): Promise<{ rows: number; alarm: boolean }> {
-    return { rows: storedRows(this.ctx.storage.sql), alarm: (await this.ctx.storage.getAlarm()) !== null };
+  async stored(): Promise<{ rows: number; tables: Record<string, number>; alarm: boolean }> {
+    return { ...storedRows(this.ctx.storage.sql), alarm: (await this.ctx.storage.getAlarm()) !== null };
   }
 }
 
 export class CircuitBreaker extends Breaker {
   async crash(): Promise<void> { this.ctx.abort('soak: crash'); }
-  async stored(): Promise<{ rows: number; alarm: boolean }> {
-    return { rows: storedRows(this.ctx.storage.sql), alarm: (await this.ctx.storage.getAlarm()) !== null };
+  async stored(): Promise<{ rows: number; tables: Record<string, number>; alarm: boolean }> {
+    return { ...storedRows(this.ctx.storage.sql), alarm: (await this.ctx.storage.getAlarm()) !== null };
   }
 }
 
