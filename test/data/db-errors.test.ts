@@ -14,10 +14,15 @@ describe('toAppError', () => {
     expect(e).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE', message: 'tenant database role is not safe to serve' });
   });
 
-  it.each(['57014', '55P03', '08006', '28P01', '3D000'])('maps %s (timeout, late request, lost or refused connection) to 503 with Retry-After', (code) => {
+  it.each(['57014', '55P03', '08006', '28P01'])('maps %s (timeout, late request, lost or refused connection) to 503 with Retry-After', (code) => {
     const e = toAppError(pgError(code));
     expect(e).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
     expect(e.headers['Retry-After']).toBe('5');
+  });
+
+  it('maps a dropped dedicated database (3D000: its tenant was deleted) to 404 TENANT_NOT_FOUND', () => {
+    const e = toAppError(Object.assign(new Error('database "t_x" does not exist'), { code: '3D000' }));
+    expect([e.status, e.code]).toEqual([404, 'TENANT_NOT_FOUND']);
   });
 
   it('maps an aborted fetch (no SQLSTATE) to 503', () => {
