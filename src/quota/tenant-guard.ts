@@ -12,7 +12,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.js';
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
 import { monthOf } from './monthly.js';
-import { contribution, freshState, prune, type GuardState } from './guard-state.js';
+import { freshState, prune, type GuardState } from './guard-state.js';
 import { admitOne, lease, releaseOne, sync } from './guard-ops.js';
 import { backoffMs, dirtyMonths, FLUSH_MS, IDLE_CHECK_MS, markFlushed } from './guard-flush.js';
 import { loadState, saveState } from './guard-storage.js';
@@ -117,9 +117,11 @@ export class TenantGuard extends DurableObject<Env> {
       s.failures = 0;
       const dirty = dirtyMonths(s).length > 0;
       // Calls that arrived during the write are flushed first, and a grant still out (an isolate
-      // may yet give back its unused tokens) is waited for: only then does the object stop for good.
+      // may yet give back its unused tokens, or report it lost) is waited for (at most the grant
+      // memory, 10 min): only then does the object stop for good.
+      // Held slots do not matter once the tenant is gone; a grant's tokens do (they may come back).
       prune(s, Date.now());
-      const outstanding = Object.keys(s.grants).length > 0 || Object.values(s.holders).some((h) => contribution(h, Date.now()) > 0);
+      const outstanding = Object.keys(s.grants).length > 0;
       if (!tenantExists && !dirty && !outstanding) { await this.erase(); return; }
       saveState(this.ctx.storage.sql, s);
       await this.schedule(Date.now() + (dirty || !tenantExists ? FLUSH_MS : IDLE_CHECK_MS));

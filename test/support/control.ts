@@ -18,9 +18,15 @@ export interface CreatedTenant { id: string; slug: string; tier: string; region:
 
 /** Creates a tenant through the API (a fresh slug unless given) and returns its view. */
 export async function createViaApi(spec: Record<string, unknown> = {}): Promise<CreatedTenant> {
-  const res = await admin('/admin/v1/tenants', {
-    method: 'POST', json: { slug: unique('t-'), tier: 'STANDARD', region: 'aws-us-east-2', overrides: { ratePerMinute: 600_000, burst: 10_000 }, ...spec },
-  });
+  const json = { slug: unique('t-'), tier: 'STANDARD', region: 'aws-us-east-2', overrides: { ratePerMinute: 600_000, burst: 10_000 }, ...spec };
+  let res = await admin('/admin/v1/tenants', { method: 'POST', json });
+  // wrangler dev answers 503 when it reloads the worker under a request (it retries only GETs):
+  // send it again, and take the tenant if the first attempt had made it after all.
+  if (res.status === 503 && (await res.clone().text()).includes('restarted mid-request')) {
+    res = await admin('/admin/v1/tenants', { method: 'POST', json });
+    if (res.status === 409) res = await admin(`/admin/v1/tenants/${json.slug}`);
+    if (res.status === 200) return res.json() as Promise<CreatedTenant>;
+  }
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
   return res.json() as Promise<CreatedTenant>;
 }
