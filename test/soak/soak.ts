@@ -159,6 +159,7 @@ async function main() {
     leftovers: left.length,
     memoryMb: mem,
     latencyMs: latencyByPhase(recorder.latency),
+    latencyByKindMs: latencyByPhase(recorder.byKind),
     firstBreach,
     breaches: recorder.breaches.slice(0, 20),
   };

@@ -13,6 +13,8 @@ export class Recorder {
   readonly refusals = new Map<string, number>();
   readonly byStatus = new Map<number, number>();
   readonly latency = new Map<string, number[]>();
+  /** Latencies by request kind and isolation strategy (where the time goes). */
+  readonly byKind = new Map<string, number[]>();
   readonly breaches: string[] = [];
   readonly writes = new Map<string, { ok: number; uncertain: number }>();
   requests = 0;
@@ -21,7 +23,7 @@ export class Recorder {
   constructor(private readonly onBreach: (why: string) => void) {}
 
   /** Records one answer to a request for `t` and returns it; breaches are reported at once. */
-  note(t: SoakTenant, reply: Reply, cost: number, at: number, windows: FaultWindow[], graceMs: number, extra?: (body: any) => string | null): Reply {
+  note(t: SoakTenant, reply: Reply, cost: number, at: number, windows: FaultWindow[], graceMs: number, extra?: (body: any) => string | null, kind?: string): Reply {
     this.requests++;
     this.byStatus.set(reply.status, (this.byStatus.get(reply.status) ?? 0) + 1);
     const v = judge(t, reply, cost, at, windows, graceMs);
@@ -35,6 +37,11 @@ export class Recorder {
     let l = this.latency.get(this.phase);
     if (!l) this.latency.set(this.phase, (l = []));
     l.push(reply.ms);
+    if (kind) {
+      let k = this.byKind.get(kind);
+      if (!k) this.byKind.set(kind, (k = []));
+      k.push(reply.ms);
+    }
     return reply;
   }
 
@@ -75,11 +82,11 @@ export async function hit(o: TrafficOptions, t: SoakTenant, kind: 'read' | 'writ
     const w = o.recorder.writes.get(t.id) ?? { ok: 0, uncertain: 0 };
     if (reply.status === 201) w.ok++; else if (reply.status === 0 || reply.status === 503) w.uncertain++;
     o.recorder.writes.set(t.id, w);
-    return o.recorder.note(t, reply, 2, at, o.windows, o.graceMs, (b) => (b?.track?.title === title ? null : 'write answered with another row'));
+    return o.recorder.note(t, reply, 2, at, o.windows, o.graceMs, (b) => (b?.track?.title === title ? null : 'write answered with another row'), `write:${t.isolation}`);
   }
   const path = kind === 'me' ? '/api/v1/me' : '/api/v1/tracks?limit=20';
   const reply = await send(o.edge, { host: h, path, headers });
-  return o.recorder.note(t, reply, 1, at, o.windows, o.graceMs, kind === 'me' ? (b) => (b?.tenant?.id === t.id ? null : 'me names another tenant') : ownRows(t));
+  return o.recorder.note(t, reply, 1, at, o.windows, o.graceMs, kind === 'me' ? (b) => (b?.tenant?.id === t.id ? null : 'me names another tenant') : ownRows(t), `${kind}:${t.isolation}`);
 }
 
 /** Runs the load until `stop()`; resolves when every loop has ended. */
