@@ -11,7 +11,12 @@ export function admin(path: string, init: RequestInit & { token?: string | null;
   let body = init.body;
   if (init.json !== undefined) { headers.set('content-type', 'application/json'); body = JSON.stringify(init.json); }
   const { token: _t, json: _j, ...rest } = init;
-  return fetch(`${stack.control.url}${path}`, { ...rest, headers, body });
+  return fetch(`${stack.control.url}${path}`, { ...rest, headers, body }).then(async (res) => {
+    // wrangler dev reloads a worker now and then under load and answers 503 for requests it
+    // cannot replay (only GET/HEAD are retried automatically): send such a request once more.
+    if (res.status !== 503 || !(await res.clone().text()).includes('restarted mid-request')) return res;
+    return fetch(`${stack.control.url}${path}`, { ...rest, headers, body });
+  });
 }
 
 export interface CreatedTenant { id: string; slug: string; tier: string; region: string; isolation: string; status: string; version: number; domains: string[]; [k: string]: unknown }
@@ -20,11 +25,9 @@ export interface CreatedTenant { id: string; slug: string; tier: string; region:
 export async function createViaApi(spec: Record<string, unknown> = {}): Promise<CreatedTenant> {
   const json = { slug: unique('t-'), tier: 'STANDARD', region: 'aws-us-east-2', overrides: { ratePerMinute: 600_000, burst: 10_000 }, ...spec };
   let res = await admin('/admin/v1/tenants', { method: 'POST', json });
-  // wrangler dev answers 503 when it reloads the worker under a request (it retries only GETs):
-  // send it again, and take the tenant if the first attempt had made it after all.
-  if (res.status === 503 && (await res.clone().text()).includes('restarted mid-request')) {
-    res = await admin('/admin/v1/tenants', { method: 'POST', json });
-    if (res.status === 409) res = await admin(`/admin/v1/tenants/${json.slug}`);
+  // A slug of our own already taken: a first attempt that wrangler cut off had made it after all.
+  if (res.status === 409 && (await res.clone().text()).includes('TENANT_EXISTS')) {
+    res = await admin(`/admin/v1/tenants/${json.slug}`);
     if (res.status === 200) return res.json() as Promise<CreatedTenant>;
   }
   if (res.status !== 201) throw new Error(`create failed: ${res.status} ${await res.text()}`);
