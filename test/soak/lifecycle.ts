@@ -76,7 +76,8 @@ export async function suspendResume(c: LifecycleContext, t: SoakTenant): Promise
     const at2 = Date.now();
     t.state = 'active';
     t.transitionUntil = at2 + c.boundAt(at2);
-    await watch(c, t, 'resume', at2, (x) => x.status === 200);
+    // Seen once no isolate says suspended (a fault in the tenant's region may answer 503 otherwise).
+    await watch(c, t, 'resume', at2, (x) => !(x.status === 503 && code(x) === 'TENANT_SUSPENDED'));
   } finally { t.busy = false; }
 }
 
@@ -105,7 +106,7 @@ export async function domainCycle(c: LifecycleContext, t: SoakTenant, runId: str
   const at = Date.now();
   // Until every isolate sees the domain, a request on it may still be 404.
   const probe = { ...t, state: 'deleted' as const, transitionUntil: Infinity };
-  await watch(c, probe, 'domain add', at, (r) => r.status === 200, { host });
+  await watch(c, probe, 'domain add', at, (r) => !(r.status === 404 && code(r) === 'TENANT_NOT_FOUND'), { host });
   const d = await adminRetry(c, `/admin/v1/tenants/${t.id}/domains/${host}`, { method: 'DELETE' });
   if (d.status !== 200) { c.traffic.recorder.breach(`domain remove ${t.label}: ${d.status}`); return; }
   const at2 = Date.now();
@@ -129,7 +130,7 @@ export async function deleteRecreate(c: LifecycleContext, t: SoakTenant): Promis
   fresh.busy = true;
   fresh.transitionUntil = Infinity;
   const at2 = Date.now();
-  await watch(c, fresh, 'recreate', at2, (x) => x.status === 200);
+  await watch(c, fresh, 'recreate', at2, (x) => !(x.status === 404 && code(x) === 'TENANT_NOT_FOUND'));
   fresh.transitionUntil = 0;
   // The deleted tenant's token names its id: on the new tenant of the same slug it must be refused.
   for (let i = 0; i < c.traffic.isolates; i++) {
