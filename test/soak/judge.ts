@@ -8,10 +8,13 @@ export interface FaultWindow { kind: string; start: number; end: number; region?
 
 export interface Verdict { ok: boolean; why?: string; admittedUnits: number; refusal?: string }
 
-/** Fault windows that excuse an unavailability answer for `t` at `at` (each window plus `graceMs`). */
-export function excusedBy(windows: FaultWindow[], t: Pick<SoakTenant, 'id' | 'region'>, at: number, graceMs: number): FaultWindow | null {
+/**
+ * Fault windows that excuse an unavailability answer for `t` to a request in flight from `at` to
+ * `until` (a request already running when a fault began may fail too; each window plus `graceMs`).
+ */
+export function excusedBy(windows: FaultWindow[], t: Pick<SoakTenant, 'id' | 'region'>, at: number, graceMs: number, until = at): FaultWindow | null {
   for (const w of windows) {
-    if (at < w.start || at > (w.end === 0 ? Infinity : w.end + graceMs)) continue;
+    if (until < w.start || at > (w.end === 0 ? Infinity : w.end + graceMs)) continue;
     if (w.region && w.region !== t.region) continue;
     if (w.tenants && !w.tenants.includes(t.id)) continue;
     return w;
@@ -20,11 +23,11 @@ export function excusedBy(windows: FaultWindow[], t: Pick<SoakTenant, 'id' | 're
 }
 
 /** The verdict on one response to a tenant request made at `at` with `cost` units. */
-export function judge(t: SoakTenant, reply: { status: number; headers: Record<string, string>; body: string; error?: string }, cost: number, at: number, windows: FaultWindow[], graceMs: number): Verdict {
+export function judge(t: SoakTenant, reply: { status: number; headers: Record<string, string>; body: string; error?: string; ms?: number }, cost: number, at: number, windows: FaultWindow[], graceMs: number): Verdict {
   const admitted = reply.headers['ratelimit-limit'] !== undefined && reply.status !== 429 && reply.headers['x-quota-mode'] !== 'fail-open';
   const admittedUnits = admitted ? cost : 0;
   const inTransition = at <= t.transitionUntil;
-  const fault = excusedBy(windows, t, at, graceMs);
+  const fault = excusedBy(windows, t, at, graceMs, at + (reply.ms ?? 0));
   if (reply.status === 0) return fault ? { ok: true, admittedUnits, refusal: 'NO_ANSWER' } : { ok: false, why: `no answer: ${reply.error}`, admittedUnits };
   let body: any;
   try { body = JSON.parse(reply.body); } catch { return { ok: false, why: `status ${reply.status} with a body that is not JSON`, admittedUnits }; }
