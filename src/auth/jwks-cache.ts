@@ -11,7 +11,11 @@
  */
 import { createLocalJWKSet, errors, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../errors.js';
+import { within } from '../flight/within.js';
 import { fetchJwks, type Fetcher, JwksFetchError } from './jwks-fetch.js';
+
+/** Beyond a download's own timeout, how long a joining request still waits for it. */
+const JOIN_MARGIN_MS = 500;
 
 export interface JwksCacheOptions {
   fetch?: Fetcher;
@@ -84,12 +88,16 @@ export class JwksCache {
     }
   }
 
-  /** Starts a download unless one is in flight (then joins it) or the backoff forbids one. Never rejects. */
-  private refresh(url: URL, e: Entry): Promise<void> {
-    if (e.inflight) return e.inflight;
-    if (this.now() < e.retryAt) return Promise.resolve();
+  /** Starts a download unless one is in flight (then joins it, for a bounded time) or the backoff forbids one. Never rejects. */
+  private async refresh(url: URL, e: Entry): Promise<void> {
+    // A download is bounded by timeoutMs, so one still pending well after that was started by a
+    // request that was cancelled (and its fetch with it): wait for it no longer than it can take.
+    const pending = e.inflight;
+    if (pending && (await within(pending, e.lastAttempt + this.o.timeoutMs + JOIN_MARGIN_MS - this.now())).settled) return;
+    if (e.inflight !== pending && e.inflight) return this.refresh(url, e);
+    if (this.now() < e.retryAt) return;
     e.lastAttempt = this.now();
-    e.inflight = fetchJwks(url, { fetch: this.fetch, timeoutMs: this.o.timeoutMs, maxBytes: this.o.maxBytes })
+    const inflight: Promise<void> = fetchJwks(url, { fetch: this.fetch, timeoutMs: this.o.timeoutMs, maxBytes: this.o.maxBytes })
       .then((jwks) => {
         // A malformed set counts as a failed download (createLocalJWKSet throws JWKSInvalid).
         e.keys = createLocalJWKSet(jwks);
@@ -103,8 +111,9 @@ export class JwksCache {
         const reason = err instanceof JwksFetchError ? err.message : err instanceof errors.JOSEError ? 'not a valid key set' : 'failed';
         this.opts.onFailure?.(url.href, reason, e.failures);
       })
-      .finally(() => { e.inflight = null; });
-    return e.inflight;
+      .finally(() => { if (e.inflight === inflight) e.inflight = null; });
+    e.inflight = inflight;
+    return inflight;
   }
 
   private unavailable(e: Entry): AppError {

@@ -2,7 +2,7 @@
  * Tenant lookup through three levels: L1 isolate memory (seconds), L2 shared cache (Upstash,
  * kept coherent with the control plane by invalidation epochs, src/cache/coherence.ts), L3 the
  * control Postgres. A miss costs at most one round trip per level; concurrent misses for the same
- * key share one lookup.
+ * key share one lookup, for a bounded time (src/flight/within.ts).
  *
  * Staleness: a router serves a change at most one L1 TTL after the control plane invalidated it.
  * L1 entries are timed from the start of the lookup that filled them (a slow L3 answer cannot
@@ -18,6 +18,7 @@
 import { AppError } from '../errors.js';
 import { TokenBucket } from '../cache/token-bucket.js';
 import { TtlCache } from '../cache/ttl-cache.js';
+import { within } from '../flight/within.js';
 import { cacheKey, epochKey, TenantSchema, type LookupKey, type Tenant } from './tenant.js';
 
 /** The source of truth (L3). */
@@ -34,7 +35,7 @@ export interface SharedCache {
 /** L3 reads per isolate: `burst` at once, then `perSecond`. */
 export interface LookupBudget { burst: number; perSecond: number }
 
-/** A burst of 20 L3 reads, then 5 a second, per isolate. */
+/** A burst of 50 L3 reads, then 20 a second, per isolate. */
 export const DEFAULT_LOOKUP_BUDGET: LookupBudget = { burst: 50, perSecond: 20 };
 
 export interface DirectoryOptions {
@@ -52,6 +53,8 @@ export interface DirectoryOptions {
   budget?: LookupBudget;
   /** How long a key resolved to a tenant bypasses the budget (1 h). */
   knownTtlMs?: number;
+  /** How long a request waits on the same key's lookup begun by another request before starting its own (1 s). */
+  joinMs?: number;
   now?: () => number;
   onError?: (where: string, err: unknown) => void;
 }
@@ -67,7 +70,8 @@ export class TenantDirectory {
   /** Keys this isolate resolved to a tenant lately: their L3 reads are not rationed. */
   private readonly known: TtlCache<true>;
   private readonly budget: TokenBucket;
-  private readonly inflight = new Map<string, Promise<Tenant | null>>();
+  private readonly inflight = new Map<string, { lookup: Promise<Tenant | null>; since: number }>();
+  private readonly joinMs: number;
   private readonly now: () => number;
   private readonly l1Ttl: number;
   private readonly negTtl: number;
@@ -80,6 +84,7 @@ export class TenantDirectory {
     this.negTtl = opts.negativeTtlMs ?? 30_000;
     this.l2Ttl = opts.l2TtlSeconds ?? 60;
     this.knownTtl = opts.knownTtlMs ?? 3_600_000;
+    this.joinMs = opts.joinMs ?? 1_000;
     const capacity = opts.capacity ?? 10_000;
     this.positive = new TtlCache(capacity, this.now);
     this.negative = new TtlCache(capacity, this.now);
@@ -91,14 +96,23 @@ export class TenantDirectory {
   /** The tenant for `key`, or null when there is none. `defer` receives background cache writes. */
   async resolve(key: LookupKey, defer: (p: Promise<unknown>) => void = () => {}): Promise<Tenant | null> {
     const k = cacheKey(key);
-    const hit = this.positive.get(k);
-    if (hit) return hit;
-    if (this.negative.get(k)) return null;
-    const pending = this.inflight.get(k);
-    if (pending) return pending;
-    const p = this.miss(key, k, defer).finally(() => this.inflight.delete(k));
-    this.inflight.set(k, p);
-    return p;
+    for (;;) {
+      const hit = this.positive.get(k);
+      if (hit) return hit;
+      if (this.negative.get(k)) return null;
+      // Another request's lookup of this key is joined for at most `joinMs` from its start: that
+      // request may have been cancelled (its lookup with it), and then only our own timer runs.
+      const pending = this.inflight.get(k);
+      const left = pending ? pending.since + this.joinMs - this.now() : 0;
+      if (!pending || left <= 0) break;
+      const joined = await within(pending.lookup, left);
+      if (joined.settled) return joined.value;
+    }
+    const entry = { lookup: this.miss(key, k, defer), since: this.now() };
+    this.inflight.set(k, entry);
+    const done = () => { if (this.inflight.get(k) === entry) this.inflight.delete(k); };
+    entry.lookup.then(done, done);
+    return entry.lookup;
   }
 
   /** Drops `key` from this isolate's L1 (tests and the control plane's own isolate). */

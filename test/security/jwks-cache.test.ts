@@ -39,6 +39,24 @@ describe('JwksCache', () => {
     expect(state.calls).toBe(1);
   });
 
+  it('a download that never ends (its request was cancelled) holds the others no longer than the timeout', async () => {
+    // The first download's promise never settles, as when the request that started it is cancelled.
+    let n = 0;
+    const { state, fetch } = idp(() => (n++ === 0 ? new Promise<Response>(() => {}) : jwks(a)));
+    const cache = new JwksCache({ fetch, timeoutMs: 200 });
+    const token = await a.sign();
+    void verify(cache, token).catch(() => {});
+    const t0 = Date.now();
+    const joined = await verify(cache, token);
+    expect(joined.protectedHeader.kid).toBe('a-1');
+    // It waited about timeoutMs + the 500 ms margin, then downloaded for itself.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(650);
+    expect(state.calls).toBe(2);
+    // The stuck download is not joined again.
+    await verify(cache, token);
+    expect(state.calls).toBe(2);
+  });
+
   it('after a failure answers 503 at once, fetching again only when the backoff (1 s doubling to 60 s) ends', async () => {
     let now = 1_000_000;
     const { state, fetch } = idp(down);

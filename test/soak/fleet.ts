@@ -69,11 +69,22 @@ export function tryPace(t: SoakTenant, cost: number, now: number): boolean {
 
 /** Creates one tenant through the API (retrying while the control plane is unavailable). */
 export async function createTenant(stack: Stack, spec: { label: string; slug: string; tier: string; tiers?: string[]; region: string; residency?: string | null; abuser?: boolean }, ttlSec: number): Promise<SoakTenant> {
+  let created = false;
   for (let attempt = 0; ; attempt++) {
-    const r = await adminCall(stack.control.url, stack.control.adminToken, '/admin/v1/tenants', {
-      method: 'POST', json: { slug: spec.slug, tier: spec.tier, region: spec.region, ...(spec.residency ? { residency: spec.residency } : {}) }, timeoutMs: 120_000,
-    });
-    if (r.status === 201) {
+    // As the API documents it: a create that failed after the row was written (503
+    // PROVISIONING_FAILED, or no answer) is finished with POST /tenants/{id}/provision, not
+    // repeated (that would be 409 TENANT_EXISTS).
+    const r = created
+      ? await adminCall(stack.control.url, stack.control.adminToken, `/admin/v1/tenants/${spec.slug}/provision`, { method: 'POST', timeoutMs: 120_000 })
+      : await adminCall(stack.control.url, stack.control.adminToken, '/admin/v1/tenants', {
+        method: 'POST', json: { slug: spec.slug, tier: spec.tier, region: spec.region, ...(spec.residency ? { residency: spec.residency } : {}) }, timeoutMs: 120_000,
+      });
+    const code = (r.body as { error?: { code?: string } })?.error?.code;
+    if (!created && (code === 'PROVISIONING_FAILED' || (attempt > 0 && code === 'TENANT_EXISTS'))) {
+      created = true;
+      continue;
+    }
+    if (r.status === 201 || (created && r.status === 200)) {
       const v = r.body as { id: string; isolation: string };
       const tiers = spec.tiers ?? [spec.tier];
       return {
@@ -82,7 +93,7 @@ export async function createTenant(stack: Stack, spec: { label: string; slug: st
         pace: paceFor(spec.abuser ? ['FREE'] : tiers, spec.abuser ? 10 : 0.4, Date.now()), abuser: spec.abuser ?? false, busy: false,
       };
     }
-    if (attempt >= 20 || (r.status !== 0 && r.status < 500)) throw new Error(`creating ${spec.slug}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+    if (attempt >= 20 || (r.status !== 0 && r.status < 500 && code !== 'PROVISIONING_IN_PROGRESS')) throw new Error(`creating ${spec.slug}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
     await new Promise((res) => setTimeout(res, 1000));
   }
 }

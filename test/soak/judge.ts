@@ -30,7 +30,7 @@ export function judge(t: SoakTenant, reply: { status: number; headers: Record<st
   const fault = excusedBy(windows, t, at, graceMs, at + (reply.ms ?? 0));
   if (reply.status === 0) return fault ? { ok: true, admittedUnits, refusal: 'NO_ANSWER' } : { ok: false, why: `no answer: ${reply.error}`, admittedUnits };
   let body: any;
-  try { body = JSON.parse(reply.body); } catch { return { ok: false, why: `status ${reply.status} with a body that is not JSON`, admittedUnits }; }
+  try { body = JSON.parse(reply.body); } catch { return { ok: false, why: `status ${reply.status} with a body that is not JSON: ${JSON.stringify(reply.body.slice(0, 300))}`, admittedUnits }; }
   if (reply.status >= 200 && reply.status < 300) {
     if (t.state === 'deleted' && !inTransition) return { ok: false, why: 'a deleted tenant was served', admittedUnits };
     if (t.state === 'suspended' && !inTransition) return { ok: false, why: 'a suspended tenant was served', admittedUnits };

@@ -6,12 +6,12 @@
  * are removed when the session ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../harness/ports.js';
 import { waitForHttp } from '../harness/workers.js';
 
-export interface Edge { url: string; isolates: number; child: ChildProcess; stop(): Promise<void> }
+export interface Edge { url: string; isolates: number; child: ChildProcess; logFile: string; stop(): Promise<void> }
 
 const COMPAT = 'compatibility_date = "2026-04-20"\ncompatibility_flags = ["nodejs_compat"]';
 const lit = (v: string) => {
@@ -41,11 +41,17 @@ export async function startEdge(root: string, env: Record<string, string>, isola
   configs.push(write('guard-host.toml', ['name = "soak-guard-host"', 'main = "../../test/soak/edge/guard-host.ts"', COMPAT, vars(env), objects(null),
     '[[migrations]]\ntag = "v1"\nnew_sqlite_classes = ["TenantGuard", "CircuitBreaker"]'].join('\n\n')));
   const port = await freePort();
+  // The session's output is kept (it names the exception behind a 500) unless SOAK_DEBUG shows it live.
+  const logDir = join(root, '.local', 'soak-logs');
+  mkdirSync(logDir, { recursive: true });
+  for (const f of readdirSync(logDir)) if (Date.now() - statSync(join(logDir, f)).mtimeMs > 86_400_000) rmSync(join(logDir, f), { force: true });
+  const logFile = join(logDir, `edge-${process.pid}.log`);
+  const out = process.env.SOAK_DEBUG ? 'inherit' : openSync(logFile, 'w', 0o600);
   const child = spawn(join(root, 'node_modules/.bin/wrangler'), ['dev', ...configs.flatMap((c) => ['-c', c]),
     '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(await freePort()),
-    '--persist-to', join(dir, 'state'), '--show-interactive-dev-session=false', '--log-level', process.env.SOAK_DEBUG ? 'info' : 'warn'], {
+    '--persist-to', join(dir, 'state'), '--show-interactive-dev-session=false', '--log-level', 'info'], {
     // Its own process group: stopping it stops workerd too (killing wrangler alone orphans workerd).
-    cwd: root, stdio: ['ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore', process.env.SOAK_DEBUG ? 'inherit' : 'ignore'], detached: true,
+    cwd: root, stdio: ['ignore', out, out], detached: true,
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
   });
   const url = `http://127.0.0.1:${port}`;
@@ -54,7 +60,7 @@ export async function startEdge(root: string, env: Record<string, string>, isola
   process.on('exit', () => { killGroup('SIGKILL'); cleanup(); });
   await waitForHttp(`${url}/healthz`, 120_000, child);
   return {
-    url, isolates, child,
+    url, isolates, child, logFile,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       killGroup('SIGTERM');
