@@ -19,11 +19,12 @@ const defaultSleep = (ms: number, signal: AbortSignal) => new Promise<void>((res
 });
 
 /**
- * Waits for `work` at most `ms`. A rejection of `work` is thrown; `work` keeps running when the
+ * Waits for `work` at most `ms` (Infinity: without a timer). A rejection of `work` is thrown; `work` keeps running when the
  * time runs out. `sleep` is injectable for simulations (it must resolve by `ms` or on `signal`).
  */
 export async function within<T>(work: Promise<T>, ms: number, sleep: (ms: number, signal: AbortSignal) => Promise<void> = defaultSleep): Promise<Waited<T>> {
   if (ms <= 0) return { settled: false };
+  if (ms === Infinity) return { settled: true, value: await work };
   const stop = new AbortController();
   const timedOut = Symbol('timed out');
   try {

@@ -34,8 +34,8 @@ export interface Lane {
   abandoned: string[];
   /** A refusal for rate or monthly quota, repeated locally until it could have changed. */
   blocked: Refused | null;
-  /** The call in progress (one at a time per tenant); resolves with its refusal, if any. */
-  busy: Promise<Refused | null> | null;
+  /** The call in progress (one at a time per tenant). */
+  call: Call | null;
   settle: Promise<void> | null;
   syncing: Promise<void> | null;
   retry: Promise<void> | null;
@@ -43,11 +43,22 @@ export interface Lane {
   retries?: number;
 }
 
+/** A call to the object in progress: what it carries, so that it can be given up on and requeued. */
+export interface Call {
+  /** Resolves, with its refusal if any, when the call ends or is given up on. */
+  busy: Promise<Refused | null>;
+  done: (r: Refused | null) => void;
+  report: Pick<HolderReport, 'returned' | 'abandoned'>;
+  /** The grant a lease call asks for (reported abandoned if its answer is lost). */
+  grantId: string | null;
+  sentAt: number;
+}
+
 export const LOCAL_LEASE = 'local';
 
 /** A new lane for holder `holderId`. */
 export const newLane = (holderId: string): Lane => ({
-  holderId, grant: null, inflight: 0, releases: 0, dirty: false, returns: [], abandoned: [], blocked: null, busy: null, settle: null, syncing: null, retry: null,
+  holderId, grant: null, inflight: 0, releases: 0, dirty: false, returns: [], abandoned: [], blocked: null, call: null, settle: null, syncing: null, retry: null,
 });
 
 /** Whether the current grant admits `cost` more units now without asking the object. */
@@ -94,6 +105,36 @@ export function requeue(l: Lane, r: Pick<HolderReport, 'returned' | 'abandoned'>
   l.dirty = true;
 }
 
+/** Starts a call carrying `report` (and asking for `grantId`, for a lease). */
+export function beginCall(l: Lane, report: Pick<HolderReport, 'returned' | 'abandoned'>, grantId: string | null, sentAt: number): Call {
+  let done!: (r: Refused | null) => void;
+  const busy = new Promise<Refused | null>((r) => { done = r; });
+  l.call = { busy, done, report, grantId, sentAt };
+  return l.call;
+}
+
+/** Ends `call` (answered, with its refusal if any); false when it had been given up on already. */
+export function endCall(l: Lane, call: Call, refused: Refused | null): boolean {
+  call.done(refused);
+  if (l.call !== call) return false;
+  l.call = null;
+  return true;
+}
+
+/**
+ * Gives up on `call` (failed, timed out, or its request was cancelled): what it carried goes with
+ * the next call, and its grant, which the object may have made, is reported abandoned (refunded).
+ * False when it had ended or been given up on already.
+ */
+export function abandonCall(l: Lane, call: Call): boolean {
+  call.done(null);
+  if (l.call !== call) return false;
+  l.call = null;
+  requeue(l, call.report);
+  if (call.grantId) l.abandoned.push(call.grantId);
+  return true;
+}
+
 /** Installs a granted lease, admitting the request that asked for it. */
 export function install(l: Lane, g: LeaseGrant, cost: number, sentAt: number): AdmitResult {
   l.blocked = null;
@@ -104,4 +145,4 @@ export function install(l: Lane, g: LeaseGrant, cost: number, sentAt: number): A
 /** Whether the lane holds nothing worth keeping. */
 export const isIdle = (l: Lane, now: number): boolean =>
   l.inflight === 0 && l.grant === null && !l.dirty && l.returns.length === 0 && l.abandoned.length === 0
-  && l.busy === null && l.settle === null && l.syncing === null && l.retry === null && (l.blocked === null || l.blocked.until <= now);
+  && l.call === null && l.settle === null && l.syncing === null && l.retry === null && (l.blocked === null || l.blocked.until <= now);

@@ -14,7 +14,8 @@ import type { Tenant } from '../tenancy/tenant.js';
 import { LEASE_TTL_MS, leaseSize } from './lease-size.js';
 import { guardLimits, type RateLimiter } from './rate-limiter.js';
 import type { AdmitResult, GuardLimits, HolderReport, LeaseGrant, LeaseRequest } from './guard-types.js';
-import { canSpend, install, isIdle, LOCAL_LEASE, needsSync, newLane, requeue, spend, takeReport, type Lane, type Refused } from './lease-lane.js';
+import { within } from '../flight/within.js';
+import { abandonCall, beginCall, canSpend, endCall, install, isIdle, LOCAL_LEASE, needsSync, newLane, spend, takeReport, type Call, type Lane, type Refused } from './lease-lane.js';
 
 /** What the leasing limiter needs of the object (the TenantGuard stub, or a test's stand-in). */
 export interface LeaseSource {
@@ -25,6 +26,10 @@ export interface LeaseSource {
 /** Time and ids, injectable so that a simulation can drive the limiter. */
 export interface LeaseTiming { now(): number; sleep(ms: number): Promise<void>; id(): string }
 
+/** The longest a call to the object may take before it counts as failed (the guard's fail mode decides). */
+export const DEFAULT_CALL_TIMEOUT_MS = 5_000;
+/** A request waiting on another request's call gives up on it this long after the call's own bound. */
+const JOIN_MARGIN_MS = 500;
 const RETRY_MS = 1_000;
 const RETRY_LIMIT = 6;
 const SWEEP_EVERY = 1_000;
@@ -34,7 +39,13 @@ export class LeasingRateLimiter implements RateLimiter {
   private readonly t: LeaseTiming;
   private admits = 0;
 
-  constructor(private readonly source: LeaseSource, timing: Partial<LeaseTiming> = {}) {
+  private readonly callTimeoutMs: number;
+  /** The timer `within` runs on: the injected clock's, in a simulation. */
+  private readonly wait: ((ms: number) => Promise<void>) | undefined;
+
+  constructor(private readonly source: LeaseSource, timing: Partial<LeaseTiming> = {}, opts: { callTimeoutMs?: number } = {}) {
+    this.callTimeoutMs = opts.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+    this.wait = timing.sleep;
     this.t = {
       now: timing.now ?? Date.now,
       sleep: timing.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
@@ -53,8 +64,9 @@ export class LeasingRateLimiter implements RateLimiter {
       const b = lane.blocked;
       if (b && now < b.until && c >= b.cost) return { ...b.result, retryAfterMs: Math.max(1, (b.result.retryAfterMs ?? 1) - (now - b.sentAt)) };
       if (canSpend(lane, c, now)) return spend(lane, c);
-      if (lane.busy) {
-        const refused = await lane.busy;
+      if (lane.call) {
+        const joined = await this.join(lane, lane.call);
+        const refused = joined.settled ? joined.value : null;
         // Refused for concurrency, and nothing released since: our situation is the same.
         if (refused && refused.result.reason === 'CONCURRENCY_LIMIT' && refused.releasesAtSend === lane.releases) return refused.result;
         continue;
@@ -88,11 +100,14 @@ export class LeasingRateLimiter implements RateLimiter {
     const releasesAtSend = lane.releases;
     const report = takeReport(lane, sentAt, true);
     const req: LeaseRequest = { tenantId: tenant.id, holderId: lane.holderId, grantId, want: Math.max(leaseSize(limits), cost), cost, ttlMs: LEASE_TTL_MS, limits, ...report };
-    let done!: (r: Refused | null) => void;
-    lane.busy = new Promise((r) => { done = r; });
+    const call = beginCall(lane, report, grantId, sentAt);
     let refused: Refused | null = null;
     try {
-      const g = await this.source.lease(tenant, req);
+      const answer = await within(this.source.lease(tenant, req), this.callTimeoutMs, this.wait);
+      if (!answer.settled) throw new Error(`TenantGuard did not answer within ${this.callTimeoutMs} ms`);
+      // Given up on by a request that waited for it: its grant is being reported abandoned.
+      if (lane.call !== call) throw new Error('TenantGuard answered after the call was given up on');
+      const g = answer.value;
       if (!g.ok) {
         refused = { result: g, cost, sentAt, until: sentAt + Math.min(g.retryAfterMs ?? 1, LEASE_TTL_MS) - 1, releasesAtSend };
         // The object refused with this isolate's tokens all given back: until the bucket (or
@@ -104,14 +119,21 @@ export class LeasingRateLimiter implements RateLimiter {
       if (g.mode === 'loose') this.scheduleSettle(tenant, lane);
       return admitted;
     } catch (err) {
-      requeue(lane, report);
-      lane.abandoned.push(grantId);
-      this.retryLater(tenant, lane);
+      if (abandonCall(lane, call)) void this.retryLater(tenant, lane);
       throw err;
     } finally {
-      lane.busy = null;
-      done(refused);
+      endCall(lane, call, refused);
     }
+  }
+
+  /**
+   * Waits for another request's call, no longer than it may take: past that, the request that
+   * made it was cancelled mid-call (its I/O with it), so the call is given up on here.
+   */
+  private async join(lane: Lane, call: Call) {
+    const joined = await within(call.busy, call.sentAt + this.callTimeoutMs + JOIN_MARGIN_MS - this.t.now(), this.wait);
+    if (!joined.settled) abandonCall(lane, call);
+    return joined;
   }
 
   /**
@@ -123,20 +145,19 @@ export class LeasingRateLimiter implements RateLimiter {
     if (lane.syncing) return lane.syncing;
     const run = async (): Promise<boolean> => {
       for (;;) {
-        if (lane.busy) { await lane.busy; continue; }
+        if (lane.call) { await this.join(lane, lane.call); continue; }
         const now = this.t.now();
         if (!needsSync(lane, now)) return true;
         const report = takeReport(lane, now, false);
-        let done!: (r: null) => void;
-        lane.busy = new Promise((r) => { done = r; });
+        const call = beginCall(lane, report, null, now);
         try {
-          await this.source.sync(tenant, { tenantId: tenant.id, holderId: lane.holderId, limits: guardLimits(tenant.tier), ...report });
+          const answer = await within(this.source.sync(tenant, { tenantId: tenant.id, holderId: lane.holderId, limits: guardLimits(tenant.tier), ...report }), this.callTimeoutMs, this.wait);
+          if (!answer.settled) { abandonCall(lane, call); return false; }
         } catch {
-          requeue(lane, report);
+          abandonCall(lane, call);
           return false;
         } finally {
-          lane.busy = null;
-          done(null);
+          endCall(lane, call, null);
         }
       }
     };

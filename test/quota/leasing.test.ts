@@ -98,4 +98,47 @@ describe('LeasingRateLimiter', () => {
     expect(state?.grants).toEqual({});
     expect(state?.holders).toEqual({});
   });
+
+  it('a call whose request was cancelled mid-call holds the others only until its bound; the grant it got is refunded', async () => {
+    const tenant = await freshTenant({ rate_per_minute: 60_000, burst: 2_000 });
+    const inner = counting();
+    let first = true;
+    // The first lease reaches the object (which grants it) but its answer never comes back, as
+    // when the request that made it is cancelled: its promise never settles.
+    const src: LeaseSource = {
+      lease: (t, r) => { if (!first) return inner.lease(t, r); first = false; void inner.lease(t, r); return new Promise(() => {}); },
+      sync: (t, r) => inner.sync(t, r),
+    };
+    const limiter = new LeasingRateLimiter(src, {}, { callTimeoutMs: 300 });
+    const stuck = limiter.admit(tenant, 1).catch((err: unknown) => err);
+    const t0 = Date.now();
+    const second = await limiter.admit(tenant, 1);
+    expect(second.ok).toBe(true);
+    // It waited for the call's bound, not forever.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(await stuck).toBeInstanceOf(Error);
+    await limiter.release(tenant, second.leaseId!);
+    await limiter.background(tenant);
+    // The stuck call's grant was reported abandoned: only the one admitted unit is metered.
+    expect(await meteredBy(guardFor(tenant))).toBe(1);
+  });
+
+  it('a call the object does not answer in time fails (fail mode decides), and its grant is refunded', async () => {
+    const tenant = await freshTenant({ rate_per_minute: 60_000, burst: 2_000 });
+    const inner = counting();
+    let slow = true;
+    const src: LeaseSource = {
+      lease: async (t, r) => { const g = await inner.lease(t, r); if (slow) { slow = false; await new Promise((res) => setTimeout(res, 800)); } return g; },
+      sync: (t, r) => inner.sync(t, r),
+    };
+    const limiter = new LeasingRateLimiter(src, {}, { callTimeoutMs: 300 });
+    await expect(limiter.admit(tenant, 1)).rejects.toThrow(/did not answer within 300 ms/);
+    const next = await limiter.admit(tenant, 1);
+    expect(next.ok).toBe(true);
+    await limiter.release(tenant, next.leaseId!);
+    await new Promise((res) => setTimeout(res, 1_000));
+    await limiter.background(tenant);
+    expect(await meteredBy(guardFor(tenant))).toBe(1);
+  });
 });

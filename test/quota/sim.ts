@@ -52,7 +52,8 @@ export class Sim {
         now: () => this.now,
         sleep: (ms) => new Promise((r) => { this.timers.push({ at: this.now + ms, fire: r }); }),
         id: () => `id${++this.ids}`,
-      });
+        // Calls are held as long as the simulation likes: none times out (timeouts: leasing.test.ts).
+      }, { callTimeoutMs: Infinity });
       this.isos.push(iso);
     }
   }
