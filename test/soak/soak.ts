@@ -49,6 +49,7 @@ async function main() {
   const running = await spawnStack<FullStack>(ROOT, resolve(ROOT, `.local/stack-soak-${process.pid}.json`));
   const stack = running.stack;
   process.on('exit', () => running.child.kill('SIGKILL'));
+  running.child.once('exit', (code, signal) => log(`the stack exited (${code ?? signal}); its last output:\n${running.log().slice(-3000)}`));
   log('stack ready');
   const edge = await startEdge(ROOT, stack.routerEnv, ISOLATES);
   log(`edge ready: ${ISOLATES} router isolates behind ${edge.url} (output: ${edge.logFile})`);
