@@ -54,11 +54,26 @@ export const quota = (opts: QuotaOptions = {}) => {
       const reason = result.reason ?? 'RATE_LIMITED';
       throw new AppError(429, reason, MESSAGES[reason], { 'Retry-After': seconds(result.retryAfterMs ?? 1000) });
     }
+    // Released exactly once: when the response is done, or when the client hangs up. A cancelled
+    // request never resumes from its awaits (its `finally` does not run), so without the abort
+    // listener every disconnect would keep a concurrency slot until the tenant is refused
+    // CONCURRENCY_LIMIT with nothing running (needs the `enable_request_signal` flag).
+    const leaseId = result.leaseId;
+    let released = false;
+    const release = () => {
+      if (released || !leaseId) return;
+      released = true;
+      // The isolate's count drops at once (synchronously); the report may go with a later call.
+      const pending = services.limiter.release(tenant, leaseId).catch(() => {});
+      try { c.executionCtx.waitUntil(pending); } catch { /* the request is gone: a later call carries the report */ }
+    };
+    const signal = c.req.raw.signal as AbortSignal | undefined;
+    signal?.addEventListener('abort', release, { once: true });
     try {
       await next();
     } finally {
-      const leaseId = result.leaseId;
-      if (leaseId) c.executionCtx.waitUntil(services.limiter.release(tenant, leaseId).catch(() => {}));
+      signal?.removeEventListener('abort', release);
+      release();
     }
   });
 };

@@ -3,17 +3,23 @@ import { Agent, request } from 'node:http';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 128 });
 
-export interface Reply { status: number; headers: Record<string, string>; body: string; ms: number; error?: string }
+export interface Reply { status: number; headers: Record<string, string>; body: string; ms: number; error?: string; hungUp?: boolean }
+
+export interface SendOptions {
+  host: string; path: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number;
+  /** The client hangs up after this long unless answered by then (as a closed browser tab does). */
+  hangUpAfterMs?: number;
+}
 
 /** Sends one request to `base` (http://127.0.0.1:port) with `host` as the Host header. */
-export async function send(base: string, opts: { host: string; path: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }): Promise<Reply> {
+export async function send(base: string, opts: SendOptions): Promise<Reply> {
   const r = await sendOnce(base, opts);
   // A keep-alive socket the server closed just as the request left: the request never reached
   // it (Node's documented race), so sending it again on a fresh socket is safe.
   return r.retry ? sendOnce(base, opts) : r;
 }
 
-function sendOnce(base: string, opts: { host: string; path: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number }): Promise<Reply & { retry?: boolean }> {
+function sendOnce(base: string, opts: SendOptions): Promise<Reply & { retry?: boolean }> {
   const u = new URL(opts.path, base);
   const t0 = performance.now();
   return new Promise((resolve) => {
@@ -28,11 +34,16 @@ function sendOnce(base: string, opts: { host: string; path: string; method?: str
         for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers[k] = v;
         resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks).toString('utf8'), ms: performance.now() - t0 });
       });
-      res.on('error', (err) => resolve({ status: 0, headers: {}, body: '', ms: performance.now() - t0, error: String(err) }));
+      res.on('error', (err) => resolve({ status: 0, headers: {}, body: '', ms: performance.now() - t0, error: String(err), hungUp }));
     });
     req.setTimeout(opts.timeoutMs ?? 20_000, () => req.destroy(new Error('client timeout')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, headers: {}, body: '', ms: performance.now() - t0, error: String(err),
-      retry: req.reusedSocket && (err.code === 'ECONNRESET' || /socket hang up/.test(err.message)) }));
+    let hungUp = false;
+    if (opts.hangUpAfterMs !== undefined) {
+      const timer = setTimeout(() => { hungUp = true; req.destroy(new Error('client hung up')); }, opts.hangUpAfterMs);
+      req.once('close', () => clearTimeout(timer));
+    }
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, headers: {}, body: '', ms: performance.now() - t0, error: String(err), hungUp,
+      retry: !hungUp && req.reusedSocket && (err.code === 'ECONNRESET' || /socket hang up/.test(err.message)) }));
     if (opts.body) req.write(opts.body);
     req.end();
   });

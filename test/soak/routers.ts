@@ -13,7 +13,7 @@ import { waitForHttp } from '../harness/workers.js';
 
 export interface Edge { url: string; isolates: number; child: ChildProcess; logFile: string; stop(): Promise<void> }
 
-const COMPAT = 'compatibility_date = "2026-04-20"\ncompatibility_flags = ["nodejs_compat"]';
+const COMPAT = 'compatibility_date = "2026-04-20"\ncompatibility_flags = ["nodejs_compat", "enable_request_signal"]';
 const lit = (v: string) => {
   if (v.includes("'") || v.includes('\n')) throw new Error('value cannot be a TOML literal string');
   return `'${v}'`;

@@ -10,6 +10,9 @@ import { judge, type FaultWindow } from './judge.js';
 
 export class Recorder {
   readonly admitted = new Map<string, number>();
+  /** Units of requests whose client hung up before the answer: admitted or not, nobody saw. */
+  readonly uncertain = new Map<string, number>();
+  hangUps = 0;
   readonly refusals = new Map<string, number>();
   readonly byStatus = new Map<number, number>();
   readonly latency = new Map<string, number[]>();
@@ -45,6 +48,13 @@ export class Recorder {
     return reply;
   }
 
+  /** A request whose client hung up on purpose: nothing to judge, its units may or may not be metered. */
+  hungUp(t: SoakTenant, cost: number): void {
+    this.requests++;
+    this.hangUps++;
+    this.uncertain.set(t.id, (this.uncertain.get(t.id) ?? 0) + cost);
+  }
+
   breach(why: string): void {
     this.breaches.push(why);
     this.onBreach(why);
@@ -60,6 +70,8 @@ export interface TrafficOptions {
   graceMs: number;
   recorder: Recorder;
   stop: () => boolean;
+  /** Share of requests whose client hangs up after 20–320 ms. */
+  hangUps: number;
 }
 
 /** Checks a list of tracks: every row must carry this tenant's marker. */
@@ -72,20 +84,22 @@ export const ownRows = (t: SoakTenant) => (body: any): string | null => {
 let seq = 0;
 
 /** One request for `t` through isolate `isolate` (random when omitted); recorded and judged. */
-export async function hit(o: TrafficOptions, t: SoakTenant, kind: 'read' | 'write' | 'me', isolate?: number, token = t.token, host?: string): Promise<Reply> {
+export async function hit(o: TrafficOptions, t: SoakTenant, kind: 'read' | 'write' | 'me', isolate?: number, token = t.token, host?: string, hangUpAfterMs?: number): Promise<Reply> {
   const at = Date.now();
   const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...(isolate !== undefined ? { 'x-soak-isolate': String(isolate) } : {}) };
   const h = host ?? (t.domains.length > 0 && Math.random() < 0.2 ? t.domains[0]! : `${t.slug}.localhost`);
   if (kind === 'write') {
     const title = `${t.id}:${++seq}`;
-    const reply = await send(o.edge, { host: h, path: '/api/v1/tracks', method: 'POST', headers, body: JSON.stringify({ title, artist: t.label, durationMs: 1000 }) });
+    const reply = await send(o.edge, { host: h, path: '/api/v1/tracks', method: 'POST', headers, body: JSON.stringify({ title, artist: t.label, durationMs: 1000 }), hangUpAfterMs });
     const w = o.recorder.writes.get(t.id) ?? { ok: 0, uncertain: 0 };
     if (reply.status === 201) w.ok++; else if (reply.status === 0 || reply.status === 503) w.uncertain++;
     o.recorder.writes.set(t.id, w);
+    if (reply.hungUp) { o.recorder.hungUp(t, 2); return reply; }
     return o.recorder.note(t, reply, 2, at, o.windows, o.graceMs, (b) => (b?.track?.title === title ? null : 'write answered with another row'), `write:${t.isolation}`);
   }
   const path = kind === 'me' ? '/api/v1/me' : '/api/v1/tracks?limit=20';
-  const reply = await send(o.edge, { host: h, path, headers });
+  const reply = await send(o.edge, { host: h, path, headers, hangUpAfterMs });
+  if (reply.hungUp) { o.recorder.hungUp(t, 1); return reply; }
   return o.recorder.note(t, reply, 1, at, o.windows, o.graceMs, kind === 'me' ? (b) => (b?.tenant?.id === t.id ? null : 'me names another tenant') : ownRows(t), `${kind}:${t.isolation}`);
 }
 
@@ -104,7 +118,10 @@ export async function runTraffic(o: TrafficOptions): Promise<void> {
         if (t && tryPace(t, cost, now)) picked = t;
       }
       if (!picked) { await new Promise((res) => setTimeout(res, 5)); continue; }
-      try { await hit(o, picked, kind); } finally { picked.pace.inflight--; }
+      // Some clients hang up before the answer (a closed tab, a client timeout): the router must
+      // give their concurrency slots back, or the tenant is refused later within its limits.
+      const hangUp = Math.random() < o.hangUps ? 20 + Math.floor(Math.random() * 300) : undefined;
+      try { await hit(o, picked, kind, undefined, picked.token, undefined, hangUp); } finally { picked.pace.inflight--; }
     }
   };
   await Promise.all(Array.from({ length: o.connections }, loop));
