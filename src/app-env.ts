@@ -5,8 +5,9 @@ import type { ServicesVars } from './middleware/services.js';
 import type { TenantVars } from './middleware/resolve-tenant.js';
 import type { AuthVars } from './middleware/authenticate.js';
 import type { DbVars } from './middleware/breaker.js';
+import type { ObserveVars } from './middleware/observe.js';
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: RequestContextVars & ServicesVars & TenantVars & AuthVars & DbVars;
+  Variables: RequestContextVars & ObserveVars & ServicesVars & TenantVars & AuthVars & DbVars;
 };

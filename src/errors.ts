@@ -29,6 +29,8 @@ export class AppError extends HTTPException {
 /** Writes the JSON error body. */
 export function errorResponse(c: Context, status: ContentfulStatusCode, code: ErrorCode, message: string, headers: Record<string, string> = {}): Response {
   const requestId = (c.get('requestId') as string | undefined) ?? null;
+  // For the access log (observe.ts).
+  c.set('errorCode' as never, code as never);
   for (const [k, v] of Object.entries(headers)) c.header(k, v);
   return c.json({ error: { code, message, requestId } }, status);
 }

@@ -21,6 +21,9 @@ export function upstashCache(url: string, token: string, timeoutMs = 500): Share
       const [value, epoch] = await redis.mget<(string | null)[]>(key, epochKey);
       return { value: value ?? null, epoch: epoch ?? '' };
     },
+    async ping() {
+      await redis.ping();
+    },
     async writeIfUnchanged(key, epochKey, epoch, value, ttlSeconds) {
       const written = await redis.eval<string[], number>(WRITE_IF_UNCHANGED, [key, epochKey], [epoch, value, String(ttlSeconds)]);
       return Number(written) === 1;

@@ -18,16 +18,22 @@ export interface SetupInput {
   timeoutMs: number;
   /** Whether `enter` also checks that the serving role cannot bypass row-level security. */
   check: boolean;
+  /** The request's W3C trace id: the session's application_name says it (pg_stat_activity, logs with %a). */
+  traceId?: string;
 }
 
 const ENTER = 'router.enter($1, $2, $3)';
-const BASE = `SELECT ${ENTER}, set_config('statement_timeout', $4, true), set_config('search_path', $5, true), set_config('app.tenant_id', $6, true)`;
-const AS_ROLE = `SELECT ${ENTER}, set_config('statement_timeout', $4, true), set_config('role', $5, true), set_config('search_path', $6, true), set_config('app.tenant_id', $7, true)`;
+const BASE = `SELECT ${ENTER}, set_config('statement_timeout', $4, true), set_config('search_path', $5, true), set_config('app.tenant_id', $6, true), set_config('application_name', $7, true)`;
+const AS_ROLE = `SELECT ${ENTER}, set_config('statement_timeout', $4, true), set_config('role', $5, true), set_config('search_path', $6, true), set_config('app.tenant_id', $7, true), set_config('application_name', $8, true)`;
+const TRACE_ID = /^[0-9a-f]{32}$/;
+
+/** `tenant-router` and, when there is one, the trace: `tenant-router trace=<32 hex>` (63 bytes at most, as PostgreSQL keeps). */
+const applicationName = (traceId?: string) => (traceId && TRACE_ID.test(traceId) ? `tenant-router trace=${traceId}` : 'tenant-router');
 
 /** The setup statement and its parameters. */
 export function tenantSetup(i: SetupInput): { text: string; params: unknown[] } {
   const head = [i.tenantId, i.deadline.toISOString(), i.check ? 'true' : 'false', String(Math.max(1, Math.trunc(i.timeoutMs)))];
   return i.role
-    ? { text: AS_ROLE, params: [...head, i.role, i.schema, i.tenantId] }
-    : { text: BASE, params: [...head, i.schema, i.tenantId] };
+    ? { text: AS_ROLE, params: [...head, i.role, i.schema, i.tenantId, applicationName(i.traceId)] }
+    : { text: BASE, params: [...head, i.schema, i.tenantId, applicationName(i.traceId)] };
 }

@@ -47,8 +47,8 @@ export class TenantDataRouter {
     if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 1) throw new Error('queryTimeoutMs must be a positive integer');
   }
 
-  /** A database handle for `tenant`; no I/O until the first query. */
-  for(tenant: Tenant): TenantDb {
+  /** A database handle for `tenant`; no I/O until the first query. `traceId` names the request in the session (application_name). */
+  for(tenant: Tenant, ctx: { traceId?: string } = {}): TenantDb {
     let target: Promise<Target> | undefined;
     return {
       query: async <T>(text: string, params: unknown[] = []) => {
@@ -57,7 +57,7 @@ export class TenantDataRouter {
         const check = !this.checked.has(t.url);
         const setup = tenantSetup({
           tenantId: tenant.id, schema: t.schema, role: t.role, check,
-          deadline: new Date(Date.now() + this.timeoutMs), timeoutMs: this.timeoutMs,
+          deadline: new Date(Date.now() + this.timeoutMs), timeoutMs: this.timeoutMs, traceId: ctx.traceId,
         });
         const sql = neon(t.url);
         try {

@@ -6,6 +6,7 @@ import type { TenantDb } from '../data/tenant-db.js';
 import type { RequestContextVars } from './request-context.js';
 import type { ServicesVars } from './services.js';
 import type { TenantVars } from './resolve-tenant.js';
+import type { ObserveVars } from './observe.js';
 
 export interface DbVars { db: TenantDb }
 
@@ -20,10 +21,13 @@ export const breaker = () =>
     const { tenant, services } = c.var;
     const target = breakerTarget(tenant);
     const limits = breakerLimits(tenant.tier);
+    const record = (c.var as Partial<ObserveVars>).record;
     let permit: Permit;
     try {
       permit = await services.breakers.permit(target, limits);
+      if (record) record.breaker = !permit.allowed ? 'open' : permit.probe ? 'probe' : 'closed';
     } catch (err) {
+      if (record) record.breaker = 'unreachable';
       // The breaker protects the database; when it cannot be asked, the database still can.
       console.warn(JSON.stringify({ level: 'warn', msg: 'breaker unreachable', metric: 'breaker_fail_open', target, error: String(err).slice(0, 200) }));
       permit = { allowed: true, probe: false };
@@ -33,7 +37,7 @@ export const breaker = () =>
       throw new AppError(503, 'CIRCUIT_OPEN', 'tenant database is unavailable; try again later', { 'Retry-After': String(wait) });
     }
     const probe = permit.probe;
-    const db = services.data.for(tenant);
+    const db = services.data.for(tenant, { traceId: record?.trace.traceId });
     let reported = false;
     const report = (ok: boolean) => {
       if (reported) return;
@@ -42,6 +46,7 @@ export const breaker = () =>
     };
     c.set('db', {
       query: async <T>(text: string, params?: unknown[]) => {
+        const t0 = performance.now();
         try {
           const rows = await db.query<T>(text, params);
           report(true);
@@ -49,6 +54,8 @@ export const breaker = () =>
         } catch (err) {
           report(!(err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE'));
           throw err;
+        } finally {
+          if (record) { record.dbCalls++; record.dbMs += performance.now() - t0; }
         }
       },
     });

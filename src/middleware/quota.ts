@@ -5,6 +5,7 @@ import type { AdmitResult } from '../quota/guard-types.js';
 import type { RequestContextVars } from './request-context.js';
 import type { ServicesVars } from './services.js';
 import type { TenantVars } from './resolve-tenant.js';
+import type { ObserveVars } from './observe.js';
 
 export interface QuotaOptions {
   /** Units a request costs (route weight); 1 when omitted. */
@@ -30,6 +31,7 @@ export const quota = (opts: QuotaOptions = {}) => {
   const weight = opts.weight ?? (() => 1);
   return createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars }>(async function quota(c, next) {
     const { tenant, services } = c.var;
+    const record = (c.var as Partial<ObserveVars>).record;
     const cost = weight(c);
     if (!Number.isInteger(cost) || cost < 1) throw new Error(`route weight must be a positive integer, got ${cost}`);
     let result: AdmitResult;
@@ -37,6 +39,7 @@ export const quota = (opts: QuotaOptions = {}) => {
       result = await services.limiter.admit(tenant, cost);
     } catch (err) {
       const mode = tenant.tier.fail_mode;
+      if (record) record.guard = mode === 'closed' ? 'fail-closed' : 'fail-open';
       console.warn(JSON.stringify({ level: 'warn', msg: 'quota guard unreachable', metric: `quota_fail_${mode}`, requestId: c.var.requestId, tenant: tenant.id, error: String(err).slice(0, 200) }));
       // The limiter retries in the background to report the grant whose answer was lost (so the
       // object refunds it): keep the isolate alive for that.
@@ -50,6 +53,7 @@ export const quota = (opts: QuotaOptions = {}) => {
     c.header('RateLimit-Limit', String(result.limit));
     c.header('RateLimit-Remaining', String(result.remaining));
     c.header('RateLimit-Reset', seconds(result.resetMs));
+    if (record) record.guard = result.ok ? 'admitted' : `refused:${result.reason ?? 'RATE_LIMITED'}`;
     if (!result.ok) {
       const reason = result.reason ?? 'RATE_LIMITED';
       throw new AppError(429, reason, MESSAGES[reason], { 'Retry-After': seconds(result.retryAfterMs ?? 1000) });

@@ -6,6 +6,7 @@ import { classifyHost, normalizeHost } from '../tenancy/host.js';
 import type { LookupKey, Tenant } from '../tenancy/tenant.js';
 import type { RequestContextVars } from './request-context.js';
 import type { ServicesVars } from './services.js';
+import type { ObserveVars } from './observe.js';
 
 /** `onApiHost`: the tenant came from the token, so token refusals must stay uniform (authenticate reads it). */
 export interface TenantVars { tenant: Tenant; host: string; bearer: string | null; onApiHost: boolean; identity?: Identity }
@@ -44,7 +45,8 @@ export const resolveTenant = () =>
       key = cls.kind === 'subdomain' ? { kind: 'slug', value: cls.slug } : { kind: 'domain', value: cls.host };
     }
 
-    const tenant = await directory.resolve(key, defer);
+    const record = (c.var as Partial<ObserveVars>).record;
+    const tenant = await directory.resolve(key, defer, (level) => { if (record) record.cache = level; });
     if (!tenant) {
       // An unknown issuer is refused exactly like a known one with a bad signature. (A platform
       // token naming an unknown id is genuine: its holder may learn that the id names no tenant.)

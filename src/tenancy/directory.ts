@@ -19,6 +19,7 @@ import { AppError } from '../errors.js';
 import { TokenBucket } from '../cache/token-bucket.js';
 import { TtlCache } from '../cache/ttl-cache.js';
 import { within } from '../flight/within.js';
+import type { CacheLevel } from '../observability/request-record.js';
 import { cacheKey, epochKey, TenantSchema, type LookupKey, type Tenant } from './tenant.js';
 
 /** The source of truth (L3). */
@@ -30,6 +31,8 @@ export interface SharedCache {
   read(key: string, epochKey: string): Promise<{ value: string | null; epoch: string }>;
   /** Stores `value` unless the epoch moved since it read `epoch`; true when stored. */
   writeIfUnchanged(key: string, epochKey: string, epoch: string, value: string, ttlSeconds: number): Promise<boolean>;
+  /** Whether the cache answers (readiness). */
+  ping?(): Promise<void>;
 }
 
 /** L3 reads per isolate: `burst` at once, then `perSecond`. */
@@ -78,6 +81,9 @@ export class TenantDirectory {
   private readonly l2Ttl: number;
   private readonly knownTtl: number;
 
+  /** The L2, for readiness checks (null when there is none). */
+  get shared(): SharedCache | null { return this.opts.shared ?? null; }
+
   constructor(private readonly opts: DirectoryOptions) {
     this.now = opts.now ?? Date.now;
     this.l1Ttl = opts.l1TtlMs ?? 5_000;
@@ -93,22 +99,22 @@ export class TenantDirectory {
     this.budget = new TokenBucket(budget.burst, budget.perSecond, this.now);
   }
 
-  /** The tenant for `key`, or null when there is none. `defer` receives background cache writes. */
-  async resolve(key: LookupKey, defer: (p: Promise<unknown>) => void = () => {}): Promise<Tenant | null> {
+  /** The tenant for `key`, or null when there is none. `defer` receives background cache writes, `seen` the level that answered. */
+  async resolve(key: LookupKey, defer: (p: Promise<unknown>) => void = () => {}, seen: (level: CacheLevel) => void = () => {}): Promise<Tenant | null> {
     const k = cacheKey(key);
     for (;;) {
       const hit = this.positive.get(k);
-      if (hit) return hit;
-      if (this.negative.get(k)) return null;
+      if (hit) { seen('l1'); return hit; }
+      if (this.negative.get(k)) { seen('l1'); return null; }
       // Another request's lookup of this key is joined for at most `joinMs` from its start: that
       // request may have been cancelled (its lookup with it), and then only our own timer runs.
       const pending = this.inflight.get(k);
       const left = pending ? pending.since + this.joinMs - this.now() : 0;
       if (!pending || left <= 0) break;
       const joined = await within(pending.lookup, left);
-      if (joined.settled) return joined.value;
+      if (joined.settled) { seen('joined'); return joined.value; }
     }
-    const entry = { lookup: this.miss(key, k, defer), since: this.now() };
+    const entry = { lookup: this.miss(key, k, defer, seen), since: this.now() };
     this.inflight.set(k, entry);
     const done = () => { if (this.inflight.get(k) === entry) this.inflight.delete(k); };
     entry.lookup.then(done, done);
@@ -122,11 +128,12 @@ export class TenantDirectory {
     this.negative.delete(k);
   }
 
-  private async miss(key: LookupKey, k: string, defer: (p: Promise<unknown>) => void): Promise<Tenant | null> {
+  private async miss(key: LookupKey, k: string, defer: (p: Promise<unknown>) => void, seen: (level: CacheLevel) => void): Promise<Tenant | null> {
     const started = this.now();
     const l2 = await this.readShared(key, k);
-    if (l2.hit) return this.remember(k, l2.tenant, started);
+    if (l2.hit) { seen('l2'); return this.remember(k, l2.tenant, started); }
     if (!this.known.get(k) && !this.budget.take()) throw overBudget();
+    seen('l3');
     const tenant = this.remember(k, await this.opts.store.find(key), started);
     // Without the epoch there is nothing to compare against: leave L2 alone.
     if (l2.epoch !== null) defer(this.writeBack(key, k, l2.epoch, tenant));

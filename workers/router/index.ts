@@ -1,7 +1,7 @@
 /**
  * The edge router. The whole request path, top to bottom:
  *
- *   requestContext → securityAudit → resolveTenant → authenticate → residency → quota → breaker → route
+ *   requestContext → observe → securityAudit → resolveTenant → authenticate → residency → quota → breaker → route
  *
  * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
  * but nothing about it is told before the token is: resolveTenant finds the tenant silently, and
@@ -12,12 +12,16 @@
  * policy so that refused requests do not spend the tenant's budget, and the breaker last, right
  * before the database. securityAudit wraps the steps that refuse: it sees their refusals and
  * records the ones an operator must find later (tenant mismatch, residency violation) in the
- * audit log.
+ * audit log. observe wraps it all: it takes up the caller's trace, and writes the
+ * `traceparent` and `Server-Timing` headers and one access-log line per request; `timed` records
+ * how long each step took before handing on.
  */
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../../src/app-env.js';
 import { notFound, onError } from '../../src/errors.js';
 import { requestContext } from '../../src/middleware/request-context.js';
+import { observe, timed } from '../../src/middleware/observe.js';
+import { readyz } from '../../src/middleware/readyz.js';
 import { services } from '../../src/middleware/services.js';
 import { securityAudit } from '../../src/middleware/security-audit.js';
 import { resolveTenant } from '../../src/middleware/resolve-tenant.js';
@@ -33,23 +37,26 @@ import { me } from '../../src/app/me.js';
 /** Writes cost two units: they hold a transaction and a row lock, reads do not. */
 const routeWeight = (c: Context) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? 1 : 2);
 
-/** The router; `build` makes the isolate's services (the benchmark swaps the rate limiter). */
-export function buildRouter(build: (env: Env) => Services = routerServices) {
+/** The router; `build` makes the isolate's services (the benchmark swaps the rate limiter); `accessLog` receives the access-log lines (console.log by default). */
+export function buildRouter(build: (env: Env) => Services = routerServices, opts: { accessLog?: ((line: string) => void) | null } = {}) {
   const app = new Hono<AppEnv>();
   app.onError(onError);
   app.notFound(notFound);
 
   app.use(requestContext());
+  app.use(observe({ log: opts.accessLog }));
   // Liveness needs no tenant, no configuration and no database.
   app.get('/healthz', (c) => c.json({ ok: true }));
 
   app.use(services(build));
+  // Readiness: the control database, the L2 cache, each region's breaker.
+  app.get('/readyz', readyz());
   app.use(securityAudit());
-  app.use(resolveTenant());
-  app.use(authenticate());
-  app.use(residency());
-  app.use(quota({ weight: routeWeight }));
-  app.use(breaker());
+  app.use(timed('tenant', resolveTenant()));
+  app.use(timed('auth', authenticate()));
+  app.use(timed('policy', residency()));
+  app.use(timed('quota', quota({ weight: routeWeight })));
+  app.use(timed('breaker', breaker()));
 
   app.route('/api/v1/tracks', tracks);
   app.route('/api/v1/me', me);

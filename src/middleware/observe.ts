@@ -1,0 +1,64 @@
+import { createMiddleware } from 'hono/factory';
+import { matchedRoutes } from 'hono/route';
+import type { Context, MiddlewareHandler } from 'hono';
+import { accessLine, newRecord, serverTiming, type RequestRecord } from '../observability/request-record.js';
+import { traceFrom, traceparent } from '../observability/trace-context.js';
+import type { RequestContextVars } from './request-context.js';
+
+export interface ObserveVars { record: RequestRecord; errorCode?: string }
+
+export interface ObserveOptions {
+  /** Where the access-log line goes (console.log: Workers Logs / Logpush); null: no access log. */
+  log?: ((line: string) => void) | null;
+  now?: () => number;
+}
+
+/** The route pattern that answered (`/api/v1/tracks/:id`), never the raw path (no ids in metrics). */
+function routeOf(c: Context): string {
+  const routes = matchedRoutes(c).filter((r) => r.method !== 'ALL');
+  return routes.at(-1)?.path ?? 'unmatched';
+}
+
+/**
+ * Observes every request: takes up the caller's W3C trace (or starts one), and once the answer
+ * is ready adds `traceparent` (this request's span) and `Server-Timing` (each step, the database,
+ * the total) to it and writes one access-log line. The steps fill in `record` as they go.
+ */
+export const observe = (opts: ObserveOptions = {}) => {
+  const log = opts.log === undefined ? (line: string) => console.log(line) : opts.log;
+  const now = opts.now ?? (() => performance.now());
+  return createMiddleware<{ Variables: RequestContextVars & ObserveVars }>(async function observe(c, next) {
+    const t0 = now();
+    const record = newRecord(traceFrom(c.req.header('traceparent')), t0);
+    c.set('record', record);
+    await next();
+    const total = now() - t0;
+    try {
+      c.res.headers.set('traceparent', traceparent(record.trace));
+      c.res.headers.set('Server-Timing', serverTiming(record, total));
+    } catch { /* an immutable response: it keeps its own headers */ }
+    const tenant = (c.var as { tenant?: { id: string; region: string; placement?: { region: string } | null } }).tenant;
+    log?.(accessLine(record, {
+      requestId: c.var.requestId, method: c.req.method, route: routeOf(c), status: c.res.status, code: c.var.errorCode ?? null,
+      tenant: tenant?.id ?? null, region: tenant ? tenant.placement?.region ?? tenant.region : null, totalMs: total,
+    }));
+  });
+};
+
+/**
+ * `mw` with the time until it hands on (or answers) recorded as step `name`: the part of the
+ * request it is responsible for, not the steps after it.
+ */
+export function timed<M extends MiddlewareHandler>(name: string, mw: M, now: () => number = () => performance.now()): M {
+  return (async (c: Context, next: () => Promise<void>) => {
+    const record = c.get('record') as RequestRecord | undefined;
+    const t0 = now();
+    let handedOn = false;
+    const stop = () => { if (!handedOn) { handedOn = true; record?.steps.push([name, now() - t0]); } };
+    try {
+      return await mw(c, async () => { stop(); await next(); });
+    } finally {
+      stop();
+    }
+  }) as unknown as M;
+}
