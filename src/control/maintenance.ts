@@ -16,16 +16,22 @@ export interface MaintenanceReport {
   purges: { purged: number; failed: number } | { error: string };
 }
 
-const running = new WeakMap<ControlServices, Promise<MaintenanceReport>>();
+const running = new WeakMap<ControlServices, { run: Promise<MaintenanceReport>; since: number }>();
+/**
+ * A run joined later than this after its start is taken for dead: the request whose waitUntil
+ * carried it may have been cut off (30 s after its answer), and then the run never settles.
+ */
+const RUN_BOUND_MS = 60_000;
 
-/** Runs maintenance once; a call while a run is under way in this isolate joins it. */
+/** Runs maintenance once; a call while a run is under way in this isolate joins it (for a bounded time). */
 export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
-  let run = running.get(s);
-  if (!run) {
-    run = maintain(s).finally(() => running.delete(s));
-    running.set(s, run);
-  }
-  return run;
+  const current = running.get(s);
+  if (current && Date.now() - current.since < RUN_BOUND_MS) return current.run;
+  const entry = { run: maintain(s), since: Date.now() };
+  const done = () => { if (running.get(s) === entry) running.delete(s); };
+  entry.run.then(done, done);
+  running.set(s, entry);
+  return entry.run;
 }
 
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {

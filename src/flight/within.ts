@@ -23,7 +23,11 @@ const defaultSleep = (ms: number, signal: AbortSignal) => new Promise<void>((res
  * time runs out. `sleep` is injectable for simulations (it must resolve by `ms` or on `signal`).
  */
 export async function within<T>(work: Promise<T>, ms: number, sleep: (ms: number, signal: AbortSignal) => Promise<void> = defaultSleep): Promise<Waited<T>> {
-  if (ms <= 0) return { settled: false };
+  if (!(ms > 0)) {
+    // Not waited for: its rejection, if any, is nobody's to handle.
+    work.then(undefined, () => {});
+    return { settled: false };
+  }
   if (ms === Infinity) return { settled: true, value: await work };
   const stop = new AbortController();
   const timedOut = Symbol('timed out');

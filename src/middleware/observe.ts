@@ -21,8 +21,8 @@ function routeOf(c: Context): string {
 
 /**
  * Observes every request: takes up the caller's W3C trace (or starts one), and once the answer
- * is ready adds `traceparent` (this request's span) and `Server-Timing` (each step, the database,
- * the total) to it and writes one access-log line. The steps fill in `record` as they go.
+ * is ready adds `traceparent` (this request's span) and, once the caller is authenticated,
+ * `Server-Timing` (each step, the database, the total) to it and writes one access-log line. The steps fill in `record` as they go.
  */
 export const observe = (opts: ObserveOptions = {}) => {
   const log = opts.log === undefined ? (line: string) => console.log(line) : opts.log;
@@ -35,7 +35,9 @@ export const observe = (opts: ObserveOptions = {}) => {
     const total = now() - t0;
     try {
       c.res.headers.set('traceparent', traceparent(record.trace));
-      c.res.headers.set('Server-Timing', serverTiming(record, total));
+      // Only to an authenticated caller: before that, which step refused (and how long it took)
+      // would tell an unknown tenant or issuer from a known one with a bad token.
+      if (record.passed.includes('auth')) c.res.headers.set('Server-Timing', serverTiming(record, total));
     } catch { /* an immutable response: it keeps its own headers */ }
     const tenant = (c.var as { tenant?: { id: string; region: string; placement?: { region: string } | null } }).tenant;
     log?.(accessLine(record, {
@@ -56,7 +58,7 @@ export function timed<M extends MiddlewareHandler>(name: string, mw: M, now: () 
     let handedOn = false;
     const stop = () => { if (!handedOn) { handedOn = true; record?.steps.push([name, now() - t0]); } };
     try {
-      return await mw(c, async () => { stop(); await next(); });
+      return await mw(c, async () => { stop(); record?.passed.push(name); await next(); });
     } finally {
       stop();
     }

@@ -64,20 +64,24 @@ export const quota = (opts: QuotaOptions = {}) => {
     // CONCURRENCY_LIMIT with nothing running (needs the `enable_request_signal` flag).
     const leaseId = result.leaseId;
     let released = false;
-    const release = () => {
+    const release = (hungUp: boolean) => {
       if (released || !leaseId) return;
       released = true;
-      // The isolate's count drops at once (synchronously); the report may go with a later call.
-      const pending = services.limiter.release(tenant, leaseId).catch(() => {});
-      try { c.executionCtx.waitUntil(pending); } catch { /* the request is gone: a later call carries the report */ }
+      // Hung up: only the isolate's count drops (synchronously); a call started from a request
+      // being cancelled would die with it, so the report goes with the lane's next call.
+      if (hungUp && services.limiter.releaseQuietly) { services.limiter.releaseQuietly(tenant, leaseId); return; }
+      c.executionCtx.waitUntil(services.limiter.release(tenant, leaseId).catch(() => {}));
     };
+    const onAbort = () => release(true);
     const signal = c.req.raw.signal as AbortSignal | undefined;
-    signal?.addEventListener('abort', release, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // Cancelled while it waited for admission: the listener came too late to hear it.
+    if (signal?.aborted) release(true);
     try {
       await next();
     } finally {
-      signal?.removeEventListener('abort', release);
-      release();
+      signal?.removeEventListener('abort', onAbort);
+      release(false);
     }
   });
 };

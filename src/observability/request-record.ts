@@ -15,6 +15,8 @@ export interface RequestRecord {
   trace: TraceContext;
   startedAt: number;
   steps: [string, number][];
+  /** The steps that handed the request on (rather than answering it themselves). */
+  passed: string[];
   cache: CacheLevel | null;
   guard: GuardOutcome | null;
   breaker: BreakerOutcome | null;
@@ -23,7 +25,7 @@ export interface RequestRecord {
 }
 
 export const newRecord = (trace: TraceContext, startedAt: number): RequestRecord =>
-  ({ trace, startedAt, steps: [], cache: null, guard: null, breaker: null, dbCalls: 0, dbMs: 0 });
+  ({ trace, startedAt, steps: [], passed: [], cache: null, guard: null, breaker: null, dbCalls: 0, dbMs: 0 });
 
 const ms = (n: number) => Math.max(0, Math.round(n * 10) / 10);
 

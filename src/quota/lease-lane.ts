@@ -38,7 +38,11 @@ export interface Lane {
   call: Call | null;
   settle: Promise<void> | null;
   syncing: Promise<void> | null;
+  /** When `syncing` began (one older than its bound is taken for dead). */
+  syncingSince: number;
   retry: Promise<void> | null;
+  /** When `retry` is due to run. */
+  retryDue: number;
   /** Failed background reports in a row (reset by a delivered one). */
   retries?: number;
 }
@@ -58,7 +62,7 @@ export const LOCAL_LEASE = 'local';
 
 /** A new lane for holder `holderId`. */
 export const newLane = (holderId: string): Lane => ({
-  holderId, grant: null, inflight: 0, releases: 0, dirty: false, returns: [], abandoned: [], blocked: null, call: null, settle: null, syncing: null, retry: null,
+  holderId, grant: null, inflight: 0, releases: 0, dirty: false, returns: [], abandoned: [], blocked: null, call: null, settle: null, syncing: null, syncingSince: 0, retry: null, retryDue: 0,
 });
 
 /** Whether the current grant admits `cost` more units now without asking the object. */

@@ -75,12 +75,18 @@ export class LeasingRateLimiter implements RateLimiter {
     }
   }
 
-  async release(tenant: Tenant, leaseId: string): Promise<void> {
+  releaseQuietly(tenant: Tenant, leaseId: string): void {
     const lane = this.lanes.get(tenant.id);
     if (leaseId !== LOCAL_LEASE || !lane) return;
     lane.inflight = Math.max(0, lane.inflight - 1);
     lane.releases++;
     lane.dirty = true;
+  }
+
+  async release(tenant: Tenant, leaseId: string): Promise<void> {
+    const lane = this.lanes.get(tenant.id);
+    if (leaseId !== LOCAL_LEASE || !lane) return;
+    this.releaseQuietly(tenant, leaseId);
     // A valid loose grant covers the release (its allowance is reserved); its settle reports.
     if (!needsSync(lane, this.t.now())) return lane.settle ?? undefined;
     return this.sync(tenant, lane);
@@ -142,7 +148,9 @@ export class LeasingRateLimiter implements RateLimiter {
    * retry too.
    */
   private sync(tenant: Tenant, lane: Lane): Promise<void> {
-    if (lane.syncing) return lane.syncing;
+    // Joined only while it can still be alive: one that ran past its calls' bounds belonged to a
+    // request that was cut off (its timers and calls with it), and would never settle.
+    if (lane.syncing && this.t.now() - lane.syncingSince <= this.backgroundBoundMs()) return lane.syncing;
     const run = async (): Promise<boolean> => {
       for (;;) {
         if (lane.call) { await this.join(lane, lane.call); continue; }
@@ -161,10 +169,11 @@ export class LeasingRateLimiter implements RateLimiter {
         }
       }
     };
-    const p = run().finally(() => { lane.syncing = null; })
+    const p: Promise<void> = run().finally(() => { if (lane.syncing === p) lane.syncing = null; })
       .then((ok) => { if (ok) { lane.retries = 0; return undefined; } return this.retryLater(tenant, lane); })
       .finally(() => this.dropIfIdle(tenant.id, lane));
     lane.syncing = p;
+    lane.syncingSince = this.t.now();
     return p;
   }
 
@@ -183,14 +192,21 @@ export class LeasingRateLimiter implements RateLimiter {
    * as a waitUntil may run. What is still undelivered then goes with the next call.
    */
   private retryLater(tenant: Tenant, lane: Lane): Promise<void> {
-    if (lane.retry) return lane.retry;
+    if (lane.retry && this.t.now() <= lane.retryDue + this.backgroundBoundMs()) return lane.retry;
     const attempt = (lane.retries = (lane.retries ?? 0) + 1);
     if (attempt > RETRY_LIMIT) return Promise.resolve();
-    const p: Promise<void> = this.t.sleep(Math.min(RETRY_MS * 2 ** (attempt - 1), 8 * RETRY_MS))
+    const delay = Math.min(RETRY_MS * 2 ** (attempt - 1), 8 * RETRY_MS);
+    lane.retryDue = this.t.now() + delay;
+    const p: Promise<void> = this.t.sleep(delay)
       .then(() => { if (lane.retry === p) lane.retry = null; return this.sync(tenant, lane); })
       .finally(() => { if (lane.retry === p) lane.retry = null; this.dropIfIdle(tenant.id, lane); });
     lane.retry = p;
     return p;
+  }
+
+  /** How long background work (a report, with a wait for the call before it) can take while alive. */
+  private backgroundBoundMs(): number {
+    return 2 * (this.callTimeoutMs + JOIN_MARGIN_MS);
   }
 
   private lane(tenantId: string): Lane {

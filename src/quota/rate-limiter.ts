@@ -13,6 +13,8 @@ export interface RateLimiter {
   admit(tenant: Tenant, cost: number): Promise<AdmitResult>;
   /** Ends the request's slot; may resolve only when related background work (a settle) is done. */
   release(tenant: Tenant, leaseId: string): Promise<void>;
+  /** Ends the slot of a request that is being cancelled, without any call (the next call reports it). */
+  releaseQuietly?(tenant: Tenant, leaseId: string): void;
   /** Background work for `tenant` still pending after a failed admission (for waitUntil), if any. */
   background?(tenant: Tenant): Promise<void> | null;
 }

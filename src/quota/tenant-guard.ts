@@ -68,8 +68,10 @@ export class TenantGuard extends DurableObject<Env> {
   /** An isolate's report: its running requests, unused tokens given back, abandoned grants. */
   async sync(report: HolderReport): Promise<void> {
     this.calls.sync++;
-    // Nothing to record for an object that stores nothing (a late settle after a deletion).
-    if (!this.guard && report.inflight === 0) return;
+    // Nothing to record for an object that stores nothing (a late settle after a deletion), unless
+    // the report names grants: an abandoned id must be remembered, or its lease, arriving later,
+    // would be granted and metered with nobody to refund it.
+    if (!this.guard && report.inflight === 0 && !report.abandoned?.length && !report.returned?.length) return;
     const s = this.working();
     sync(s, report, Date.now());
     await this.persist(s);

@@ -114,7 +114,10 @@ export class TenantDirectory {
       const joined = await within(pending.lookup, left);
       if (joined.settled) { seen('joined'); return joined.value; }
     }
-    const entry = { lookup: this.miss(key, k, defer, seen), since: this.now() };
+    const entry: { lookup: Promise<Tenant | null>; since: number } = { lookup: Promise.resolve(null), since: this.now() };
+    // Only the newest lookup of a key writes L1 and L2: an older one given up on by its joiners
+    // may finish last, and must not replace a fresher answer.
+    entry.lookup = this.miss(key, k, defer, seen, () => this.inflight.get(k) === entry);
     this.inflight.set(k, entry);
     const done = () => { if (this.inflight.get(k) === entry) this.inflight.delete(k); };
     entry.lookup.then(done, done);
@@ -128,13 +131,15 @@ export class TenantDirectory {
     this.negative.delete(k);
   }
 
-  private async miss(key: LookupKey, k: string, defer: (p: Promise<unknown>) => void, seen: (level: CacheLevel) => void): Promise<Tenant | null> {
+  private async miss(key: LookupKey, k: string, defer: (p: Promise<unknown>) => void, seen: (level: CacheLevel) => void, newest: () => boolean): Promise<Tenant | null> {
     const started = this.now();
     const l2 = await this.readShared(key, k);
-    if (l2.hit) { seen('l2'); return this.remember(k, l2.tenant, started); }
+    if (l2.hit) { seen('l2'); return newest() ? this.remember(k, l2.tenant, started) : l2.tenant; }
     if (!this.known.get(k) && !this.budget.take()) throw overBudget();
     seen('l3');
-    const tenant = this.remember(k, await this.opts.store.find(key), started);
+    const found = await this.opts.store.find(key);
+    if (!newest()) return found;
+    const tenant = this.remember(k, found, started);
     // Without the epoch there is nothing to compare against: leave L2 alone.
     if (l2.epoch !== null) defer(this.writeBack(key, k, l2.epoch, tenant));
     return tenant;

@@ -44,6 +44,7 @@ describe('router signals', () => {
     const res = await send('acme.localhost', '/api/v1/tracks?secret=x', { authorization: 'Bearer not-a-token' });
     expect(res.status).toBe(401);
     expect(res.headers.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+    expect(res.headers.get('server-timing')).toBeNull();
     const line = lines.slice(before).at(-1)!;
     expect(line).toMatchObject({ status: 401, code: 'INVALID_TOKEN', guard: null, dbCalls: 0 });
     expect(line.traceId).toBe(res.headers.get('traceparent')!.split('-')[1]);

@@ -50,6 +50,17 @@ describe('TenantGuard object', () => {
     expect(await stub.lease({ ...other, grantId: 'g100' })).toMatchObject({ ok: true, allowance: 1 });
   });
 
+  it('remembers a grant reported abandoned before the object ever saw it: its late lease is metered 0', async () => {
+    // The abandon report overtook the lease call (first call to an object with no state yet).
+    const { stub } = testGuard();
+    const tenantId = ghost();
+    const limits = { ...roomy, concurrency: 10 };
+    await stub.sync({ tenantId, holderId: 'h1', inflight: 0, abandoned: ['late'], limits });
+    const g = await stub.lease({ tenantId, holderId: 'h1', grantId: 'late', want: 50, cost: 1, ttlMs: 1000, inflight: 0, limits });
+    expect(g.ok ? g.tokens : 0).toBe(0);
+    expect(await meteredBy(stub)).toBe(0);
+  });
+
   it('grants headroom only within half the concurrency, and takes unused tokens back by grant id', async () => {
     const { stub } = testGuard();
     const tenantId = ghost();

@@ -11,9 +11,14 @@ import { createViaApi, tokenFor } from '../support/control.js';
 const API = 'api.localhost';
 const now = () => Math.floor(Date.now() / 1000);
 
-/** Everything a client can compare between two refusals, minus the request id. */
+/**
+ * Everything a client can compare between two refusals, minus the request id and the span of the
+ * trace (random per request). No Server-Timing before authentication: its steps would tell.
+ */
 async function refusal(res: Response) {
-  const headers = [...res.headers.entries()].filter(([k]) => k !== 'x-request-id' && k !== 'content-length').sort();
+  expect(res.headers.get('server-timing')).toBeNull();
+  expect(res.headers.get('traceparent')).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  const headers = [...res.headers.entries()].filter(([k]) => k !== 'x-request-id' && k !== 'content-length' && k !== 'traceparent').sort();
   const { code, message } = await errorOf(res);
   return { status: res.status, code, message, headers };
 }

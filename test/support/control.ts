@@ -11,11 +11,16 @@ export function admin(path: string, init: RequestInit & { token?: string | null;
   let body = init.body;
   if (init.json !== undefined) { headers.set('content-type', 'application/json'); body = JSON.stringify(init.json); }
   const { token: _t, json: _j, ...rest } = init;
-  return fetch(`${stack.control.url}${path}`, { ...rest, headers, body }).then(async (res) => {
-    // wrangler dev reloads a worker now and then under load and answers 503 for requests it
-    // cannot replay (only GET/HEAD are retried automatically): send such a request once more.
+  const send = () => fetch(`${stack.control.url}${path}`, { ...rest, headers, body });
+  // wrangler dev reloads a worker now and then under load and answers 503 for requests it
+  // cannot replay (only GET/HEAD are retried automatically), or drops the connection
+  // ("Network connection lost"): send such a request once more.
+  return send().then(async (res) => {
     if (res.status !== 503 || !(await res.clone().text()).includes('restarted mid-request')) return res;
-    return fetch(`${stack.control.url}${path}`, { ...rest, headers, body });
+    return send();
+  }, (err: unknown) => {
+    if (!/Network connection lost/i.test(String(err))) throw err;
+    return send();
   });
 }
 
