@@ -17,6 +17,8 @@ export interface CacheInvalidator {
   invalidate(keys: LookupKey[]): Promise<void>;
   /** Deletes keys and their epochs outright (a purged tenant leaves no key behind); optional for fakes. */
   forget?(keys: LookupKey[]): Promise<void>;
+  /** Whether the cache answers (readiness); absent when there is no cache. */
+  ping?(): Promise<void>;
 }
 
 /** Lookup keys per script call: keeps each request small when a template change touches many tenants. */
@@ -36,6 +38,9 @@ export function upstashInvalidator(url: string, token: string, timeoutMs = 2000)
     signal: () => AbortSignal.timeout(timeoutMs),
   });
   return {
+    async ping() {
+      await redis.ping();
+    },
     async invalidate(keys) {
       const distinct = [...new Map(keys.map((k) => [cacheKey(k), k])).values()];
       for (let i = 0; i < distinct.length; i += BATCH) {

@@ -18,6 +18,7 @@ import type { ControlAppEnv } from '../../src/control/app-env.js';
 import { swaggerDocs } from '../../src/control/docs.js';
 import type { ControlEnv } from '../../src/control/env.js';
 import { runMaintenance } from '../../src/control/maintenance.js';
+import { controlReadyz } from '../../src/control/readyz.js';
 import { adminAuth, adminBodyLimit, auditCalls, controlHost, controlServicesStep, maintainAfterWrites } from '../../src/control/middleware.js';
 import { controlServices } from '../../src/control/services.js';
 import { validationHook } from '../../src/control/routes/common.js';
@@ -39,6 +40,8 @@ export function buildControl() {
   app.use(requestContext());
   app.get('/healthz', (c) => c.json({ ok: true }));
   app.use(controlServicesStep());
+  // Readiness: the control database, the cache, each region's database (no secrets in the answer).
+  app.get('/readyz', controlReadyz());
   app.use(controlHost());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
