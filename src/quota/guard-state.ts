@@ -106,14 +106,20 @@ export function refund(s: GuardState, grantId: string, tokens: number | null, li
 export function applyReport(s: GuardState, r: HolderReport, now: number, late = false): Holder {
   prune(s, now);
   if (s.tenantId === null) s.tenantId = r.tenantId;
-  for (const id of r.abandoned ?? []) { refund(s, id, null, r.limits, now); s.dropped[id] = now; }
   const h = s.holders[r.holderId] ?? { inflight: 0, headroom: 0, until: 0, grantId: null, expiresAt: 0 };
+  for (const id of r.abandoned ?? []) {
+    refund(s, id, null, r.limits, now);
+    s.dropped[id] = now;
+    // The grant that gave the holder headroom is gone: so is the headroom.
+    if (id === h.grantId) { h.headroom = 0; h.grantId = null; }
+  }
   for (const ret of r.returned ?? []) {
     refund(s, ret.grantId, ret.tokens, r.limits, now);
     if (ret.grantId === h.grantId) { h.headroom = 0; h.grantId = null; }
   }
-  // A call its isolate already gave up on carries an old count: newer reports know better.
-  if (late && s.holders[r.holderId]) return h;
+  // A call its isolate already gave up on carries an old count: newer reports know better, and a
+  // holder forgotten meanwhile (its count went to 0) must not come back with the old one.
+  if (late) return h;
   h.inflight = Math.max(0, Math.floor(r.inflight));
   h.expiresAt = now + HOLDER_TTL_MS;
   s.holders[r.holderId] = h;

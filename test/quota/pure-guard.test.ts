@@ -36,6 +36,25 @@ describe('guard state', () => {
     expect(lease(freshState('x'), req({ cost: 500, want: 500 }), T0)).toMatchObject({ ok: true, tokens: 100 });
   });
 
+  it('a late lease (reported abandoned first) does not bring back a forgotten holder with its old count', () => {
+    const s = freshState('s');
+    sync(s, { tenantId: 't', holderId: 'h1', inflight: 0, abandoned: ['g-late'], limits }, T0);
+    expect(lease(s, req({ grantId: 'g-late', inflight: 7 }), T0 + 10)).toMatchObject({ ok: false, tokens: 0 });
+    expect(s.holders.h1).toBeUndefined();
+    // Another isolate is not refused for the 7 the late call carried.
+    expect(lease(s, req({ holderId: 'h2', inflight: 0 }), T0 + 20)).toMatchObject({ ok: true });
+  });
+
+  it('an abandoned grant takes its headroom with it', () => {
+    const s = freshState('s');
+    const g = lease(s, req({ grantId: 'g1' }), T0);
+    expect(g).toMatchObject({ ok: true, mode: 'loose', allowance: 4 });
+    // h1's headroom (3 beyond its one request) counts against others until it is given up.
+    expect(lease(s, req({ holderId: 'h2' }), T0 + 10)).toMatchObject({ mode: 'exact' });
+    sync(s, { tenantId: 't', holderId: 'h1', inflight: 0, abandoned: ['g1'], limits }, T0 + 20);
+    expect(s.holders.h1?.headroom ?? 0).toBe(0);
+  });
+
   it('keeps per-request leases apart from isolate holders', () => {
     const s = freshState('s');
     const r = admitOne(s, { tenantId: 't', cost: 2, limits: { ...limits, concurrency: 1 } }, 'abc', T0);
