@@ -3,7 +3,8 @@
  * entries, the first one in use (it seals or signs), the others only still accepted (they open
  * or verify what was made under them), so a key rotates without downtime: a new entry goes in
  * front, the old one stays until nothing needs it. Kids are `k<yyyymmdd>` of the day the key was
- * made (`-2`, `-3`… when a ring already holds that day's id). The whole format lives here.
+ * made (`-2`, `-3`… when a ring already holds that day's id). The whole format lives here; the
+ * workers read it with src/crypto/key-ring.ts (ids of a-z, 0-9, _ and -, up to 32 characters).
  */
 
 /** Separates the entries of a ring (neither base64 nor base64url uses it). */
@@ -29,8 +30,3 @@ export function newKid(date: Date, ring?: string): string {
 
 /** `ring` with `entry` put in front: it becomes the key in use, the older ones stay accepted. */
 export const rotateRing = (ring: string, entry: string): string => [entry, ...ring.split(ENTRY_SEPARATOR)].join(ENTRY_SEPARATOR);
-
-/** Whether `value` has the ring shape (every entry `<kid>:<non-empty secret>`). */
-export function isRing(value: string): boolean {
-  return value.split(ENTRY_SEPARATOR).every((e) => /^k[0-9]{8}(-[0-9]+)?:[A-Za-z0-9+/=_-]+$/.test(e));
-}
