@@ -4,7 +4,7 @@
  * 0600 in a 0700 folder, with nothing but names on the terminal.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -175,5 +175,27 @@ describe('npm run secrets', () => {
     expect(badRotate.status).toBe(2);
     expect(badRotate.stderr.trim()).toBe('--rotate takes MASTER_KEY, PLATFORM_JWT_SECRET, ADMIN_TOKEN, ROUTER_PASSWORDS, not "NEON_API_KEY"');
     expect(() => statSync(dir)).toThrow();
+  });
+});
+
+describe('a platform token for a deployed router', () => {
+  it('is HS256 under the ring\'s current key, names it in the header, and carries the environment\'s iss and aud', async () => {
+    const { jwtVerify, decodeProtectedHeader } = await import('jose');
+    const dir = join(mkdtempSync(join(tmpdir(), 'token-')), '.secrets');
+    const old = 'k20261101:' + 'o'.repeat(43);
+    mkdirSync(join(dir, 'staging'), { recursive: true });
+    writeFileSync(join(dir, 'staging/router.env'), `PLATFORM_JWT_SECRET='k20261202:${'n'.repeat(43)},${old}'\n`);
+    const id = '0b7e4c1a-2f3d-4e5f-8a9b-0c1d2e3f4a5b';
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/token.ts'), '--env', 'staging', '--tenant', id, '--secrets-dir', dir], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const token = r.stdout.trim();
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k20261202' });
+    const { payload } = await jwtVerify(token, new TextEncoder().encode('n'.repeat(43)), { issuer: 'https://auth.staging.example.com', audience: 'tenant-router', algorithms: ['HS256'] });
+    expect(payload.tid).toBe(id);
+    expect(payload.exp! - payload.iat!).toBe(3600);
+    await expect(jwtVerify(token, new TextEncoder().encode('o'.repeat(43)))).rejects.toThrow();
+    const slug = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/token.ts'), '--env', 'staging', '--tenant', 'acme', '--secrets-dir', dir], { cwd: ROOT, encoding: 'utf8' });
+    expect(slug.status).toBe(2);
+    expect(slug.stderr).toContain('platform tokens never carry a slug');
   });
 });
