@@ -10,6 +10,7 @@ import { gzipSync } from 'node:zlib';
 /** The Workers Free plan's limit on a Worker's compressed size (the Paid plan allows 10 MiB). */
 export const FREE_PLAN_LIMIT_BYTES = 3 * 1024 * 1024;
 
+/** One bundle's size: modules uploaded, their bytes together, raw and gzip-compressed. */
 export interface BundleSize { worker: string; env: string; modules: number; rawBytes: number; gzipBytes: number }
 
 /** Files of `dir` that are uploaded: everything but source maps and wrangler's README. */

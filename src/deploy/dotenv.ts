@@ -6,6 +6,7 @@
  */
 import { parseEnv } from 'node:util';
 
+/** One variable of a secrets file, with the comment written above it. */
 export interface EnvEntry { name: string; value: string; comment?: string }
 
 /** The file's text: `header` as comment lines, then each entry under its own comment. */

@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 /** A tenant id: platform tokens carry ids, never slugs (a slug can be reused after a delete). */
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** What a platform token says: issuer, audience, the tenant's id, its lifetime from `now` (seconds). */
 export interface PlatformClaims { issuer: string; audience: string; tenantId: string; ttlSec: number; now: number }
 
 /** The ring's current (first) key and its id; a bare secret has no id (the workers read it as k0). */

@@ -4,6 +4,7 @@
  */
 import { newKid, ringEntry, rotateRing } from './key-ring.js';
 
+/** Where fresh values come from: random bytes and today's date (for key ids). */
 export interface Randomness { bytes(n: number): Uint8Array; now(): Date }
 
 const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
@@ -16,6 +17,7 @@ const jwtSecret = (r: Randomness) => b64url(r.bytes(32));
 
 /** The names `--rotate` accepts. */
 export const ROTATABLE = ['MASTER_KEY', 'PLATFORM_JWT_SECRET', 'ADMIN_TOKEN', 'ROUTER_PASSWORDS'] as const;
+/** A name `--rotate` accepts. */
 export type Rotatable = (typeof ROTATABLE)[number];
 
 /** A new ring, or `ring` with a new key in front. */

@@ -8,6 +8,7 @@ import { knownRegions } from '../regions.js';
 import { CONTROL_ROUTER_ROLE, checkOwnerUrl, InputError, parseUrlMap, passwordOf, REGION_ROUTER_ROLE, withRole } from './database-urls.js';
 import { adminToken, masterKey, platformJwtSecret, rolePassword, type Randomness, type Rotatable } from './secret-values.js';
 
+/** The operator's options to `npm run secrets`. */
 export interface SecretsInput {
   controlOwnerUrl?: string;
   /** region → owner URL of its shared database (`--region r=url`, repeatable). */
@@ -22,6 +23,7 @@ export interface SecretsInput {
 /** The two files' current variables (empty objects when they do not exist yet). */
 export interface SecretsFiles { router: Record<string, string>; control: Record<string, string> }
 
+/** Both files' new contents and what happened to each variable. */
 export interface SecretsPlan {
   files: SecretsFiles;
   /** One line per variable: generated, rotated, given, kept. Names only. */

@@ -6,8 +6,10 @@
 
 /** The deployable environments; the top level of each wrangler config is local-only. */
 export const ENVIRONMENTS = ['staging', 'production'] as const;
+/** A deployable environment's name. */
 export type DeployEnv = (typeof ENVIRONMENTS)[number];
 
+/** One deployable Worker: its config and its secrets file. */
 export interface WorkerTarget {
   name: 'control' | 'router';
   /** The wrangler config, relative to the repository root. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 /** The repository root: configs and `.secrets/` resolve against it, not the caller's cwd. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
+/** A finished wrangler run: its exit code and (when captured) its output. */
 export interface WranglerRun { code: number; output: string }
 
 /**
