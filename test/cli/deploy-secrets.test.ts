@@ -1,0 +1,201 @@
+/**
+ * `npm run secrets`: fresh keys in the key-ring format, router database URLs composed from the
+ * owner URLs, values kept across runs unless rotated, refusals of bad input, and files written
+ * 0600 in a 0700 folder, with nothing but names on the terminal.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatEnvFile, parseEnvFile } from '../../src/deploy/dotenv.js';
+import { newKid, ringKids } from '../../src/deploy/key-ring.js';
+import { planSecrets, type SecretsInput } from '../../src/deploy/secrets-plan.js';
+import type { Randomness } from '../../src/deploy/secret-values.js';
+import { ROOT } from './support.js';
+
+/** Deterministic randomness: each call's bytes differ (a counter from `seed`), on a fixed day. */
+function counter(day = '2026-12-02T10:00:00Z', seed = 0): Randomness {
+  let n = seed;
+  return { bytes: (len) => { n += 1; return Uint8Array.from({ length: len }, (_, i) => (n * 37 + i * 11) % 256); }, now: () => new Date(day) };
+}
+
+const EU_OWNER = 'postgresql://neondb_owner:npg_eu@ep-eu-1.eu-central-1.aws.neon.tech/app?sslmode=require';
+const US_OWNER = 'postgresql://neondb_owner:npg_us@ep-us-1.us-east-2.aws.neon.tech/app?sslmode=require';
+const CONTROL_OWNER = 'postgresql://neondb_owner:npg_ctl@ep-ctl-1.eu-central-1.aws.neon.tech/control?sslmode=require';
+const FULL: SecretsInput = {
+  controlOwnerUrl: CONTROL_OWNER, regions: { 'aws-eu-central-1': EU_OWNER, 'aws-us-east-2': US_OWNER },
+  upstashUrl: 'https://eu1-test.upstash.io', upstashToken: 'AXupstash', neonApiKey: 'napi_key', cloudflareApiToken: 'cf_token',
+  rotate: new Set(),
+};
+const none = { router: {}, control: {} };
+
+describe('planSecrets', () => {
+  it('generates key rings, an admin token and router URLs on the owners\' hosts with the router roles', () => {
+    const { files, missing } = planSecrets(FULL, none, counter());
+    expect(missing).toEqual([]);
+    expect(files.router.MASTER_KEY).toMatch(/^k20261202:[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(files.router.MASTER_KEY!.split(':')[1]!, 'base64')).toHaveLength(32);
+    expect(files.control.MASTER_KEY).toBe(files.router.MASTER_KEY);
+    expect(files.router.PLATFORM_JWT_SECRET).toMatch(/^k20261202:[A-Za-z0-9_-]{43}$/);
+    expect(files.control.ADMIN_TOKEN!.length).toBeGreaterThanOrEqual(32);
+    const ctl = new URL(files.router.CONTROL_DATABASE_URL!);
+    expect([ctl.username, ctl.hostname, ctl.pathname, ctl.search]).toEqual(['control_router', 'ep-ctl-1.eu-central-1.aws.neon.tech', '/control', '?sslmode=require']);
+    expect(ctl.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const regions = JSON.parse(files.router.REGION_DATABASE_URLS!) as Record<string, string>;
+    expect(Object.keys(regions)).toEqual(['aws-eu-central-1', 'aws-us-east-2']);
+    const eu = new URL(regions['aws-eu-central-1']!);
+    expect([eu.username, eu.hostname, eu.pathname]).toEqual(['app_router', 'ep-eu-1.eu-central-1.aws.neon.tech', '/app']);
+    expect(eu.password).not.toBe(new URL(regions['aws-us-east-2']!).password);
+    expect(JSON.parse(files.control.REGION_ADMIN_URLS!)).toEqual({ 'aws-eu-central-1': EU_OWNER, 'aws-us-east-2': US_OWNER });
+    expect(files.control.CONTROL_DATABASE_URL).toBe(CONTROL_OWNER);
+    expect(files.router.UPSTASH_REDIS_REST_TOKEN).toBe('AXupstash');
+    expect(files.control.UPSTASH_REDIS_REST_URL).toBe('https://eu1-test.upstash.io');
+    expect(files.control.NEON_API_KEY).toBe('napi_key');
+    expect(files.control.CLOUDFLARE_API_TOKEN).toBe('cf_token');
+    expect(files.router.NEON_API_KEY).toBeUndefined();
+  });
+
+  it('keeps every value on a second run, whatever the randomness', () => {
+    const first = planSecrets(FULL, none, counter());
+    const again = planSecrets({ regions: {}, rotate: new Set() }, first.files, counter('2027-03-01T00:00:00Z', 100));
+    expect(again.files).toEqual(first.files);
+    expect(again.missing).toEqual([]);
+    expect(again.report.filter((l) => l.startsWith('generated') || l.startsWith('rotated'))).toEqual([]);
+  });
+
+  it('--rotate MASTER_KEY puts a new key in front and keeps the old one, and changes nothing else', () => {
+    const first = planSecrets(FULL, none, counter());
+    const { files, report } = planSecrets({ regions: {}, rotate: new Set(['MASTER_KEY']) }, first.files, counter(undefined, 100));
+    expect(ringKids(files.router.MASTER_KEY)).toEqual(['k20261202-2', 'k20261202']);
+    expect(files.router.MASTER_KEY!.endsWith(`,${first.files.router.MASTER_KEY}`)).toBe(true);
+    expect(files.control.MASTER_KEY).toBe(files.router.MASTER_KEY);
+    expect({ ...files.router, MASTER_KEY: '' }).toEqual({ ...first.files.router, MASTER_KEY: '' });
+    expect(report).toContain('rotated   MASTER_KEY');
+  });
+
+  it('--rotate ROUTER_PASSWORDS gives the router roles new passwords on the same hosts, owners untouched', () => {
+    const first = planSecrets(FULL, none, counter());
+    const { files } = planSecrets({ regions: {}, rotate: new Set(['ROUTER_PASSWORDS']) }, first.files, counter('2026-12-03T00:00:00Z', 100));
+    const before = new URL(first.files.router.CONTROL_DATABASE_URL!);
+    const after = new URL(files.router.CONTROL_DATABASE_URL!);
+    expect(after.password).not.toBe(before.password);
+    expect(after.host).toBe(before.host);
+    expect(files.control).toEqual(first.files.control);
+  });
+
+  it('a new owner URL moves the router URL to its host and keeps the router password', () => {
+    const first = planSecrets(FULL, none, counter());
+    const moved = 'postgresql://neondb_owner:npg_eu2@ep-eu-2.eu-central-1.aws.neon.tech/app?sslmode=require';
+    const { files, report } = planSecrets({ regions: { 'aws-eu-central-1': moved }, rotate: new Set() }, first.files, counter(undefined, 100));
+    const eu = new URL((JSON.parse(files.router.REGION_DATABASE_URLS!) as Record<string, string>)['aws-eu-central-1']!);
+    expect(eu.hostname).toBe('ep-eu-2.eu-central-1.aws.neon.tech');
+    expect(eu.password).toBe(new URL((JSON.parse(first.files.router.REGION_DATABASE_URLS!) as Record<string, string>)['aws-eu-central-1']!).password);
+    expect((JSON.parse(files.control.REGION_ADMIN_URLS!) as Record<string, string>)['aws-us-east-2']).toBe(US_OWNER);
+    expect(report.some((l) => l.includes('aws-eu-central-1, aws-us-east-2'))).toBe(true);
+  });
+
+  it('lists what deploy will need and is still absent, by variable and option', () => {
+    const { missing, files } = planSecrets({ regions: {}, rotate: new Set() }, none, counter());
+    expect(missing).toEqual(['CONTROL_DATABASE_URL (--control-owner-url)', 'REGION_ADMIN_URLS (--region <region>=<owner URL>)', 'NEON_API_KEY (--neon-api-key)', 'CLOUDFLARE_API_TOKEN (--cloudflare-api-token)']);
+    expect(Object.keys(files.router).sort()).toEqual(['MASTER_KEY', 'PLATFORM_JWT_SECRET']);
+  });
+
+  it('refuses bad input with one sentence', () => {
+    const plan = (i: Partial<SecretsInput>, old = none) => () => planSecrets({ regions: {}, rotate: new Set(), ...i }, old, counter());
+    expect(plan({ controlOwnerUrl: 'postgresql://neondb_owner@ep-1.aws.neon.tech/control' })).toThrow('--control-owner-url must name the owner role and its password');
+    expect(plan({ controlOwnerUrl: 'https://ep-1.aws.neon.tech/control' })).toThrow('must be a postgres:// URL');
+    expect(plan({ regions: { 'aws-eu-central-1': 'postgresql://o:p@ep-1.aws.neon.tech/' } })).toThrow('must name its database');
+    expect(plan({ regions: { 'eu-mars-1': EU_OWNER } })).toThrow('unknown region "eu-mars-1"');
+    expect(plan({ upstashUrl: 'https://x.upstash.io' })).toThrow('--upstash-url and --upstash-token go together');
+    expect(plan({ upstashUrl: 'http://x.upstash.io', upstashToken: 't' })).toThrow('https:// REST URL');
+    expect(plan({}, { router: { MASTER_KEY: 'k20261201:a' }, control: { MASTER_KEY: 'k20261201:b' } })).toThrow('different MASTER_KEY values');
+  });
+
+  it('reports names only: no generated or given value appears in the report', () => {
+    const { files, report } = planSecrets(FULL, none, counter());
+    const values = [...Object.values(files.router), ...Object.values(files.control)];
+    const passwords = [files.router.CONTROL_DATABASE_URL!, ...Object.values(JSON.parse(files.router.REGION_DATABASE_URLS!) as Record<string, string>)].map((u) => new URL(u).password);
+    for (const secret of [...values, ...passwords, 'npg_eu', 'napi_key', 'cf_token', 'AXupstash']) {
+      expect(report.join('\n')).not.toContain(secret);
+    }
+  });
+});
+
+describe('key rings and the file format', () => {
+  it('kids are k<yyyymmdd>, suffixed when the ring holds that day already', () => {
+    expect(newKid(new Date('2026-12-02T23:59:59Z'))).toBe('k20261202');
+    expect(newKid(new Date('2026-12-02T00:00:00Z'), 'k20261202:AAAA,k20261202-2:BBBB')).toBe('k20261202-3');
+    expect(ringKids('k20261202-2:ab+/=,k20261101:cd_-')).toEqual(['k20261202-2', 'k20261101']);
+  });
+
+  it('writes single-quoted values that read back exactly (JSON, #, $ included) and refuses a quote', () => {
+    const values = { A: '{"aws-eu-central-1":"postgresql://u:p@h/app?sslmode=require"}', B: 'x#y $HOME `z`', C: 'k20261202:ab+/=' };
+    const text = formatEnvFile(['header'], Object.entries(values).map(([name, value]) => ({ name, value, comment: `about ${name}` })));
+    expect(text).toContain("# about A\nA='{\"aws-eu-central-1\"");
+    expect(parseEnvFile(text)).toEqual(values);
+    expect(() => formatEnvFile([], [{ name: 'A', value: "it's" }])).toThrow('A contains a quote or a line break');
+  });
+});
+
+describe('npm run secrets', () => {
+  const run = (dir: string, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/secrets.ts'), '--secrets-dir', dir, ...args], { cwd: ROOT, encoding: 'utf8' });
+
+  it('writes both files 0600 in 0700 folders, prints names and commands but no value, and keeps them on a rerun', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'secrets-')), '.secrets');
+    const r = run(dir, '--env', 'staging', '--control-owner-url', CONTROL_OWNER, '--region', `aws-eu-central-1=${EU_OWNER}`,
+      '--neon-api-key', 'napi_key', '--cloudflare-api-token', 'cf_token', '--upstash-url', 'https://eu1-test.upstash.io', '--upstash-token', 'AXupstash');
+    expect(r.status, r.stderr).toBe(0);
+    for (const d of [dir, join(dir, 'staging')]) expect(statSync(d).mode & 0o777).toBe(0o700);
+    const router = readFileSync(join(dir, 'staging/router.env'), 'utf8');
+    const control = readFileSync(join(dir, 'staging/control.env'), 'utf8');
+    for (const f of ['router.env', 'control.env']) expect(statSync(join(dir, 'staging', f)).mode & 0o777).toBe(0o600);
+    const values = { ...parseEnvFile(router), ...parseEnvFile(control) };
+    expect(Object.keys(parseEnvFile(router)).sort()).toEqual(['CONTROL_DATABASE_URL', 'MASTER_KEY', 'PLATFORM_JWT_SECRET', 'REGION_DATABASE_URLS', 'UPSTASH_REDIS_REST_TOKEN', 'UPSTASH_REDIS_REST_URL']);
+    expect(Object.keys(parseEnvFile(control)).sort()).toEqual(['ADMIN_TOKEN', 'CLOUDFLARE_API_TOKEN', 'CONTROL_DATABASE_URL', 'MASTER_KEY', 'NEON_API_KEY', 'REGION_ADMIN_URLS', 'UPSTASH_REDIS_REST_TOKEN', 'UPSTASH_REDIS_REST_URL']);
+    for (const v of [...Object.values(values), new URL(parseEnvFile(router).CONTROL_DATABASE_URL!).password]) {
+      expect(r.stdout + r.stderr).not.toContain(v);
+    }
+    expect(r.stdout).toContain(`npx wrangler secret bulk ${join(dir, 'staging/router.env')} --env staging\n`);
+    expect(r.stdout).toContain(`npx wrangler secret bulk ${join(dir, 'staging/control.env')} --env staging -c workers/control/wrangler.toml`);
+    expect(r.stdout).toContain('shared by both workers (one value in both files): MASTER_KEY, UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN');
+
+    const again = run(dir, '--env', 'staging');
+    expect(again.status, again.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'staging/router.env'), 'utf8')).toBe(router);
+    expect(readFileSync(join(dir, 'staging/control.env'), 'utf8')).toBe(control);
+  });
+
+  it('refuses to run without an environment or with an unknown rotation, writing nothing', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'secrets-')), '.secrets');
+    const noEnv = run(dir);
+    expect(noEnv.status).toBe(2);
+    expect(noEnv.stderr.trim()).toBe('secrets are per environment: pass --env staging or --env production');
+    const badRotate = run(dir, '--env', 'production', '--rotate', 'NEON_API_KEY');
+    expect(badRotate.status).toBe(2);
+    expect(badRotate.stderr.trim()).toBe('--rotate takes MASTER_KEY, PLATFORM_JWT_SECRET, ADMIN_TOKEN, ROUTER_PASSWORDS, not "NEON_API_KEY"');
+    expect(() => statSync(dir)).toThrow();
+  });
+});
+
+describe('a platform token for a deployed router', () => {
+  it('is HS256 under the ring\'s current key, names it in the header, and carries the environment\'s iss and aud', async () => {
+    const { jwtVerify, decodeProtectedHeader } = await import('jose');
+    const dir = join(mkdtempSync(join(tmpdir(), 'token-')), '.secrets');
+    const old = 'k20261101:' + 'o'.repeat(43);
+    mkdirSync(join(dir, 'staging'), { recursive: true });
+    writeFileSync(join(dir, 'staging/router.env'), `PLATFORM_JWT_SECRET='k20261202:${'n'.repeat(43)},${old}'\n`);
+    const id = '0b7e4c1a-2f3d-4e5f-8a9b-0c1d2e3f4a5b';
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/token.ts'), '--env', 'staging', '--tenant', id, '--secrets-dir', dir], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const token = r.stdout.trim();
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'JWT', kid: 'k20261202' });
+    const { payload } = await jwtVerify(token, new TextEncoder().encode('n'.repeat(43)), { issuer: 'https://auth.staging.example.com', audience: 'tenant-router', algorithms: ['HS256'] });
+    expect(payload.tid).toBe(id);
+    expect(payload.exp! - payload.iat!).toBe(3600);
+    await expect(jwtVerify(token, new TextEncoder().encode('o'.repeat(43)))).rejects.toThrow();
+    const slug = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/token.ts'), '--env', 'staging', '--tenant', 'acme', '--secrets-dir', dir], { cwd: ROOT, encoding: 'utf8' });
+    expect(slug.status).toBe(2);
+    expect(slug.stderr).toContain('platform tokens never carry a slug');
+  });
+});
