@@ -4,6 +4,7 @@ import { table } from './format.js';
 
 const verify: Command = {
   name: 'audit verify', arity: [0, 0], summary: 'Verify the hash chain end to end (exit 1 when broken)',
+  examples: ['audit verify'],
   async run(ctx) {
     const r = await ctx.client().auditVerify();
     ctx.out.result(r, () => r.ok
@@ -20,6 +21,7 @@ const listCmd: Command = {
     action: { type: 'string', arg: 'A', help: 'action, or prefix: tenant matches tenant.create, tenant.delete, ...' },
     limit: { type: 'string', arg: 'N', help: 'how many, 1-1000 (default 100)' },
   },
+  examples: ['audit list --tenant acme --action tenant', 'audit list --limit 10 --json'],
   async run(ctx, a) {
     const r = await ctx.client().auditList({ tenant: str(a, 'tenant'), action: str(a, 'action'), limit: int(a, 'limit', 1000) });
     ctx.out.result(r, () => table(['SEQ', 'AT', 'ACTOR', 'ACTION', 'TENANT', 'DETAIL'],
