@@ -12,6 +12,7 @@ export function isGroup(commands: readonly Command[], words: readonly string[]):
   return commands.some((c) => c.name.startsWith(prefix));
 }
 
+/** A command line cut into the command's words and the rest. */
 export interface Split {
   /** The command's words: taken while they name a group, and one more. */
   words: string[];

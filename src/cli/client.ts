@@ -18,6 +18,7 @@ export type JwtSettings = z.input<typeof JwtSettingsSchema>;
 export type GeoPolicy = z.input<typeof GeoPolicySchema>;
 export type CreateTemplate = z.input<typeof CreateTemplateSchema>;
 export type PatchTemplate = z.input<typeof PatchTemplateSchema>;
+/** One catalogued tenant migration. */
 export interface CatalogueEntry { name: string; checksum: string; createdAt: string }
 export type Usage = z.infer<typeof UsageSchema>;
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;

@@ -22,6 +22,7 @@ export const LIMIT_KEYS = Object.keys(LIMITS) as (keyof Limits)[];
 /** The price keys, as the API names them. */
 export const PRICE_KEYS = Object.keys(PRICING) as (keyof Pricing)[];
 
+/** What `--set` assigns: limits, and for templates prices. */
 export interface Assignments { limits: Partial<Limits>; pricing: Partial<Pricing> }
 
 function known(key: string, keys: readonly string[], what: string): void {

@@ -65,4 +65,5 @@ const add: Command = {
   },
 };
 
+/** The `migrations` group. */
 export const migrationCommands: Command[] = [listCmd, status, add];

@@ -98,4 +98,5 @@ const migrate: Command = {
   },
 };
 
+/** `tenant update`, `tenant provision`, `tenant migrate`. */
 export const tenantChangeCommands: Command[] = [update, provision, migrate];

@@ -102,4 +102,5 @@ const geoClear: Command = {
   },
 };
 
+/** The `tenant jwt` and `tenant geo` groups. */
 export const tenantSettingCommands: Command[] = [jwtSet, jwtRemove, geoSet, geoClear];

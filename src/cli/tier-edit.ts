@@ -89,4 +89,5 @@ const remove: Command = {
   },
 };
 
+/** `tier show`, `tier create`, `tier update`, `tier delete`. */
 export const tierEditCommands: Command[] = [show, create, update, remove];

@@ -17,6 +17,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TENANTCTL_')));
 }
 
+/** How to start the CLI: with or without the test stack, where, with which environment. */
 export interface SpawnOptions {
   /** false: no `--stack` (the test passes --url/--token or wants the tool's own defaults). */
   stack?: boolean;
