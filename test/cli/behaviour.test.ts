@@ -25,7 +25,8 @@ describe('tenantctl --version and --help', () => {
   it('lists every group and command; each command has its own help with options and an example', async () => {
     const help = await bare(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toMatch(/^groups: tenant, domain, tier, audit, migrations/m);
+    const groups = /^groups: (.+)$/m.exec(help.stdout)?.[1]?.split(', ');
+    expect(groups).toEqual(expect.arrayContaining(['tenant', 'domain', 'tier', 'audit', 'migrations']));
     const commands = [...help.stdout.matchAll(/^ {2}([a-z]+(?: [a-z]+)*?)(?: <[^>]+>(?:\.\.\.)?)* {2,}\S/gm)].map((m) => m[1]!);
     for (const c of ['tenant update', 'tenant provision', 'tenant migrate', 'tenant jwt set', 'tenant jwt remove', 'tenant geo set',
       'tenant geo clear', 'tier show', 'tier create', 'tier update', 'tier delete', 'migrations list', 'migrations status', 'migrations add']) {
