@@ -1,16 +1,25 @@
 /**
  * A typed client for the admin API (/admin/v1). Every refusal comes back as the API's one error
- * shape `{error:{code,message,requestId}}` and is thrown as `ApiError`; a control plane that does
- * not answer is `ApiError` with code UNREACHABLE, so the CLI has one failure path.
+ * shape `{error:{code,message,requestId}}` and is thrown as `ApiError`; a control plane that cannot
+ * be reached is `ApiError` UNREACHABLE, one that does not answer within the timeout is TIMEOUT, so
+ * the CLI has one failure path.
  */
 import type { z } from '@hono/zod-openapi';
 import type { ControlConfig } from './config.js';
 import type {
-  AuditEntrySchema, AuditVerifySchema, CreateTenantSchema, MigrationStatusSchema, Template, TenantView, UsageSchema,
+  AuditEntrySchema, AuditVerifySchema, CreateTemplateSchema, CreateTenantSchema, GeoPolicySchema, JwtSettingsSchema,
+  MigrationStatusSchema, PatchTemplateSchema, PatchTenantSchema, Template, TenantView, UsageSchema,
 } from '../control/schemas.js';
 
 export type { Template, TenantView };
 export type CreateTenant = z.input<typeof CreateTenantSchema>;
+export type PatchTenant = z.input<typeof PatchTenantSchema>;
+export type JwtSettings = z.input<typeof JwtSettingsSchema>;
+export type GeoPolicy = z.input<typeof GeoPolicySchema>;
+export type CreateTemplate = z.input<typeof CreateTemplateSchema>;
+export type PatchTemplate = z.input<typeof PatchTemplateSchema>;
+/** One catalogued tenant migration. */
+export interface CatalogueEntry { name: string; checksum: string; createdAt: string }
 export type Usage = z.infer<typeof UsageSchema>;
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 export type AuditVerification = z.infer<typeof AuditVerifySchema>;
@@ -45,17 +54,27 @@ export class ControlClient {
   resume = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/resume`);
   deleteTenant = (ref: string, confirm?: string) =>
     this.call<{ deleted: true; id: string; slug: string; purgeCompletesAt?: string }>('DELETE', `/tenants/${seg(ref)}`, { query: { confirm } });
+  updateTenant = (ref: string, body: PatchTenant) => this.call<TenantView>('PATCH', `/tenants/${seg(ref)}`, { body });
+  provision = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/provision`);
+  setJwt = (ref: string, body: JwtSettings) => this.call<TenantView>('PUT', `/tenants/${seg(ref)}/jwt`, { body });
+  removeJwt = (ref: string) => this.call<TenantView>('DELETE', `/tenants/${seg(ref)}/jwt`);
+  setGeo = (ref: string, body: GeoPolicy) => this.call<TenantView>('PUT', `/tenants/${seg(ref)}/geo`, { body });
   usage = (ref: string, month?: string) => this.call<Usage>('GET', `/tenants/${seg(ref)}/usage`, { query: { month } });
   migrateTenant = (id: string) => this.call<MigrateResult>('POST', `/tenants/${seg(id)}/migrate`);
   addDomain = (ref: string, hostname: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/domains`, { body: { hostname } });
   removeDomain = (ref: string, hostname: string) => this.call<TenantView>('DELETE', `/tenants/${seg(ref)}/domains/${seg(hostname)}`);
   listTiers = () => this.call<{ templates: Template[] }>('GET', '/tiers');
+  getTier = (name: string) => this.call<Template>('GET', `/tiers/${seg(name)}`);
+  createTier = (body: CreateTemplate) => this.call<Template>('POST', '/tiers', { body });
+  updateTier = (name: string, body: PatchTemplate) => this.call<Template>('PATCH', `/tiers/${seg(name)}`, { body });
+  deleteTier = (name: string) => this.call<{ deleted: string }>('DELETE', `/tiers/${seg(name)}`);
   exportTiers = (names?: string) => this.call<string>('GET', '/tiers/export', { query: { names }, raw: true });
   importTiers = (yaml: string) => this.call<ImportResult>('POST', '/tiers/import', { text: yaml, contentType: 'application/yaml' });
   auditVerify = () => this.call<AuditVerification>('GET', '/audit/verify');
   auditList = (query: Query) => this.call<{ entries: AuditEntry[]; nextCursor: number | null }>('GET', '/audit', { query });
   putMigration = (name: string, sql: string) =>
     this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}`, { text: sql, contentType: 'application/sql' });
+  listMigrations = () => this.call<{ migrations: CatalogueEntry[] }>('GET', '/migrations');
   migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
 
   private async call<T>(method: string, path: string, opts: Call = {}): Promise<T> {
@@ -70,14 +89,16 @@ export class ControlClient {
       headers['content-type'] = opts.contentType ?? 'text/plain';
       body = opts.text;
     }
+    // One deadline for the whole exchange: connecting, the headers and the body.
+    const signal = AbortSignal.timeout(this.config.timeoutSeconds * 1000);
     let res: Response;
+    let text: string;
     try {
-      res = await fetch(url, { method, headers, body });
+      res = await fetch(url, { method, headers, body, signal });
+      text = await res.text();
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new ApiError(0, 'UNREACHABLE', `control plane at ${this.config.url} did not answer (${cause})`);
+      throw noAnswerError(err, method, url, this.config);
     }
-    const text = await res.text();
     if (!res.ok) throw toApiError(res.status, text);
     if (opts.raw) return text as T;
     try {
@@ -86,6 +107,17 @@ export class ControlClient {
       throw new ApiError(res.status, 'BAD_RESPONSE', `${method} ${path}: the answer is not JSON`);
     }
   }
+}
+
+/** Why a call got no answer, as one line: the deadline passed, or the network failed. */
+function noAnswerError(err: unknown, method: string, url: URL, config: ControlConfig): ApiError {
+  const where = `${method} ${url.origin}${url.pathname}`;
+  if ((err as Error).name === 'TimeoutError') {
+    return new ApiError(0, 'TIMEOUT', `the control plane did not answer within ${config.timeoutSeconds} s (${where})`);
+  }
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const why = cause?.code ?? cause?.message ?? (err as Error).message;
+  return new ApiError(0, 'UNREACHABLE', `control plane at ${config.url} did not answer (${why}; ${where})`);
 }
 
 /** The API's error body, or a stand-in naming the status when the body is something else. */

@@ -41,6 +41,8 @@ export interface Command {
   summary: string;
   /** Extra help text shown under the options. */
   details?: string;
+  /** Invocations shown under `examples:` in its help, without the leading `tenantctl`. */
+  examples?: string[];
   options?: Record<string, OptionSpec>;
   run(ctx: Context, a: Args): Promise<number>;
 }
@@ -67,6 +69,11 @@ export function strs(a: Args, name: string): string[] {
   const v = a.values[name];
   if (v === undefined) return [];
   return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+}
+
+/** A repeatable option whose values may also be comma-separated (`--allow US,CA --allow GB`). */
+export function items(a: Args, name: string): string[] {
+  return strs(a, name).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
 }
 
 /** A boolean flag. */

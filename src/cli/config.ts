@@ -1,7 +1,8 @@
 /**
  * Where the control plane is and how to authenticate: the local stack's description
  * (.local/stack.json, or `--stack` / TENANTCTL_STACK), overridden by `--url` / TENANTCTL_URL and
- * `--token` / TENANTCTL_TOKEN. The token is never printed, not even in an error.
+ * `--token` / TENANTCTL_TOKEN. The token is never printed, not even in an error. Every call is
+ * bounded by `--timeout` / TENANTCTL_TIMEOUT seconds (default 30).
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -14,10 +15,24 @@ export interface ConfigSources {
   stack?: string;
   url?: string;
   token?: string;
+  /** Seconds, already checked (`--timeout`); else TENANTCTL_TIMEOUT, else the default. */
+  timeout?: number;
   env: NodeJS.ProcessEnv;
 }
 
-export interface ControlConfig { url: string; token: string }
+export interface ControlConfig { url: string; token: string; timeoutSeconds: number }
+
+/** How long one admin call may take when nothing says otherwise. */
+export const DEFAULT_TIMEOUT_SECONDS = 30;
+/** The longest timeout accepted: an hour. */
+export const MAX_TIMEOUT_SECONDS = 3600;
+
+/** A timeout in seconds (`30`, `0.5`), or null when the text is not one in (0, 3600]. */
+export function parseSeconds(text: string): number | null {
+  if (!/^\d+(\.\d+)?$/.test(text.trim())) return null;
+  const n = Number(text);
+  return n > 0 && n <= MAX_TIMEOUT_SECONDS ? n : null;
+}
 
 /** A problem with the configuration (exit 1, no usage text): the stack is not running, say. */
 export class ConfigError extends Error {
@@ -35,7 +50,15 @@ export function loadConfig(src: ConfigSources): ControlConfig {
     token ??= control.adminToken;
   }
   if (!/^https?:\/\//.test(url)) throw new ConfigError(`control URL must be http(s): ${url.slice(0, 100)}`);
-  return { url: url.replace(/\/+$/, ''), token };
+  return { url: url.replace(/\/+$/, ''), token, timeoutSeconds: src.timeout ?? envTimeout(src.env) };
+}
+
+function envTimeout(env: NodeJS.ProcessEnv): number {
+  const text = env.TENANTCTL_TIMEOUT;
+  if (text === undefined || text === '') return DEFAULT_TIMEOUT_SECONDS;
+  const n = parseSeconds(text);
+  if (n === null) throw new ConfigError(`TENANTCTL_TIMEOUT must be seconds, more than 0 and at most ${MAX_TIMEOUT_SECONDS}: ${text.slice(0, 20)}`);
+  return n;
 }
 
 function readStack(file: string): { url: string; adminToken: string } {

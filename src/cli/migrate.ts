@@ -23,6 +23,7 @@ export const migrateCommand: Command = {
     'running it again continues with the tenants still pending. A relative --dir is taken from the current',
     'directory, or else from the repository root.',
   ].join('\n'),
+  examples: ['migrate', 'migrate --dir ./migrations/tenant --concurrency 16', 'migrate --status'],
   options: {
     dir: { type: 'string', arg: 'DIR', help: 'migrations directory (default: migrations/tenant of the repository)' },
     concurrency: { type: 'string', arg: 'N', help: 'tenants migrated at once, 1-64 (default 8)' },
@@ -109,7 +110,7 @@ async function uploadCatalogue(client: ControlClient, dir: string) {
 }
 
 /** The statuses of `first` and every page after it. */
-async function allPages(client: ControlClient, first: StatusPage, state: 'pending' | undefined, limit: number): Promise<MigrationStatus[]> {
+export async function allPages(client: ControlClient, first: StatusPage, state: MigrationStatus['state'] | undefined, limit: number): Promise<MigrationStatus[]> {
   const tenants = [...first.tenants];
   for (let cursor = first.nextCursor; cursor;) {
     const page = await client.migrationStatus({ state, limit, cursor });

@@ -16,7 +16,8 @@ export function tenantSummary(t: TenantView): string[] {
   ]);
 }
 
-function tenantDetail(t: TenantView): string[] {
+/** The lines `tenant show` prints. */
+export function tenantDetail(t: TenantView): string[] {
   const p = t.placement;
   return [...tenantSummary(t), ...keyValues([
     ['detail', t.statusDetail],
@@ -39,6 +40,7 @@ const create: Command = {
     domain: { type: 'string', arg: 'D', multiple: true, help: 'custom domain (repeatable)' },
     isolation: { type: 'string', arg: 'I', choices: ISOLATIONS, help: "row, schema or database (default: the tier's)" },
   },
+  examples: ['tenant create acme --tier PREMIUM --region aws-eu-central-1 --residency EU', 'tenant create shop --tier FREE --region aws-us-east-2 --domain shop.example.com'],
   async run(ctx, a) {
     const domains = strs(a, 'domain');
     const t = await ctx.client().createTenant({
@@ -62,6 +64,7 @@ const listCmd: Command = {
     limit: { type: 'string', arg: 'N', help: 'page size, 1-500 (default 50)' },
     all: { type: 'boolean', help: 'follow the pages to the end' },
   },
+  examples: ['tenant list --tier PREMIUM --all', 'tenant list --status suspended --json'],
   async run(ctx, a) {
     const filter = { tier: str(a, 'tier'), region: str(a, 'region'), status: str(a, 'status'), limit: int(a, 'limit', 500) };
     const tenants: TenantView[] = [];
@@ -83,6 +86,7 @@ const listCmd: Command = {
 
 const show: Command = {
   name: 'tenant show', args: '<id|slug>', arity: [1, 1], summary: 'Show one tenant',
+  examples: ['tenant show acme', 'tenant show acme --json'],
   async run(ctx, a) {
     const t = await ctx.client().getTenant(a.positionals[0]!);
     ctx.out.result(t, () => tenantDetail(t));
@@ -91,7 +95,7 @@ const show: Command = {
 };
 
 const stateChange = (verb: 'suspend' | 'resume', summary: string): Command => ({
-  name: `tenant ${verb}`, args: '<id|slug>', arity: [1, 1], summary,
+  name: `tenant ${verb}`, args: '<id|slug>', arity: [1, 1], summary, examples: [`tenant ${verb} acme`],
   async run(ctx, a) {
     const c = ctx.client();
     const t = await (verb === 'suspend' ? c.suspend(a.positionals[0]!) : c.resume(a.positionals[0]!));
@@ -105,6 +109,7 @@ const remove: Command = {
   summary: "Delete a tenant and its storage (--confirm repeats the tenant's slug)",
   details: 'Without --confirm the tool asks for the slug when run in a terminal; otherwise the API refuses (CONFIRMATION_REQUIRED).',
   options: { confirm: { type: 'string', arg: 'SLUG', help: "the tenant's slug, repeated" } },
+  examples: ['tenant delete acme --confirm acme'],
   async run(ctx, a) {
     const ref = a.positionals[0]!;
     const confirm = str(a, 'confirm') ?? (await promptSlug(ref));

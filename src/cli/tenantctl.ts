@@ -3,73 +3,55 @@
  * (node:util parseArgs), runs one command and exits with its code: 0 done, 1 refused or failed
  * (`error CODE: message` on stderr), 2 usage error, 130 interrupted. Started by tenantctl.mjs.
  */
-import { parseArgs } from 'node:util';
+import { parseCommandLine, isGroup, splitWords } from './argv.js';
 import { ApiError, ControlClient } from './client.js';
-import { checkArgs, EXIT, UsageError, type Args, type Command, type Context, type OptionSpec } from './command.js';
-import { ConfigError, loadConfig } from './config.js';
+import { checkArgs, EXIT, str, UsageError, type Args, type Command, type Context } from './command.js';
+import { ConfigError, loadConfig, MAX_TIMEOUT_SECONDS, parseSeconds } from './config.js';
 import { output } from './format.js';
 import { commandHelp, GLOBAL_OPTIONS, toolHelp } from './help.js';
+import { nearestCommand } from './suggest.js';
+import { packageVersion } from './version.js';
 import { auditCommands } from './audit.js';
 import { domainCommands } from './domain.js';
 import { migrateCommand } from './migrate.js';
+import { migrationCommands } from './migrations.js';
 import { tenantCommands } from './tenant.js';
+import { tenantChangeCommands } from './tenant-change.js';
+import { tenantSettingCommands } from './tenant-settings.js';
 import { tierCommands } from './tier.js';
+import { tierEditCommands } from './tier-edit.js';
 import { usageCommand } from './usage.js';
 
-export const COMMANDS: Command[] = [...tenantCommands, ...domainCommands, ...tierCommands, usageCommand, ...auditCommands, migrateCommand];
-
-const GLOBAL_WITH_VALUE = new Set(Object.entries(GLOBAL_OPTIONS).filter(([, o]) => o.type === 'string').map(([n]) => `--${n}`));
-const isGroup = (word: string) => COMMANDS.some((c) => c.name.startsWith(`${word} `));
-
-/**
- * Splits the command words (`tenant create`) from everything else; global options may come
- * before them (`tenantctl --json tenant list`).
- */
-function splitWords(argv: string[]): { words: string[]; rest: string[] } {
-  const words: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') { rest.push(...argv.slice(i)); break; }
-    if (a.startsWith('-')) {
-      rest.push(a);
-      if (GLOBAL_WITH_VALUE.has(a) && i + 1 < argv.length) rest.push(argv[++i]!);
-    } else if (words.length === 0 || (words.length === 1 && isGroup(words[0]!))) {
-      words.push(a);
-    } else {
-      rest.push(a);
-    }
-  }
-  return { words, rest };
-}
-
-/** Our option specs as parseArgs' configuration (it only knows type, short and multiple). */
-const parseSpec = (options: Record<string, OptionSpec>) => Object.fromEntries(Object.entries(options).map(([name, o]) => [name, {
-  type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}),
-}]));
+/** Every command, in the order help lists them; a new group is one more line. */
+export const COMMANDS: Command[] = [
+  ...tenantCommands,
+  ...tenantChangeCommands,
+  ...tenantSettingCommands,
+  ...domainCommands,
+  ...tierCommands,
+  ...tierEditCommands,
+  usageCommand,
+  ...auditCommands,
+  migrateCommand,
+  ...migrationCommands,
+];
 
 /** Runs one invocation; returns the exit code. */
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const { words, rest } = splitWords(argv);
-  const wantsHelp = rest.includes('--help') || rest.includes('-h');
+  const { words, rest, loose } = splitWords(argv, COMMANDS, GLOBAL_OPTIONS);
+  const before = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (before.includes('--version') || before.includes('-V')) { process.stdout.write(`${packageVersion()}\n`); return EXIT.OK; }
+  const wantsHelp = before.includes('--help') || before.includes('-h');
   const cmd = COMMANDS.find((c) => c.name === words.join(' '));
-  if (!cmd) {
-    if (words.length === 0 || (words.length === 1 && isGroup(words[0]!))) {
-      const text = toolHelp(COMMANDS, words[0]);
-      if (wantsHelp) { process.stdout.write(`${text}\n`); return EXIT.OK; }
-      process.stderr.write(`${text}\n`);
-      return EXIT.USAGE;
-    }
-    process.stderr.write(`error: unknown command "${words.join(' ')}" (tenantctl --help lists the commands)\n`);
-    return EXIT.USAGE;
-  }
+  if (!cmd) return noCommand(words, loose, wantsHelp);
   if (wantsHelp) { process.stdout.write(`${commandHelp(cmd)}\n`); return EXIT.OK; }
 
   let args: Args;
+  let timeout: number | undefined;
   try {
-    const parsed = parseArgs({ args: rest, options: parseSpec({ ...GLOBAL_OPTIONS, ...cmd.options }), allowPositionals: true, strict: true });
-    args = { values: parsed.values, positionals: parsed.positionals };
+    args = parseCommandLine(cmd, rest, GLOBAL_OPTIONS);
     checkArgs(cmd, args);
+    timeout = timeoutOption(args);
   } catch (err) {
     return usageFailure(cmd, err);
   }
@@ -78,7 +60,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let client: ControlClient | undefined;
   const ctx: Context = {
     out: output(values.json === true),
-    client: () => (client ??= new ControlClient(loadConfig({ stack: values.stack, url: values.url, token: values.token, env }))),
+    client: () => (client ??= new ControlClient(loadConfig({ stack: values.stack, url: values.url, token: values.token, timeout, env }))),
   };
   try {
     return await cmd.run(ctx, args);
@@ -96,6 +78,31 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
+/** No command by these words: a group's help, or the nearest command suggested (exit 2). */
+function noCommand(words: string[], loose: string[], wantsHelp: boolean): number {
+  if (words.length === 0 || isGroup(COMMANDS, words)) {
+    const text = toolHelp(COMMANDS, words.length ? words.join(' ') : undefined);
+    if (wantsHelp) { process.stdout.write(`${text}\n`); return EXIT.OK; }
+    process.stderr.write(`${text}\n`);
+    return EXIT.USAGE;
+  }
+  const guess = nearestCommand(loose, COMMANDS.map((c) => c.name));
+  const group = words.slice(0, -1).join(' ');
+  process.stderr.write(guess
+    ? `error: unknown command "${guess.typed}". Did you mean "${guess.meant}"?\n`
+    : `error: unknown command "${words.join(' ')}" (tenantctl ${group ? `${group} ` : ''}--help lists the commands)\n`);
+  return EXIT.USAGE;
+}
+
+/** `--timeout SECONDS`, checked before anything is sent. */
+function timeoutOption(a: Args): number | undefined {
+  const text = str(a, 'timeout');
+  if (text === undefined) return undefined;
+  const n = parseSeconds(text);
+  if (n === null) throw new UsageError(`--timeout must be seconds, more than 0 and at most ${MAX_TIMEOUT_SECONDS}`);
+  return n;
+}
+
 /** parseArgs' own errors (unknown option, missing value) and ours are both exit 2. */
 function usageFailure(cmd: Command, err: unknown): number {
   const known = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
@@ -107,7 +114,7 @@ function usageFailure(cmd: Command, err: unknown): number {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`tenantctl: unexpected failure: ${err instanceof Error ? err.stack : String(err)}\n`);
+    process.stderr.write(`tenantctl: unexpected failure: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(EXIT.FAILED);
   },
 );

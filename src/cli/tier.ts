@@ -7,6 +7,7 @@ import { count, dollars, list, table } from './format.js';
 
 const listCmd: Command = {
   name: 'tier list', arity: [0, 0], summary: 'List the built-in tiers and custom templates',
+  examples: ['tier list', 'tier list --json'],
   async run(ctx) {
     const r = await ctx.client().listTiers();
     ctx.out.result(r, () => table(
@@ -24,6 +25,7 @@ const exportCmd: Command = {
     out: { type: 'string', arg: 'FILE', help: 'write to FILE instead of stdout' },
     names: { type: 'string', arg: 'A,B', help: 'only these templates' },
   },
+  examples: ['tier export --out tiers.yaml', 'tier export --names FREE,GOLD'],
   async run(ctx, a) {
     const yaml = await ctx.client().exportTiers(str(a, 'names'));
     const out = str(a, 'out');
@@ -43,6 +45,7 @@ const exportCmd: Command = {
 const importCmd: Command = {
   name: 'tier import', args: '<file>', arity: [1, 1],
   summary: 'Import templates from YAML: custom ones are created or replaced, built-ins must match',
+  examples: ['tier import tiers.yaml'],
   async run(ctx, a) {
     const file = resolve(a.positionals[0]!);
     const yaml = await readFile(file, 'utf8').catch(() => { throw new UsageError(`cannot read ${file}`); });

@@ -5,6 +5,7 @@ import { count, dollars, keyValues } from './format.js';
 export const usageCommand: Command = {
   name: 'usage', args: '<tenant>', arity: [1, 1], summary: "A tenant's usage for a month and its invoice preview",
   options: { month: { type: 'string', arg: 'YYYY-MM', help: 'the month (default: the current one, UTC)' } },
+  examples: ['usage acme', 'usage acme --month 2026-01 --json'],
   async run(ctx, a) {
     const ref = a.positionals[0]!;
     const u = await ctx.client().usage(ref, str(a, 'month'));

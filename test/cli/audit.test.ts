@@ -18,6 +18,24 @@ describe('tenantctl audit', () => {
     expect(first).toMatch(new RegExp(`^\\d+ +\\S+ +admin-token +tenant\\.get +${stack.tenants.acme!.id} `));
   });
 
+  it('filters by actor and time range', async () => {
+    const since = new Date(Date.now() - 2000).toISOString();
+    expect((await tenantctl('tenant', 'show', 'globex')).code).toBe(0);
+    const r = await tenantctl('audit', 'list', '--actor', 'admin-token', '--since', since, '--action', 'tenant.get', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const entries = JSON.parse(r.stdout).entries as { actor: string; at: string; tenantId: string | null }[];
+    expect(entries.map((e) => e.tenantId)).toContain(stack.tenants.globex!.id);
+    for (const e of entries) {
+      expect(e.actor).toBe('admin-token');
+      expect(Date.parse(e.at)).toBeGreaterThanOrEqual(Date.parse(since));
+    }
+    const before = JSON.parse((await tenantctl('audit', 'list', '--until', since, '--limit', '50', '--json')).stdout).entries as { at: string }[];
+    expect(before.length).toBeGreaterThan(0);
+    for (const e of before) expect(Date.parse(e.at)).toBeLessThan(Date.parse(since));
+    const nobody = JSON.parse((await tenantctl('audit', 'list', '--actor', 'jwt:nobody', '--json')).stdout);
+    expect(nobody.entries).toEqual([]);
+  });
+
   it('verifies the intact chain, names the entry edited behind its back, and verifies again once restored', async () => {
     const ok = await tenantctl('audit', 'verify');
     expect(ok.code, ok.stderr).toBe(0);

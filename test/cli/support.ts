@@ -17,10 +17,21 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TENANTCTL_')));
 }
 
+/** How to start the CLI: with or without the test stack, where, with which environment. */
+export interface SpawnOptions {
+  /** false: no `--stack` (the test passes --url/--token or wants the tool's own defaults). */
+  stack?: boolean;
+  /** Extra environment (TENANTCTL_* included). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Another copy of the launcher (an installed one). */
+  cli?: string;
+}
+
 /** Starts `tenantctl --stack .local/stack-cli.json ...args`; stdin is not a terminal. */
-export function spawnCli(args: string[], opts: { stack?: boolean } = {}): ChildProcess {
-  return spawn(process.execPath, [CLI, ...(opts.stack === false ? [] : ['--stack', STACK_FILE]), ...args], {
-    cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'],
+export function spawnCli(args: string[], opts: SpawnOptions = {}): ChildProcess {
+  return spawn(process.execPath, [opts.cli ?? CLI, ...(opts.stack === false ? [] : ['--stack', STACK_FILE]), ...args], {
+    cwd: opts.cwd ?? ROOT, env: { ...cleanEnv(), ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 
