@@ -42,7 +42,7 @@ async function route(router: Env, t: Made, init: RequestInit = {}): Promise<Resp
 
 const secretOf = async (id: string) =>
   ((await control.query('SELECT connection_secret FROM tenant_placements WHERE tenant_id = $1', [id])) as { connection_secret: string }[])[0]!.connection_secret;
-const versionOf = async (id: string) => ((await control.query('SELECT version FROM tenants WHERE id = $1', [id])) as { version: number }[])[0]!.version;
+const versionOf = async (id: string) => Number(((await control.query('SELECT version FROM tenants WHERE id = $1', [id])) as { version: string }[])[0]!.version);
 const status = async () => (await (await controlCall(ROTATING, '/admin/v1/keys')).json()) as KeyStatus;
 const reseal = async (json: Record<string, unknown> = {}) => {
   const res = await controlCall(ROTATING, '/admin/v1/keys/reseal', { method: 'POST', json });
