@@ -143,6 +143,19 @@ describe('MASTER_KEY rotation', () => {
     for (const k of [OLD, NEW]) expect(entry!.entry).not.toContain(k);
   });
 
+  it('is documented with its operation ids, needs the admin credential, and refuses a bad request body', async () => {
+    const doc = await (await controlCall(ROTATING, '/admin/v1/openapi.json', { token: null })).json() as { paths: Record<string, Record<string, { operationId?: string }>> };
+    expect(doc.paths['/admin/v1/keys']!.get!.operationId).toBe('getKeys');
+    expect(doc.paths['/admin/v1/keys/reseal']!.post!.operationId).toBe('resealKeys');
+    expect((await controlCall(ROTATING, '/admin/v1/keys', { token: null })).status).toBe(401);
+    expect((await controlCall(ROTATING, '/admin/v1/keys/reseal', { method: 'POST', token: 'x'.repeat(40) })).status).toBe(401);
+    for (const json of [{ limit: 0 }, { limit: 10_001 }, { cursor: 'not-an-id' }, { from: 'k1' }]) {
+      const res = await controlCall(ROTATING, '/admin/v1/keys/reseal', { method: 'POST', json });
+      expect(res.status).toBe(400);
+      expect((await errorOf(res)).code).toBe('BAD_REQUEST');
+    }
+  });
+
   it('leaves a secret changed between reading and writing as it is now (compare-and-set)', async () => {
     const res = await controlCall(SEALING_K1, '/admin/v1/tenants', { method: 'POST', json: { slug: unique('rot-'), tier: 'ENTERPRISE', region: 'aws-us-east-2' } });
     expect(res.status).toBe(201);
