@@ -6,6 +6,8 @@
 import { z } from 'zod';
 import { parseBaseDomains } from './tenancy/host.js';
 import { DEFAULT_LOOKUP_BUDGET } from './tenancy/directory.js';
+import { keyRingVar } from './crypto/key-ring.js';
+import { checkMasterSecret } from './crypto/secret-box.js';
 
 /** Bindings as declared in wrangler.toml (vars) and set as secrets. */
 export interface Env {
@@ -14,7 +16,9 @@ export interface Env {
   TENANT_BASE_DOMAINS: string;
   PLATFORM_ISSUER: string;
   PLATFORM_AUDIENCE: string;
+  /** Key ring of platform tokens: `kid:secret,...`, the first signs (src/crypto/key-ring.ts); a bare secret is `k0`. */
   PLATFORM_JWT_SECRET: string;
+  /** Key ring sealing dedicated-database connection strings: `kid:base64,...`; identical in the control plane. */
   MASTER_KEY: string;
   CONTROL_DATABASE_URL: string;
   /** JSON object: region → connection string of the router's role on that region's shared database. */
@@ -41,8 +45,8 @@ const ConfigSchema = z.object({
   TENANT_BASE_DOMAINS: z.string().min(1),
   PLATFORM_ISSUER: z.string().min(1),
   PLATFORM_AUDIENCE: z.string().min(1),
-  PLATFORM_JWT_SECRET: z.string().min(32, 'must be at least 32 characters'),
-  MASTER_KEY: z.string().min(43, 'must be 32 bytes, base64'),
+  PLATFORM_JWT_SECRET: keyRingVar(checkPlatformSecret),
+  MASTER_KEY: keyRingVar(checkMasterSecret),
   CONTROL_DATABASE_URL: url,
   REGION_DATABASE_URLS: z.string().transform((s, ctx) => {
     try { return z.record(z.string(), url).parse(JSON.parse(s)); } catch {
@@ -62,6 +66,11 @@ const ConfigSchema = z.object({
   DO_JURISDICTIONS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   QUOTA_LEASING: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
 });
+
+/** HS256 keys shorter than this are guessable offline from one token. */
+function checkPlatformSecret(secret: string): string | null {
+  return secret.length >= 32 ? null : 'must be at least 32 characters';
+}
 
 export type Config = Omit<z.infer<typeof ConfigSchema>, 'TENANT_BASE_DOMAINS'> & { baseDomains: string[] };
 

@@ -8,9 +8,14 @@
  * another created under the same name, and a token bound to a slug would follow it to the new
  * tenant. A tenant IdP's claim may hold the id or the slug: that issuer is bound to one tenant,
  * and it is the tenant's own IdP that decides what its tokens say.
+ *
+ * The platform secret is a key ring (src/crypto/key-ring.ts): a token names its key in the
+ * protected header's `kid`, a token without one is tried against `k0` only, and a kid the ring
+ * does not hold is refused like any bad signature. Only that one key is tried, never each in turn.
  */
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
 import { AppError } from '../errors.js';
+import { keyFor, parseKeyRing, type KeyRing } from '../crypto/key-ring.js';
 import type { LookupKey, Tenant } from '../tenancy/tenant.js';
 import { JwksCache, type JwksCacheOptions } from './jwks-cache.js';
 import { checkJwksUrl } from './jwks-url.js';
@@ -19,7 +24,8 @@ const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface VerifierOptions {
-  platform: { issuer: string; audience: string; secret: string };
+  /** `secret`: the PLATFORM_JWT_SECRET ring, parsed or as the variable's text (a bare secret is key `k0`). */
+  platform: { issuer: string; audience: string; secret: string | KeyRing<string> };
   /** Longest accepted token, in characters. */
   maxTokenLength?: number;
   /** Allowed clock skew for exp/nbf/iat, in seconds. */
@@ -32,15 +38,14 @@ export interface Identity { via: 'platform' | 'tenant'; issuer: string; subject:
 
 /** Verifies tokens for a tenant, or finds the tenant a token speaks for. */
 export class TokenVerifier {
-  private readonly secret: Uint8Array;
+  private readonly keys: KeyRing<Uint8Array>;
   private readonly maxLen: number;
   private readonly skew: number;
   // One key set per JWKS URL per isolate: single-flight downloads, failure backoff, kid refetch cool-down.
   private readonly jwks: JwksCache;
 
   constructor(private readonly opts: VerifierOptions) {
-    if (opts.platform.secret.length < 32) throw new Error('platform JWT secret must be at least 32 characters');
-    this.secret = new TextEncoder().encode(opts.platform.secret);
+    this.keys = platformKeys(opts.platform.secret);
     this.maxLen = opts.maxTokenLength ?? 8192;
     this.skew = opts.clockToleranceSec ?? 30;
     this.jwks = new JwksCache({
@@ -93,7 +98,10 @@ export class TokenVerifier {
 
   private async verifyPlatform(token: string): Promise<Identity> {
     const { issuer, audience } = this.opts.platform;
-    const { payload } = await this.guard(() => jwtVerify(token, this.secret, {
+    const { kid } = decodeProtectedHeader(token);
+    const key = kid === undefined || typeof kid === 'string' ? keyFor(this.keys, kid) : undefined;
+    if (!key) throw new AppError(401, 'INVALID_TOKEN', 'no key matches the token');
+    const { payload } = await this.guard(() => jwtVerify(token, key, {
       issuer, audience, algorithms: ['HS256'], clockTolerance: this.skew, requiredClaims: ['exp'],
     }));
     return { via: 'platform', issuer, subject: payload.sub ?? null, claims: payload };
@@ -131,6 +139,22 @@ export class TokenVerifier {
       throw err;
     }
   }
+}
+
+/** The ring as HMAC key bytes; every key at least 32 characters (checked again: the ring may come unparsed). */
+function platformKeys(secret: string | KeyRing<string>): KeyRing<Uint8Array> {
+  let ring = secret;
+  if (typeof ring === 'string') {
+    const r = parseKeyRing(ring);
+    if (!r.ok) throw new Error(`platform JWT secret ${r.error}`);
+    ring = r.ring;
+  }
+  const bytes = new Map<string, Uint8Array>();
+  for (const [kid, s] of ring.keys) {
+    if (s.length < 32) throw new Error('platform JWT secret must be at least 32 characters');
+    bytes.set(kid, new TextEncoder().encode(s));
+  }
+  return { current: ring.current, keys: bytes };
 }
 
 const mismatch = () => new AppError(403, 'TENANT_MISMATCH', 'token belongs to another tenant');

@@ -10,6 +10,7 @@ import type {
   AuditEntrySchema, AuditVerifySchema, CreateTemplateSchema, CreateTenantSchema, GeoPolicySchema, JwtSettingsSchema,
   MigrationStatusSchema, PatchTemplateSchema, PatchTenantSchema, Template, TenantView, UsageSchema,
 } from '../control/schemas.js';
+import type { KeyStatus, ResealReport } from '../crypto/reseal.js';
 
 export type { Template, TenantView };
 export type CreateTenant = z.input<typeof CreateTenantSchema>;
@@ -30,6 +31,7 @@ export interface StatusPage {
   summary: { total: number; current: number; pending: number; failed: number };
 }
 export interface MigrateResult { tenantId: string; applied: string[]; state: 'current' | 'failed'; error: string | null }
+export type ResealResult = ResealReport & { status: KeyStatus };
 export interface ImportResult { created: string[]; updated: string[]; unchanged: string[] }
 
 /** A refusal by the API (or no answer at all). */
@@ -76,6 +78,8 @@ export class ControlClient {
     this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}`, { text: sql, contentType: 'application/sql' });
   listMigrations = () => this.call<{ migrations: CatalogueEntry[] }>('GET', '/migrations');
   migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
+  keyStatus = () => this.call<KeyStatus>('GET', '/keys');
+  reseal = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/reseal', { body });
 
   private async call<T>(method: string, path: string, opts: Call = {}): Promise<T> {
     const url = new URL(`${this.config.url}/admin/v1${path}`);

@@ -21,6 +21,7 @@ import { tenantSettingCommands } from './tenant-settings.js';
 import { tierCommands } from './tier.js';
 import { tierEditCommands } from './tier-edit.js';
 import { usageCommand } from './usage.js';
+import { keysCommands } from './keys.js';
 
 /** Every command, in the order help lists them; a new group is one more line. */
 export const COMMANDS: Command[] = [
@@ -34,6 +35,7 @@ export const COMMANDS: Command[] = [
   ...auditCommands,
   migrateCommand,
   ...migrationCommands,
+  ...keysCommands,
 ];
 
 /** Runs one invocation; returns the exit code. */

@@ -4,11 +4,14 @@
  */
 import { z } from 'zod';
 import { parseBaseDomains } from '../tenancy/host.js';
+import { keyRingVar } from '../crypto/key-ring.js';
+import { checkMasterSecret } from '../crypto/secret-box.js';
 
 /** Bindings as declared in workers/control/wrangler.toml (vars) and set as secrets. */
 export interface ControlEnv {
   /** Owner connection of the control database. */
   CONTROL_DATABASE_URL: string;
+  /** Key ring sealing dedicated-database connection strings (`kid:base64,...`, the first seals); identical in the router. */
   MASTER_KEY: string;
   /** The admin bearer secret (at least 32 characters). */
   ADMIN_TOKEN: string;
@@ -46,7 +49,7 @@ const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
 const intVar = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const ConfigSchema = z.object({
   CONTROL_DATABASE_URL: pgUrl,
-  MASTER_KEY: z.string().min(43, 'must be 32 bytes, base64'),
+  MASTER_KEY: keyRingVar(checkMasterSecret),
   ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters'),
   ADMIN_JWT_ISSUER: z.string().min(1).optional(),
   ADMIN_JWT_AUDIENCE: z.string().min(1).optional(),

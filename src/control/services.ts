@@ -4,7 +4,7 @@
  * admin authenticator and the summary of refused calls.
  */
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
-import { importMasterKey } from '../crypto/secret-box.js';
+import { importMasterKey, type MasterKeys } from '../crypto/secret-box.js';
 import { LocalProvisioner } from '../provisioning/local-provisioner.js';
 import { NeonProvisioner } from '../provisioning/neon-provisioner.js';
 import type { Provisioner } from '../provisioning/provisioner.js';
@@ -18,6 +18,8 @@ export interface ControlServices {
   config: ControlConfig;
   sql: Sql;
   provisioner: Provisioner;
+  /** The MASTER_KEY ring (the provisioner seals under its current key; /admin/v1/keys reseals under it). */
+  masterKeys: MasterKeys;
   cache: CacheInvalidator;
   auth: AdminAuthenticator;
   /** This isolate's held summary of refused calls (see refusals.ts). */
@@ -49,7 +51,7 @@ async function build(env: ControlEnv): Promise<ControlServices> {
   const cache = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
     ? upstashInvalidator(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : noCache;
   return {
-    config, sql: controlSql(config.CONTROL_DATABASE_URL, config.CONTROL_DB_TIMEOUT_MS), provisioner, cache,
+    config, sql: controlSql(config.CONTROL_DATABASE_URL, config.CONTROL_DB_TIMEOUT_MS), provisioner, masterKeys: masterKey, cache,
     auth: new AdminAuthenticator(config), refusals: new RefusalSummary(config.REFUSAL_AUDIT_WINDOW_SECONDS * 1000),
   };
 }

@@ -7,7 +7,7 @@
  * transaction after the same deadline and stops the statement at it.
  */
 import { neon } from '@neondatabase/serverless';
-import { open } from '../crypto/secret-box.js';
+import { open, UnknownKeyError, type MasterKeys } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { toAppError } from './db-errors.js';
@@ -28,7 +28,8 @@ interface Target { url: string; schema: string; role: string | null }
 
 export interface DataRouterOptions {
   regionUrls: Record<string, string>;
-  masterKey: Promise<CryptoKey>;
+  /** The MASTER_KEY ring; a secret opens with the key its sealed form names. */
+  masterKey: Promise<MasterKeys>;
   /** Upper bound of one tenant call, client and server side (default 5000 ms). */
   queryTimeoutMs?: number;
 }
@@ -94,9 +95,11 @@ export class TenantDataRouter {
     let url: string;
     try {
       url = await open(await this.opts.masterKey, sealed, tenantId);
-    } catch {
+    } catch (err) {
+      // A key retired while secrets still used it: the operator's to fix (reseal first), so say which.
+      if (err instanceof UnknownKeyError) console.error(JSON.stringify({ level: 'error', msg: 'connection secret sealed under a key not in MASTER_KEY', tenant: tenantId, kid: err.kid }));
       // A secret that does not open for its tenant was moved, tampered with or sealed under another key.
-      console.error(JSON.stringify({ level: 'error', msg: 'connection secret does not open for its tenant', tenant: tenantId }));
+      else console.error(JSON.stringify({ level: 'error', msg: 'connection secret does not open for its tenant', tenant: tenantId }));
       throw new AppError(500, 'INTERNAL', 'internal error');
     }
     remember(this.opened, key, url);

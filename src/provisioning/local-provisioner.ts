@@ -12,7 +12,7 @@
  * passwords travel as SCRAM verifiers, never in clear.
  */
 import type { Client } from '@neondatabase/serverless';
-import { seal } from '../crypto/secret-box.js';
+import { seal, type MasterKeys } from '../crypto/secret-box.js';
 import { passwordClause, randomPassword, scramVerifier } from '../crypto/scram.js';
 import { applyMigrations, type Migration } from '../migrations/runner.js';
 import { exists, withClient } from './pg-client.js';
@@ -27,7 +27,8 @@ export interface LocalProvisionerOptions {
   regions: Record<string, { adminUrl: string }>;
   /** The role the router connects to shared databases as. */
   routerRole: string;
-  masterKey: CryptoKey;
+  /** The MASTER_KEY ring: dedicated databases' connection strings are sealed under its current key. */
+  masterKey: MasterKeys;
 }
 
 /** A Provisioner over the regional clusters' owner connections. */

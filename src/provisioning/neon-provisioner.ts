@@ -16,7 +16,7 @@
  */
 import { createApiClient, type Api, type Operation, type ProjectListItem } from '@neondatabase/api-client';
 import { randomPassword } from '../crypto/scram.js';
-import { open, seal } from '../crypto/secret-box.js';
+import { open, seal, type MasterKeys } from '../crypto/secret-box.js';
 import { applyMigrations, type Migration } from '../migrations/runner.js';
 import { LocalProvisioner } from './local-provisioner.js';
 import { callNeon, isNotFound } from './neon-calls.js';
@@ -35,7 +35,8 @@ export interface NeonProvisionerOptions {
   regions: Record<string, { adminUrl: string }>;
   /** The role the router connects to shared databases as. */
   routerRole: string;
-  masterKey: CryptoKey;
+  /** The MASTER_KEY ring: new connection strings are sealed under its current key, older ones open by their key id. */
+  masterKey: MasterKeys;
   /** PostgreSQL major version of new projects (default 17). */
   pgVersion?: number;
   /** The organisation new projects belong to; needed with a personal API key. */

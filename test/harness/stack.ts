@@ -30,7 +30,7 @@ import { createTenant, DEMO_TENANTS, testTenants, type SeededTenant } from './se
 import { startUpstash } from './upstash-endpoint.js';
 import { startFaultServer } from './faults.js';
 import { startNeonApi } from './neon-api.js';
-import { signPlatformToken } from './token.js';
+import { signPlatformToken, type PlatformSigner } from './token.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const mode = process.argv[2] ?? 'services';
@@ -39,6 +39,8 @@ const REGIONS = mode === 'start' ? ['aws-us-east-2', 'aws-eu-central-1'] as cons
 // The control database has a cluster of its own (its own Neon project in production), so that a
 // fault test can pause it without pausing a region.
 const CONTROL = 'control';
+/** The key id of the stack's one MASTER_KEY and platform key. */
+const STACK_KID = 'k0';
 const stackFile = resolve(ROOT, process.env.STACK_FILE ?? '.local/stack.json');
 const children: ChildProcess[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -116,7 +118,9 @@ async function main() {
   const controlUrl = await bootstrapControl(controlCluster, randomBytes(12).toString('hex'), loadMigrations(ROOT, 'control'), tenantMigrations);
   log('migrations applied');
 
-  const masterKey = randomBytes(32).toString('base64');
+  // Both secrets in the key-ring format (src/crypto/key-ring.ts), one key each. Its id is `k0`, the
+  // id of a bare value, so a test's hand-made token without a kid still meets the stack's key.
+  const masterKey = `${STACK_KID}:${randomBytes(32).toString('base64')}`;
   const provisioner = new LocalProvisioner({
     regions: Object.fromEntries(REGIONS.map((r) => [r, { adminUrl: clusters[r]!.adminUrl('app') }])),
     routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey),
@@ -128,12 +132,12 @@ async function main() {
   log(`tenants: ${Object.keys(tenants).join(', ')}`);
 
   const routerPort = Number(process.env.ROUTER_PORT ?? 8787);
-  const platform = { issuer: 'https://platform.tenant-router.local', audience: 'tenant-router', secret: randomBytes(32).toString('hex') };
+  const platform = { issuer: 'https://platform.tenant-router.local', audience: 'tenant-router', kid: STACK_KID, secret: randomBytes(32).toString('hex') };
   const routerEnv: Record<string, string> = {
     TENANT_BASE_DOMAINS: 'localhost,example.com',
     PLATFORM_ISSUER: platform.issuer,
     PLATFORM_AUDIENCE: platform.audience,
-    PLATFORM_JWT_SECRET: platform.secret,
+    PLATFORM_JWT_SECRET: `${platform.kid}:${platform.secret}`,
     MASTER_KEY: masterKey,
     CONTROL_DATABASE_URL: controlUrl,
     REGION_DATABASE_URLS: JSON.stringify(regionUrls),
@@ -206,7 +210,7 @@ async function main() {
   }
 }
 
-function printWelcome(router: string, port: number, tenants: Record<string, SeededTenant>, platform: { issuer: string; audience: string; secret: string }, control: string) {
+function printWelcome(router: string, port: number, tenants: Record<string, SeededTenant>, platform: PlatformSigner, control: string) {
   const lines = ['', `Router ready on ${router}  (stack: .local/stack.json, Ctrl-C stops everything)`,
     `Control plane on ${control}/admin/v1  (docs: ${control}/admin/v1/docs; admin token in .local/stack.json; try: npx tenantctl tenant list)`, ''];
   for (const t of Object.values(tenants)) {

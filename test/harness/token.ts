@@ -11,16 +11,19 @@ import { fileURLToPath } from 'node:url';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Signs an HS256 platform token naming `tenantId` (the tenant's id) in `tid`, valid for `ttlSec`. */
-export function signPlatformToken(platform: { issuer: string; audience: string; secret: string }, tenantId: string, ttlSec = 3600): string {
+/** What signs platform tokens: the current key of the router's PLATFORM_JWT_SECRET ring and its id. */
+export interface PlatformSigner { issuer: string; audience: string; kid: string; secret: string }
+
+/** Signs an HS256 platform token naming `tenantId` (the tenant's id) in `tid`, valid for `ttlSec`, with the key's id in the header. */
+export function signPlatformToken(platform: PlatformSigner, tenantId: string, ttlSec = 3600): string {
   const now = Math.floor(Date.now() / 1000);
   const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ iss: platform.issuer, aud: platform.audience, sub: 'local-developer', tid: tenantId, iat: now, exp: now + ttlSec })}`;
+  const body = `${b64({ alg: 'HS256', typ: 'JWT', kid: platform.kid })}.${b64({ iss: platform.issuer, aud: platform.audience, sub: 'local-developer', tid: tenantId, iat: now, exp: now + ttlSec })}`;
   return `${body}.${createHmac('sha256', platform.secret).update(body).digest('base64url')}`;
 }
 
 interface StackFile {
-  platform: { issuer: string; audience: string; secret: string };
+  platform: PlatformSigner;
   tenants: Record<string, { id: string }>;
   control?: { url: string; adminToken: string };
 }

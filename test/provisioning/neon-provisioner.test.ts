@@ -5,7 +5,7 @@
  * 429/423 retried, and that `row`/`schema` tenants stay in the region's shared database.
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { importMasterKey, open, seal } from '../../src/crypto/secret-box.js';
+import { importMasterKey, open, seal, type MasterKeys } from '../../src/crypto/secret-box.js';
 import { TenantDataRouter } from '../../src/data/tenant-db.js';
 import { NeonProvisioner, type NeonProvisionerOptions } from '../../src/provisioning/neon-provisioner.js';
 import { tenantIdent, withDatabase, type Placement } from '../../src/provisioning/provisioner.js';
@@ -29,7 +29,7 @@ interface LogEntry { seq: number; method: string; path: string; query: string; s
 const neonApi = stack.neonApi;
 const hooks = new URL(neonApi.url).origin;
 const sleeps: number[] = [];
-let masterKey: CryptoKey;
+let masterKey: MasterKeys;
 
 beforeAll(async () => { masterKey = await importMasterKey(stack.routerEnv.MASTER_KEY!); });
 

@@ -41,7 +41,7 @@ export interface SoakTenant {
 
 export interface Stack {
   control: { url: string; adminToken: string; postgresUrl: string };
-  platform: { issuer: string; audience: string; secret: string };
+  platform: { issuer: string; audience: string; kid: string; secret: string };
   regions: Record<string, { postgresUrl: string; adminUrl: string }>;
   faults: string;
   redis: { port: number } | null;

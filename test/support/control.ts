@@ -51,7 +51,7 @@ export async function within(ms: number, probe: () => Promise<boolean>): Promise
 
 /** A platform token for tenant `id` (any tenant, seeded or made through the API). */
 export function tokenFor(id: string): Promise<string> {
-  return new SignJWT({ tid: id }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+  return new SignJWT({ tid: id }).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: stack.platform.kid })
     .setIssuer(stack.platform.issuer).setAudience(stack.platform.audience).setSubject('user-1').setIssuedAt().setExpirationTime('10m')
     .sign(new TextEncoder().encode(stack.platform.secret));
 }

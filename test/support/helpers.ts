@@ -16,10 +16,14 @@ export const tenant = (slug: string) => {
   return t;
 };
 
-/** A platform token (HS256) for `slug`, with claim overrides and an optional expiry offset. */
-export async function platformToken(slug: string, claims: JWTPayload = {}, opts: { exp?: number | string; nbf?: number | string; secret?: string } = {}): Promise<string> {
+/**
+ * A platform token (HS256) for `slug`, with claim overrides and an optional expiry offset, signed
+ * with the ring's current key and its kid (or another `secret` and `kid`; `kid: null` sends none).
+ */
+export async function platformToken(slug: string, claims: JWTPayload = {}, opts: { exp?: number | string; nbf?: number | string; secret?: string; kid?: string | null } = {}): Promise<string> {
+  const kid = opts.kid === undefined ? stack.platform.kid : opts.kid ?? undefined;
   const jwt = new SignJWT({ tid: tenant(slug).id, ...claims })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...(kid ? { kid } : {}) })
     .setIssuer(stack.platform.issuer).setAudience(stack.platform.audience).setSubject('user-1').setIssuedAt()
     .setExpirationTime(opts.exp ?? '10m');
   if (opts.nbf !== undefined) jwt.setNotBefore(opts.nbf);

@@ -9,7 +9,8 @@ export interface Stack {
   neonApi: { url: string; apiKey: string };
   upstash: { url: string; token: string } | null;
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
-  platform: { issuer: string; audience: string; secret: string };
+  /** The current key of the router's PLATFORM_JWT_SECRET ring (`kid:secret`) and its id. */
+  platform: { issuer: string; audience: string; kid: string; secret: string };
   regions: Record<string, { postgresUrl: string; adminUrl: string; routerUrl: string }>;
   control: { url: string; adminToken: string; postgresUrl: string; routerUrl: string; pid: number | null };
   redis: { port: number } | null;

@@ -27,6 +27,7 @@ import { domains } from '../../src/control/routes/domains.js';
 import { tiers } from '../../src/control/routes/tiers.js';
 import { auditLog } from '../../src/control/routes/audit.js';
 import { migrations } from '../../src/control/routes/migrations.js';
+import { keys } from '../../src/control/routes/keys.js';
 
 /** The largest admin request body (a YAML import of a thousand templates is ~600 KiB). */
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -63,6 +64,7 @@ export function buildControl() {
   app.route('/admin/v1/tiers', tiers);
   app.route('/admin/v1/audit', auditLog);
   app.route('/admin/v1/migrations', migrations);
+  app.route('/admin/v1/keys', keys);
   return app;
 }
 
