@@ -73,15 +73,20 @@ export async function provisionWithin(s: ControlServices, t: TenantView, waitMs:
 
 /** How many abandoned provisionings one maintenance run resumes (each may take a while). */
 const RESUME_PER_RUN = 3;
+/**
+ * How stale a claim must be before maintenance resumes it: later than an operator's own retry
+ * may take it over (STALE_CLAIM), so an explicit POST …/provision is never raced by the run.
+ */
+export const RESUME_AFTER = "interval '15 minutes'";
 
 /**
- * Resumes provisionings whose caller died (the claim went stale, see STALE_CLAIM): a POST that
+ * Resumes provisionings whose caller died (the claim went stale, see RESUME_AFTER): a POST that
  * answered 202 and whose background work was cut off. A provisioning that failed released its
  * claim with the reason in statusDetail: that one waits for the operator (POST …/provision).
  */
 export async function resumeProvisioning(s: ControlServices): Promise<{ resumed: number; failed: number }> {
   const rows = await db(() => s.sql.query(
-    `SELECT id FROM tenants WHERE status = 'provisioning' AND provisioning_since < now() - ${STALE_CLAIM}
+    `SELECT id FROM tenants WHERE status = 'provisioning' AND provisioning_since < now() - ${RESUME_AFTER}
       ORDER BY provisioning_since LIMIT ${RESUME_PER_RUN}`)) as { id: string }[];
   let resumed = 0;
   let failed = 0;
