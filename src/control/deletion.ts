@@ -25,11 +25,13 @@ import { billingTerms } from './usage.js';
 
 export interface Deleted { deleted: true; id: string; slug: string; purgeCompletesAt: string }
 
-/** Deletes `t` (see above); answers when the storage purge completes. */
-export async function deleteTenant(s: ControlServices, t: TenantView): Promise<Deleted> {
+/** Deletes `t` (see above), only at version `ifVersion` when given (If-Match); answers when the storage purge completes. */
+export async function deleteTenant(s: ControlServices, t: TenantView, ifVersion: number | null = null): Promise<Deleted> {
   const keys = lookupKeys(t);
-  const [marked] = await commitAndInvalidate(s, [markDeleting(s.sql, t.id)], keys) as unknown[][];
+  const [marked] = await commitAndInvalidate(s, [markDeleting(s.sql, t.id, ifVersion)], keys) as unknown[][];
   if (marked!.length === 0) {
+    const now = ifVersion === null ? null : await findTenant(s.sql, t.id);
+    if (now && now.version !== ifVersion) throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${now.version}, not ${ifVersion}: nothing was deleted`);
     throw new AppError(409, 'PROVISIONING_IN_PROGRESS', 'the tenant is being provisioned; delete it when that call has answered', { 'Retry-After': '5' });
   }
   // Domains or an issuer added between the read of `t` and the mark: their keys go too (a router
@@ -60,9 +62,10 @@ export async function deleteTenant(s: ControlServices, t: TenantView): Promise<D
 }
 
 /** `deleting`, unless a fresh provisioning claim is held (its storage is being created right now). */
-const markDeleting = (sql: Sql, id: string): Statement => sql.query(
+const markDeleting = (sql: Sql, id: string, ifVersion: number | null): Statement => sql.query(
   `UPDATE tenants SET status = 'deleting', version = version + 1, updated_at = now(), provisioning_since = NULL
-    WHERE id = $1 AND (provisioning_since IS NULL OR provisioning_since < now() - ${STALE_CLAIM}) RETURNING id`, [id]);
+    WHERE id = $1 AND ($2::bigint IS NULL OR version = $2)
+      AND (provisioning_since IS NULL OR provisioning_since < now() - ${STALE_CLAIM}) RETURNING id`, [id, ifVersion]);
 
 const scheduleUnfence = (sql: Sql, t: TenantView, p: Placement, graceSeconds: number): Statement => sql.query(
   `INSERT INTO pending_unfences (tenant_id, slug, placement, due_at) VALUES ($1, $2, $3::jsonb, now() + make_interval(secs => $4))

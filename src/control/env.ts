@@ -42,6 +42,8 @@ export interface ControlEnv {
   REFUSAL_AUDIT_WINDOW_SECONDS?: string;
   /** Timeout of one control-database call, in milliseconds (default 10000). */
   CONTROL_DB_TIMEOUT_MS?: string;
+  /** How long POST /tenants waits for provisioning before answering 202 (default 20000 ms). */
+  PROVISION_WAIT_MS?: string;
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
@@ -75,6 +77,7 @@ const ConfigSchema = z.object({
   ADMIN_JWT_MAX_AGE_SECONDS: intVar(3600, 60, 86_400),
   REFUSAL_AUDIT_WINDOW_SECONDS: intVar(60, 1, 3600),
   CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
+  PROVISION_WAIT_MS: intVar(20_000, 0, 60_000),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
   .refine((c) => !c.ADMIN_JWKS_URL || (c.ADMIN_JWT_ISSUER && c.ADMIN_JWT_AUDIENCE), { message: 'ADMIN_JWKS_URL needs ADMIN_JWT_ISSUER and ADMIN_JWT_AUDIENCE', path: ['ADMIN_JWKS_URL'] });
 

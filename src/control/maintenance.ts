@@ -8,12 +8,16 @@
 import { appendAudit } from './audit.js';
 import { flushOutbox } from './outbox.js';
 import { runDuePurges } from './purge.js';
+import { purgeExpiredKeys } from '../idempotency/store.js';
+import { resumeProvisioning } from './provisioning.js';
 import type { RefusalSummaryEntry } from './refusals.js';
 import type { ControlServices } from './services.js';
 
 export interface MaintenanceReport {
   outbox: { applied: number; failed: number } | { error: string };
   purges: { purged: number; failed: number } | { error: string };
+  idempotencyKeys?: { expired: number } | { error: string };
+  provisioning?: { resumed: number; failed: number } | { error: string };
 }
 
 const running = new WeakMap<ControlServices, { run: Promise<MaintenanceReport>; since: number }>();
@@ -37,9 +41,11 @@ export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {
   const outbox = await flushOutbox(s).catch(failed('outbox'));
   const purges = await runDuePurges(s).catch(failed('purges'));
+  const idempotencyKeys = await purgeExpiredKeys(s.sql).catch(failed('idempotency keys'));
+  const provisioning = await resumeProvisioning(s).catch(failed('provisioning'));
   const held = s.refusals.due();
   if (held) await recordRefusals(s, held, null);
-  return { outbox, purges };
+  return { outbox, purges, idempotencyKeys, provisioning };
 }
 
 const failed = (part: string) => (err: unknown) => {

@@ -11,7 +11,7 @@ import { loadCatalogue, recordMigration } from './migration-catalog.js';
 import { commitAndInvalidate } from './outbox.js';
 import type { ControlServices } from './services.js';
 import type { TenantView } from './schemas.js';
-import { lookupKeys, savePlacement } from './tenant-repo.js';
+import { findTenant, lookupKeys, savePlacement } from './tenant-repo.js';
 
 /** How long a provisioning claim holds: longer than any provisioning takes (Neon operations included). */
 export const STALE_CLAIM = "interval '10 minutes'";
@@ -50,4 +50,56 @@ export async function provisionTenant(s: ControlServices, t: TenantView, claimed
   await commitAndInvalidate(s, [s.sql.query(
     `UPDATE tenants SET version = version + 1, updated_at = now(), status = 'active', status_detail = NULL, provisioning_since = NULL
       WHERE id = $1 AND status = 'provisioning'`, [t.id])], lookupKeys(t));
+}
+
+/**
+ * Provisions a freshly created (claimed) tenant, waiting at most `waitMs`: true when it is
+ * active within the bound (a failure within it throws, as provisionTenant does); false when it
+ * is still going, in which case `keepAlive` receives the rest of the work (waitUntil). Should the
+ * isolate die before it ends, its claim goes stale and resumeProvisioning finishes it.
+ */
+export async function provisionWithin(s: ControlServices, t: TenantView, waitMs: number, keepAlive: (work: Promise<unknown>) => void): Promise<boolean> {
+  const outcome = provisionTenant(s, t, true).then(() => ({ ok: true as const }), (err: unknown) => ({ ok: false as const, err }));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const bound = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), waitMs); });
+  const first = await Promise.race([outcome, bound]);
+  clearTimeout(timer);
+  if (first?.ok) return true;
+  if (first) throw first.err;
+  // provisionTenant has logged a failure and recorded it in statusDetail already.
+  keepAlive(outcome);
+  return false;
+}
+
+/** How many abandoned provisionings one maintenance run resumes (each may take a while). */
+const RESUME_PER_RUN = 3;
+/**
+ * How stale a claim must be before maintenance resumes it: later than an operator's own retry
+ * may take it over (STALE_CLAIM), so an explicit POST …/provision is never raced by the run.
+ */
+export const RESUME_AFTER = "interval '15 minutes'";
+
+/**
+ * Resumes provisionings whose caller died (the claim went stale, see RESUME_AFTER): a POST that
+ * answered 202 and whose background work was cut off. A provisioning that failed released its
+ * claim with the reason in statusDetail: that one waits for the operator (POST …/provision).
+ */
+export async function resumeProvisioning(s: ControlServices): Promise<{ resumed: number; failed: number }> {
+  const rows = await db(() => s.sql.query(
+    `SELECT id FROM tenants WHERE status = 'provisioning' AND provisioning_since < now() - ${RESUME_AFTER}
+      ORDER BY provisioning_since LIMIT ${RESUME_PER_RUN}`)) as { id: string }[];
+  let resumed = 0;
+  let failed = 0;
+  for (const { id } of rows) {
+    const t = await findTenant(s.sql, id);
+    if (!t) continue;
+    try {
+      await provisionTenant(s, t);
+      resumed++;
+    } catch (err) {
+      // Another caller took it (409), or it failed again (recorded in statusDetail).
+      if (!(err instanceof AppError && err.status === 409)) failed++;
+    }
+  }
+  return { resumed, failed };
 }

@@ -2,6 +2,7 @@
  * Tenants in the control database: the admin view (never the sealed connection string) and the
  * writes the lifecycle needs. Every query has fixed text; values are bound parameters.
  */
+import { AppError } from '../errors.js';
 import { db, type Sql, type Statement } from './db.js';
 import { fromColumns } from './limits.js';
 import type { TenantView } from './schemas.js';
@@ -39,15 +40,35 @@ export async function findTenant(sql: Sql, ref: string): Promise<TenantView | nu
 
 export interface ListFilter { tier?: string; region?: string; status?: string; limit: number; cursor?: string }
 
-/** A page of tenants in id order; `nextCursor` is the last id when more follow. */
+/** A page of tenants in (creation time, id) order; `nextCursor` resumes after the last one when more follow. */
 export async function listTenants(sql: Sql, f: ListFilter): Promise<{ tenants: TenantView[]; nextCursor: string | null }> {
-  const cursor = f.cursor && UUID.test(f.cursor) ? f.cursor : null;
+  const after = f.cursor === undefined ? null : decodeCursor(f.cursor);
   const rows = await db(() => sql.query(
     VIEW + `WHERE ($1::text IS NULL OR t.tier = $1) AND ($2::text IS NULL OR t.region = $2) AND ($3::text IS NULL OR t.status = $3)
-      AND ($4::uuid IS NULL OR t.id > $4::uuid) ORDER BY t.id LIMIT $5`,
-    [f.tier ?? null, f.region ?? null, f.status ?? null, cursor, f.limit + 1])) as Row[];
+      AND ($4::timestamptz IS NULL OR (t.created_at, t.id) > ($4::timestamptz, $5::uuid)) ORDER BY t.created_at, t.id LIMIT $6`,
+    [f.tier ?? null, f.region ?? null, f.status ?? null, after?.createdAt ?? null, after?.id ?? null, f.limit + 1])) as Row[];
   const page = rows.slice(0, f.limit).map(toView);
-  return { tenants: page, nextCursor: rows.length > f.limit ? page[page.length - 1]!.id : null };
+  const last = page[page.length - 1];
+  return { tenants: page, nextCursor: rows.length > f.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+}
+
+// Postgres's text of a timestamptz (microseconds kept: two tenants a microsecond apart stay apart).
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2})?|Z)$/;
+
+/** The opaque cursor after the tenant created at `createdAt` with `id`: base64url of both. */
+export function encodeCursor(createdAt: string, id: string): string {
+  return btoa(`${createdAt}|${id}`).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** The position a cursor names; 400 when it is not one this API returned. */
+export function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  let text = '';
+  try { text = atob(cursor.replace(/-/g, '+').replace(/_/g, '/')); } catch { /* refused below */ }
+  const [createdAt, id, ...rest] = text.split('|');
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor) || rest.length > 0 || !createdAt || !id || !TIMESTAMP.test(createdAt) || !UUID.test(id) || Number.isNaN(Date.parse(createdAt))) {
+    throw new AppError(400, 'BAD_REQUEST', 'cursor is not one this API returned (pass nextCursor as is)');
+  }
+  return { createdAt, id };
 }
 
 /** Every cache key the routers may hold for `t`. */

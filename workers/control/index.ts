@@ -2,26 +2,30 @@
  * The control plane. The whole request path, top to bottom:
  *
  *   requestContext → services → controlHost → auditCalls → adminAuth → bodyLimit
- *     → maintainAfterWrites → route
+ *     → maintainAfterWrites → idempotency → route
  *
  * The host check comes first so a tenant host learns nothing (not even that auth exists); the
  * audit step wraps authentication so refused credentials are counted too (summarised, see
  * src/control/refusals.ts); bodies are only read once the caller is authenticated; the OpenAPI
  * document and its Swagger UI are the only unauthenticated routes, and only on the control host.
+ * Idempotency keys belong to the authenticated caller, so they are looked at after adminAuth; a
+ * replay is audited like any call. A known path asked with another method is 405 with Allow.
  * The Cron Trigger (every minute) runs the same maintenance as every admin write: deferred cache
  * invalidations, purges whose grace has passed.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { notFound, onError } from '../../src/errors.js';
+import { onError } from '../../src/errors.js';
+import { idempotency } from '../../src/idempotency/middleware.js';
 import { requestContext } from '../../src/middleware/request-context.js';
 import type { ControlAppEnv } from '../../src/control/app-env.js';
 import { swaggerDocs } from '../../src/control/docs.js';
+import { openApiDocument } from '../../src/control/openapi.js';
 import type { ControlEnv } from '../../src/control/env.js';
 import { runMaintenance } from '../../src/control/maintenance.js';
 import { controlReadyz } from '../../src/control/readyz.js';
 import { adminAuth, adminBodyLimit, auditCalls, controlHost, controlServicesStep, maintainAfterWrites } from '../../src/control/middleware.js';
 import { controlServices } from '../../src/control/services.js';
-import { validationHook } from '../../src/control/routes/common.js';
+import { methodAwareNotFound, validationHook } from '../../src/control/routes/common.js';
 import { tenants } from '../../src/control/routes/tenants.js';
 import { domains } from '../../src/control/routes/domains.js';
 import { tiers } from '../../src/control/routes/tiers.js';
@@ -36,7 +40,7 @@ const BODY_LIMIT_BYTES = 1024 * 1024;
 export function buildControl() {
   const app = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
   app.onError(onError);
-  app.notFound(notFound);
+  app.notFound(methodAwareNotFound(() => app.routes));
 
   app.use(requestContext());
   app.get('/healthz', (c) => c.json({ ok: true }));
@@ -48,17 +52,14 @@ export function buildControl() {
   app.openAPIRegistry.registerComponent('securitySchemes', 'adminBearer', {
     type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN, or an admin JWT with scope admin:read / admin:write',
   });
-  app.doc31('/admin/v1/openapi.json', {
-    openapi: '3.1.0',
-    info: { title: 'Tenant router control plane', version: '1.0.0', description: 'Tenants, domains, templates, provisioning, usage, audit and migrations.' },
-    security: [{ adminBearer: [] }],
-  });
+  app.get('/admin/v1/openapi.json', (c) => c.json(openApiDocument(app, new URL(c.req.url).origin)));
   app.get('/admin/v1/docs', swaggerDocs('/admin/v1/openapi.json'));
 
   app.use('/admin/v1/*', auditCalls());
   app.use('/admin/v1/*', adminAuth());
   app.use('/admin/v1/*', adminBodyLimit(BODY_LIMIT_BYTES));
   app.use('/admin/v1/*', maintainAfterWrites());
+  app.use('/admin/v1/*', idempotency());
   app.route('/admin/v1/tenants', tenants);
   app.route('/admin/v1/tenants', domains);
   app.route('/admin/v1/tiers', tiers);

@@ -11,7 +11,7 @@ export const auditLog = new OpenAPIHono<ControlAppEnv>({ defaultHook: validation
 const tags = ['audit'];
 
 auditLog.openapi(createRoute({
-  method: 'get', path: '/', tags, summary: 'Audit entries, newest first (filters: tenant id or slug, action or action prefix, actor, time range)',
+  method: 'get', path: '/', tags, operationId: 'listAuditEntries', summary: 'Audit entries, newest first (filters: tenant id or slug, action or action prefix, actor, time range)',
   request: { query: AuditQuery },
   responses: { 200: jsonOk(z.object({ entries: z.array(AuditEntrySchema), nextCursor: z.number().int().nullable() }), 'A page of entries'), ...ERRORS },
 }), async (c) => {
@@ -23,7 +23,7 @@ auditLog.openapi(createRoute({
 });
 
 auditLog.openapi(createRoute({
-  method: 'get', path: '/verify', tags, summary: 'Verify the hash chain from the first entry to the head',
+  method: 'get', path: '/verify', tags, operationId: 'verifyAuditLog', summary: 'Verify the hash chain from the first entry to the head',
   responses: { 200: jsonOk(AuditVerifySchema, 'ok, or the first broken entry'), ...ERRORS },
 }), async (c) => {
   const r = await verifyAudit(c.var.services.sql);

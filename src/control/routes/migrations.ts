@@ -10,7 +10,7 @@ export const migrations = new OpenAPIHono<ControlAppEnv>({ defaultHook: validati
 const tags = ['migrations'];
 
 migrations.openapi(createRoute({
-  method: 'get', path: '/', tags, summary: 'The catalogue of tenant migrations',
+  method: 'get', path: '/', tags, operationId: 'listMigrations', summary: 'The catalogue of tenant migrations',
   responses: { 200: jsonOk(z.object({ migrations: z.array(z.object({ name: z.string(), checksum: z.string(), createdAt: z.string() })) }), 'Catalogue'), ...ERRORS },
 }), async (c) => {
   audit(c, 'migration.list');
@@ -18,7 +18,7 @@ migrations.openapi(createRoute({
 });
 
 migrations.openapi(createRoute({
-  method: 'get', path: '/status', tags, summary: 'Per-tenant migration status (filter by state; cursor pagination)',
+  method: 'get', path: '/status', tags, operationId: 'getMigrationStatus', summary: 'Per-tenant migration status (filter by state; cursor pagination)',
   request: { query: z.object({
     state: z.enum(['current', 'pending', 'failed']).optional().openapi({ description: '`pending` includes failed tenants' }),
     limit: z.coerce.number().int().min(1).max(1000).default(200),
@@ -34,7 +34,7 @@ migrations.openapi(createRoute({
 });
 
 migrations.openapi(createRoute({
-  method: 'put', path: '/{name}', tags, summary: 'Catalogue a tenant migration (forward-only: a name never changes its text)',
+  method: 'put', path: '/{name}', tags, operationId: 'catalogueMigration', summary: 'Catalogue a tenant migration (forward-only: a name never changes its text)',
   request: { params: MigrationNameParam, body: { content: { 'application/sql': { schema: z.string() } }, required: true } },
   responses: { 200: jsonOk(z.object({ name: z.string(), result: z.enum(['created', 'unchanged']) }), 'Catalogued'), ...ERRORS, ...CONFLICT },
 }), async (c) => {

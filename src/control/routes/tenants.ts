@@ -7,32 +7,43 @@ import { toColumns } from '../limits.js';
 import { checkPlacement, insertTenant, migrateTenant, requireTenant, setSuspended } from '../lifecycle.js';
 import { audit } from '../middleware.js';
 import { commitAndInvalidate } from '../outbox.js';
-import { provisionTenant } from '../provisioning.js';
+import { provisionTenant, provisionWithin } from '../provisioning.js';
 import { CreateTenantSchema, DeletedSchema, ListTenantsQuery, PatchTenantSchema, TenantListSchema, TenantRefParam, TenantViewSchema, UsageSchema } from '../schemas.js';
 import { findTenant, listTenants, lookupKeys } from '../tenant-repo.js';
 import { findTemplate } from '../templates.js';
 import { billingTerms, invoicePreview, monthOf, usageHistory } from '../usage.js';
-import { CONFLICT, ERRORS, jsonBody, jsonOk, NOT_FOUND, UNPROCESSABLE, validationHook } from './common.js';
+import { CONFLICT, ERRORS, etagOf, IfMatchHeader, IfNoneMatchHeader, jsonBody, jsonOk, jsonTagged, NOT_FOUND, NOT_MODIFIED, PRECONDITION, requiredVersion, tagged, UNPROCESSABLE, validationHook } from './common.js';
 
 export const tenants = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
 const tags = ['tenants'];
-const one = (description: string) => jsonOk(TenantViewSchema, description);
+const one = (description: string) => jsonTagged(TenantViewSchema, description);
+const LOCATION = { Location: { description: 'The tenant, to poll until its status is active', schema: { type: 'string' as const } } };
 
 tenants.openapi(createRoute({
-  method: 'post', path: '/', tags, summary: 'Create a tenant and provision its storage in its region',
+  method: 'post', path: '/', tags, operationId: 'createTenant',
+  summary: 'Create a tenant and provision its storage in its region (201 when active within PROVISION_WAIT_MS, else 202)',
   request: { body: jsonBody(CreateTenantSchema) },
-  responses: { 201: one('Created, provisioned and active'), ...ERRORS, ...CONFLICT, ...UNPROCESSABLE },
+  responses: {
+    201: one('Created, provisioned and active'),
+    202: { ...one('Created; provisioning continues in the background (poll Location until the status is active)'), headers: { ...one('').headers, ...LOCATION } },
+    ...ERRORS, ...CONFLICT, ...UNPROCESSABLE,
+  },
 }), async (c) => {
   const s = c.var.services;
   const body = c.req.valid('json');
   const id = await insertTenant(s, body, s.config.TENANT_BASE_DOMAINS);
   audit(c, 'tenant.create', id, { slug: body.slug, tier: body.tier, region: body.region });
-  await provisionTenant(s, (await findTenant(s.sql, id))!, true);
-  return c.json((await findTenant(s.sql, id))!, 201);
+  const done = await provisionWithin(s, (await findTenant(s.sql, id))!, s.config.PROVISION_WAIT_MS, (work) => c.executionCtx.waitUntil(work));
+  const t = (await findTenant(s.sql, id))!;
+  c.header('ETag', etagOf(t.version));
+  if (done) return c.json(t, 201);
+  c.header('Location', `/admin/v1/tenants/${id}`);
+  return c.json(t, 202);
 });
 
 tenants.openapi(createRoute({
-  method: 'get', path: '/', tags, summary: 'List tenants (cursor pagination; filters by tier, region, status)',
+  method: 'get', path: '/', tags, operationId: 'listTenants',
+  summary: 'List tenants in creation order (opaque cursor; filters by tier, region, status)',
   request: { query: ListTenantsQuery },
   responses: { 200: jsonOk(TenantListSchema, 'A page of tenants'), ...ERRORS },
 }), async (c) => {
@@ -41,37 +52,48 @@ tenants.openapi(createRoute({
 });
 
 tenants.openapi(createRoute({
-  method: 'get', path: '/{id}', tags, summary: 'Get a tenant by id or slug',
-  request: { params: TenantRefParam },
-  responses: { 200: one('The tenant'), ...ERRORS, ...NOT_FOUND },
+  method: 'get', path: '/{id}', tags, operationId: 'getTenant', summary: 'Get a tenant by id or slug',
+  request: { params: TenantRefParam, headers: IfNoneMatchHeader },
+  responses: { 200: one('The tenant'), ...NOT_MODIFIED, ...ERRORS, ...NOT_FOUND },
 }), async (c) => {
   const t = await requireTenant(c.var.services, c.req.valid('param').id);
   audit(c, 'tenant.get', t.id);
-  return c.json(t, 200);
+  return tagged(c, t.version) ?? c.json(t, 200);
 });
 
 tenants.openapi(createRoute({
-  method: 'patch', path: '/{id}', tags, summary: 'Change name, tier, residency or overrides',
-  request: { params: TenantRefParam, body: jsonBody(PatchTenantSchema) },
-  responses: { 200: one('The changed tenant'), ...ERRORS, ...NOT_FOUND, ...UNPROCESSABLE },
+  method: 'patch', path: '/{id}', tags, operationId: 'updateTenant',
+  summary: 'Change name, tier, residency or overrides (If-Match: only at that version)',
+  request: { params: TenantRefParam, headers: IfMatchHeader, body: jsonBody(PatchTenantSchema) },
+  responses: { 200: one('The changed tenant, with its new ETag'), ...ERRORS, ...NOT_FOUND, ...PRECONDITION, ...UNPROCESSABLE },
 }), async (c) => {
   const s = c.var.services;
+  const ifVersion = requiredVersion(c.req.header('if-match'));
   const t = await requireTenant(s, c.req.valid('param').id);
   const body = c.req.valid('json');
   if (body.tier && !(await findTemplate(s.sql, body.tier))) throw new AppError(422, 'TEMPLATE_NOT_FOUND', `no tier or template ${body.tier}`);
   const residency = body.residency === undefined ? t.residency : body.residency;
   checkPlacement(s, t.region, residency);
-  await commitAndInvalidate(s, [s.sql.query(
+  // With If-Match, conditional in the UPDATE itself: a change committed since the version the
+  // caller read makes it change nothing, never overwrite. Without, the last write wins.
+  const [changed] = await commitAndInvalidate(s, [s.sql.query(
     `UPDATE tenants SET name = coalesce($2, name), tier = coalesce($3, tier), residency = $4,
-       overrides = coalesce($5::jsonb, overrides), version = version + 1, updated_at = now() WHERE id = $1`,
-    [t.id, body.name ?? null, body.tier ?? null, residency, body.overrides ? JSON.stringify(toColumns(body.overrides)) : null])], lookupKeys(t));
+       overrides = coalesce($5::jsonb, overrides), version = version + 1, updated_at = now()
+     WHERE id = $1 AND ($6::bigint IS NULL OR version = $6) RETURNING version`,
+    [t.id, body.name ?? null, body.tier ?? null, residency, body.overrides ? JSON.stringify(toColumns(body.overrides)) : null, ifVersion])], lookupKeys(t)) as unknown[][];
+  if (!changed || changed.length === 0) {
+    const now = await requireTenant(s, t.id);
+    throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${now.version}, not ${ifVersion}: nothing was changed`);
+  }
   audit(c, 'tenant.update', t.id, { fields: Object.keys(body) });
-  return c.json((await findTenant(s.sql, t.id))!, 200);
+  const after = (await findTenant(s.sql, t.id))!;
+  c.header('ETag', etagOf(after.version));
+  return c.json(after, 200);
 });
 
 for (const [verb, suspended] of [['suspend', true], ['resume', false]] as const) {
   tenants.openapi(createRoute({
-    method: 'post', path: `/{id}/${verb}`, tags,
+    method: 'post', path: `/{id}/${verb}`, tags, operationId: suspended ? 'suspendTenant' : 'resumeTenant',
     summary: suspended ? 'Suspend: routers answer 503 TENANT_SUSPENDED within their L1 TTL' : 'Resume a suspended tenant',
     request: { params: TenantRefParam },
     responses: { 200: one('The tenant'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
@@ -80,12 +102,14 @@ for (const [verb, suspended] of [['suspend', true], ['resume', false]] as const)
     const t = await requireTenant(s, c.req.valid('param').id);
     audit(c, `tenant.${verb}`, t.id);
     await setSuspended(s, t, suspended);
-    return c.json((await findTenant(s.sql, t.id))!, 200);
+    const after = (await findTenant(s.sql, t.id))!;
+    c.header('ETag', etagOf(after.version));
+    return c.json(after, 200);
   });
 }
 
 tenants.openapi(createRoute({
-  method: 'post', path: '/{id}/provision', tags,
+  method: 'post', path: '/{id}/provision', tags, operationId: 'provisionTenant',
   summary: 'Retry provisioning a tenant whose provisioning failed (409 PROVISIONING_IN_PROGRESS while another call provisions it)',
   request: { params: TenantRefParam },
   responses: { 200: one('Provisioned and active'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
@@ -94,26 +118,30 @@ tenants.openapi(createRoute({
   const t = await requireTenant(s, c.req.valid('param').id);
   audit(c, 'tenant.provision', t.id);
   await provisionTenant(s, t);
-  return c.json((await findTenant(s.sql, t.id))!, 200);
+  const after = (await findTenant(s.sql, t.id))!;
+  c.header('ETag', etagOf(after.version));
+  return c.json(after, 200);
 });
 
 tenants.openapi(createRoute({
-  method: 'delete', path: '/{id}', tags,
-  summary: "Delete a tenant and its storage; `confirm` must repeat the tenant's slug. The storage stays fenced until `purgeCompletesAt`",
-  request: { params: TenantRefParam, query: z.object({ confirm: z.string().max(64).optional() }) },
-  responses: { 200: jsonOk(DeletedSchema, 'Deleted; the purge completes at the first maintenance run after purgeCompletesAt'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
+  method: 'delete', path: '/{id}', tags, operationId: 'deleteTenant',
+  summary: "Delete a tenant and its storage; `confirm` must repeat the tenant's slug (If-Match: only at that version). The storage stays fenced until `purgeCompletesAt`",
+  request: { params: TenantRefParam, headers: IfMatchHeader, query: z.object({ confirm: z.string().max(64).optional() }) },
+  responses: { 200: jsonOk(DeletedSchema, 'Deleted; the purge completes at the first maintenance run after purgeCompletesAt'), ...ERRORS, ...NOT_FOUND, ...CONFLICT, ...PRECONDITION },
 }), async (c) => {
   const s = c.var.services;
+  const ifVersion = requiredVersion(c.req.header('if-match'));
   const t = await requireTenant(s, c.req.valid('param').id);
   if (c.req.valid('query').confirm !== t.slug) {
     throw new AppError(400, 'CONFIRMATION_REQUIRED', `deleting drops the tenant's data: repeat its slug as ?confirm=${t.slug}`);
   }
   audit(c, 'tenant.delete', t.id, { slug: t.slug });
-  return c.json(await deleteTenant(s, t), 200);
+  if (ifVersion !== null && t.version !== ifVersion) throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${t.version}, not ${ifVersion}: nothing was deleted`);
+  return c.json(await deleteTenant(s, t, ifVersion), 200);
 });
 
 tenants.openapi(createRoute({
-  method: 'get', path: '/{id}/usage', tags,
+  method: 'get', path: '/{id}/usage', tags, operationId: 'getTenantUsage',
   summary: 'Monthly usage (metered by the TenantGuards) and an invoice preview; a deleted tenant answers from its archive',
   request: { params: TenantRefParam, query: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/).optional() }) },
   responses: { 200: jsonOk(UsageSchema, 'Usage of the month (default: the current one)'), ...ERRORS, ...NOT_FOUND },
@@ -138,7 +166,7 @@ tenants.openapi(createRoute({
 });
 
 tenants.openapi(createRoute({
-  method: 'post', path: '/{id}/migrate', tags, summary: "Apply the catalogue's pending tenant migrations to this tenant",
+  method: 'post', path: '/{id}/migrate', tags, operationId: 'migrateTenant', summary: "Apply the catalogue's pending tenant migrations to this tenant",
   request: { params: TenantRefParam },
   responses: {
     200: jsonOk(z.object({ tenantId: z.uuid(), applied: z.array(z.string()), state: z.enum(['current', 'failed']), error: z.string().nullable() }), 'Outcome (a failed migration is reported, not thrown)'),

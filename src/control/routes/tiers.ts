@@ -8,7 +8,7 @@ import type { ControlServices } from '../services.js';
 import { CreateTemplateSchema, PatchTemplateSchema, TemplateSchema } from '../schemas.js';
 import { bumpTenantsOn, deleteTemplate, deriveTemplate, findTemplate, listTemplates, saveTemplate } from '../templates.js';
 import { exportTemplates, importTemplates } from '../template-yaml.js';
-import { CONFLICT, ERRORS, jsonBody, jsonOk, NOT_FOUND, validationHook } from './common.js';
+import { CONFLICT, ERRORS, errorSpec, jsonBody, jsonOk, NOT_FOUND, validationHook } from './common.js';
 
 export const tiers = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
 const tags = ['tiers and templates'];
@@ -16,7 +16,7 @@ const NameParam = z.object({ name: z.string().regex(/^[A-Z][A-Z0-9_]{1,39}$/).op
 const YAML = { 'text/yaml': { schema: z.string() } };
 
 tiers.openapi(createRoute({
-  method: 'get', path: '/', tags, summary: 'List tiers and templates',
+  method: 'get', path: '/', tags, operationId: 'listTemplates', summary: 'List tiers and templates',
   responses: { 200: jsonOk(z.object({ templates: z.array(TemplateSchema) }), 'All templates'), ...ERRORS },
 }), async (c) => {
   audit(c, 'tier.list');
@@ -24,7 +24,7 @@ tiers.openapi(createRoute({
 });
 
 tiers.openapi(createRoute({
-  method: 'get', path: '/export', tags, summary: 'Export templates as YAML (all, or ?names=A,B)',
+  method: 'get', path: '/export', tags, operationId: 'exportTemplates', summary: 'Export templates as YAML (all, or ?names=A,B)',
   request: { query: z.object({ names: z.string().max(2000).optional() }) },
   responses: { 200: { description: 'YAML document', content: YAML }, ...ERRORS },
 }), async (c) => {
@@ -35,7 +35,7 @@ tiers.openapi(createRoute({
 });
 
 tiers.openapi(createRoute({
-  method: 'post', path: '/import', tags, summary: 'Import templates from YAML; built-ins must match, custom ones are created or replaced',
+  method: 'post', path: '/import', tags, operationId: 'importTemplates', summary: 'Import templates from YAML; built-ins must match, custom ones are created or replaced',
   request: { body: { content: YAML, required: true } },
   responses: { 200: jsonOk(z.object({ created: z.array(z.string()), updated: z.array(z.string()), unchanged: z.array(z.string()) }), 'What changed'), ...ERRORS, ...CONFLICT },
 }), async (c) => {
@@ -74,7 +74,7 @@ function depth(t: { basedOn: string | null; name: string }, all: { basedOn: stri
 }
 
 tiers.openapi(createRoute({
-  method: 'get', path: '/{name}', tags, summary: 'One template',
+  method: 'get', path: '/{name}', tags, operationId: 'getTemplate', summary: 'One template',
   request: { params: NameParam },
   responses: { 200: jsonOk(TemplateSchema, 'The template'), ...ERRORS, ...NOT_FOUND },
 }), async (c) => {
@@ -85,9 +85,9 @@ tiers.openapi(createRoute({
 });
 
 tiers.openapi(createRoute({
-  method: 'post', path: '/', tags, summary: 'Create a template from a tier or clone another template, with changes',
+  method: 'post', path: '/', tags, operationId: 'createTemplate', summary: 'Create a template from a tier or clone another template, with changes',
   request: { body: jsonBody(CreateTemplateSchema) },
-  responses: { 201: jsonOk(TemplateSchema, 'The new template'), ...ERRORS, ...CONFLICT, 422: jsonOk(z.unknown(), 'Unknown base template') },
+  responses: { 201: jsonOk(TemplateSchema, 'The new template'), ...ERRORS, ...CONFLICT, 422: errorSpec('Unknown base template', ['TEMPLATE_NOT_FOUND', 'IDEMPOTENCY_KEY_REUSED']) },
 }), async (c) => {
   const s = c.var.services;
   const body = c.req.valid('json');
@@ -100,7 +100,7 @@ tiers.openapi(createRoute({
 });
 
 tiers.openapi(createRoute({
-  method: 'patch', path: '/{name}', tags, summary: "Change a custom template's limits, pricing or description (tenants on it follow)",
+  method: 'patch', path: '/{name}', tags, operationId: 'updateTemplate', summary: "Change a custom template's limits, pricing or description (tenants on it follow)",
   request: { params: NameParam, body: jsonBody(PatchTemplateSchema) },
   responses: { 200: jsonOk(TemplateSchema, 'The changed template'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
 }), async (c) => {
@@ -116,7 +116,7 @@ tiers.openapi(createRoute({
 });
 
 tiers.openapi(createRoute({
-  method: 'delete', path: '/{name}', tags, summary: 'Delete a custom template no tenant uses',
+  method: 'delete', path: '/{name}', tags, operationId: 'deleteTemplate', summary: 'Delete a custom template no tenant uses',
   request: { params: NameParam },
   responses: { 200: jsonOk(z.object({ deleted: z.string() }), 'Deleted'), ...ERRORS, ...NOT_FOUND, ...CONFLICT },
 }), async (c) => {
