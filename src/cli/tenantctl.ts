@@ -15,8 +15,9 @@ import { migrateCommand } from './migrate.js';
 import { tenantCommands } from './tenant.js';
 import { tierCommands } from './tier.js';
 import { usageCommand } from './usage.js';
+import { bootstrapCommand } from './bootstrap.js';
 
-export const COMMANDS: Command[] = [...tenantCommands, ...domainCommands, ...tierCommands, usageCommand, ...auditCommands, migrateCommand];
+export const COMMANDS: Command[] = [...tenantCommands, ...domainCommands, ...tierCommands, usageCommand, ...auditCommands, migrateCommand, bootstrapCommand];
 
 const GLOBAL_WITH_VALUE = new Set(Object.entries(GLOBAL_OPTIONS).filter(([, o]) => o.type === 'string').map(([n]) => `--${n}`));
 const isGroup = (word: string) => COMMANDS.some((c) => c.name.startsWith(`${word} `));

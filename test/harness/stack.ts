@@ -19,7 +19,8 @@ import ws from 'ws';
 import { useLocalNeonEndpoint } from '../../src/data/neon-config.js';
 import { importMasterKey } from '../../src/crypto/secret-box.js';
 import { LocalProvisioner } from '../../src/provisioning/local-provisioner.js';
-import { bootstrapControl, bootstrapRegion, loadMigrations, ROUTER_ROLE } from './bootstrap.js';
+import { bootstrap, formatReport } from '../../src/bootstrap/index.js';
+import { packageMigrations } from '../../src/bootstrap/migrations-dir.js';
 import { startJwks } from './jwks.js';
 import { startNeonEndpoint } from './neon-endpoint.js';
 import { freePort, withFreePort } from './ports.js';
@@ -39,6 +40,9 @@ const REGIONS = mode === 'start' ? ['aws-us-east-2', 'aws-eu-central-1'] as cons
 // The control database has a cluster of its own (its own Neon project in production), so that a
 // fault test can pause it without pausing a region.
 const CONTROL = 'control';
+// The router's roles (the control migrations grant to `control_router`).
+const ROUTER_ROLE = 'app_router';
+const CONTROL_ROLE = 'control_router';
 const stackFile = resolve(ROOT, process.env.STACK_FILE ?? '.local/stack.json');
 const children: ChildProcess[] = [];
 const closers: (() => Promise<void>)[] = [];
@@ -110,23 +114,11 @@ async function main() {
   const jwks = await startJwks([['idp-a', 'ES256'], ['idp-b', 'RS256']]);
   closers.unshift(() => jwks.close());
 
-  const tenantMigrations = loadMigrations(ROOT, 'tenant');
-  const regionUrls: Record<string, string> = {};
-  for (const r of REGIONS) regionUrls[r] = await bootstrapRegion(clusters[r]!, randomBytes(12).toString('hex'), tenantMigrations);
-  const controlUrl = await bootstrapControl(controlCluster, randomBytes(12).toString('hex'), loadMigrations(ROOT, 'control'), tenantMigrations);
-  log('migrations applied');
-
-  const masterKey = randomBytes(32).toString('base64');
-  const provisioner = new LocalProvisioner({
-    regions: Object.fromEntries(REGIONS.map((r) => [r, { adminUrl: clusters[r]!.adminUrl('app') }])),
-    routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey),
-  });
-  const specs = mode === 'start' ? DEMO_TENANTS : testTenants(jwks.idps);
+  // The router's roles are whatever its URLs say; the bootstrap creates them from these maps.
+  const regionUrls = Object.fromEntries(REGIONS.map((r) => [r, withUser(clusters[r]!.adminUrl('app'), ROUTER_ROLE, randomBytes(12).toString('hex'))]));
   const controlAdmin = controlCluster.adminUrl('control');
-  const tenants: Record<string, SeededTenant> = {};
-  for (const spec of specs) tenants[spec.slug] = await createTenant(controlAdmin, provisioner, spec);
-  log(`tenants: ${Object.keys(tenants).join(', ')}`);
-
+  const controlUrl = withUser(controlAdmin, CONTROL_ROLE, randomBytes(12).toString('hex'));
+  const masterKey = randomBytes(32).toString('base64');
   const routerPort = Number(process.env.ROUTER_PORT ?? 8787);
   const platform = { issuer: 'https://platform.tenant-router.local', audience: 'tenant-router', secret: randomBytes(32).toString('hex') };
   const routerEnv: Record<string, string> = {
@@ -168,6 +160,21 @@ async function main() {
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
     ...prefixed('STACK_CONTROL_'),
   };
+
+  // The same bootstrap as `tenantctl bootstrap`, from the very variables the two workers get.
+  const report = await bootstrap({ router: routerEnv, control: controlEnv }, packageMigrations());
+  if (!report.ok) throw new Error(`bootstrap: ${formatReport(report).join('; ')}`);
+  log('bootstrap done: migrations applied, router roles verified');
+
+  const provisioner = new LocalProvisioner({
+    regions: Object.fromEntries(REGIONS.map((r) => [r, { adminUrl: clusters[r]!.adminUrl('app') }])),
+    routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey),
+  });
+  const specs = mode === 'start' ? DEMO_TENANTS : testTenants(jwks.idps);
+  const tenants: Record<string, SeededTenant> = {};
+  for (const spec of specs) tenants[spec.slug] = await createTenant(controlAdmin, provisioner, spec);
+  log(`tenants: ${Object.keys(tenants).join(', ')}`);
+
   const control = await startWorker(ROOT, {
     config: 'workers/control/wrangler.toml', port: controlPort, env: controlEnv, quiet: mode !== 'start',
     envFile: controlEnvFile, testScheduled: mode !== 'start',
@@ -219,6 +226,14 @@ function printWelcome(router: string, port: number, tenants: Record<string, Seed
   }
   lines.push(`A fresh token: npm run -s token -- <slug>`);
   console.log(lines.join('\n'));
+}
+
+/** `url` logging in as `user` with `password`. */
+function withUser(url: string, user: string, password: string): string {
+  const u = new URL(url);
+  u.username = user;
+  u.password = password;
+  return u.toString();
 }
 
 /** Variables `<prefix>NAME=value` of this process, as `NAME: value` (the soak tunes the workers this way). */
