@@ -78,9 +78,9 @@ function target(owner: URL, router: URL, routerVar: string, ownerVar: string): D
   const name = decodeURIComponent(router.username);
   const password = decodeURIComponent(router.password);
   if (!IDENT.test(name)) throw new BootstrapConfigError(`${routerVar} must name a lower-case identifier as its user`);
+  if (decodeURIComponent(owner.username) === name) throw new BootstrapConfigError(`${routerVar} must not log in as the owner of ${ownerVar}: the router's role owns nothing`);
   if (name.startsWith('pg_') || name.startsWith('neon')) throw new BootstrapConfigError(`${routerVar} names a reserved role as its user`);
   if (!PASSWORD.test(password)) throw new BootstrapConfigError(`${routerVar} needs a password of at least 8 printable ASCII characters`);
-  if (decodeURIComponent(owner.username) === name) throw new BootstrapConfigError(`${routerVar} must not log in as the owner of ${ownerVar}: the router's role owns nothing`);
   const database = dbName(owner, ownerVar);
   if (dbName(router, routerVar) !== database) throw new BootstrapConfigError(`${routerVar} names another database than ${ownerVar}`);
   return { ownerUrl: owner.toString(), database, role: { name, password }, routerUrl: router.toString() };
