@@ -10,7 +10,7 @@ import { ensureDatabase } from './database.js';
 import { ensureLoginRole, ensureMembership, unsafeReason, type Outcome } from './roles.js';
 import { CONTROL_GRANTEE, controlGrantsSql } from './sql.js';
 import type { DatabaseTarget } from './targets.js';
-import type { ReportLine } from './report.js';
+import { count, type ReportLine } from './report.js';
 
 /** Prepares the control database; the report's lines for it and its role. */
 export async function bootstrapControl(t: DatabaseTarget, control: Migration[], tenant: Migration[]): Promise<ReportLine[]> {
@@ -24,7 +24,7 @@ export async function bootstrapControl(t: DatabaseTarget, control: Migration[], 
     const seeded = await seedCatalogue(c, tenant);
     const why = await unsafeReason(c, t.role.name);
     const where = `control database ${t.database}`;
-    const changes = [applied.length ? `${applied.length} migrations applied` : '', seeded ? `${seeded} catalogue entries added` : ''].filter(Boolean);
+    const changes = [applied.length ? `${count(applied.length, 'migration')} applied` : '', seeded ? `${count(seeded, 'catalogue entry', 'catalogue entries')} added` : ''].filter(Boolean);
     const db: Outcome = created ? 'created' : changes.length ? 'updated' : 'up to date';
     return [
       { kind: 'database', name: t.database, where, outcome: db, detail: changes.join(', ') },

@@ -10,7 +10,7 @@ import { ensureDatabase } from './database.js';
 import { ensureLoginRole, unsafeReason, type Outcome } from './roles.js';
 import { sharedGrantsSql, sharedSchemaSql } from './sql.js';
 import type { DatabaseTarget } from './targets.js';
-import type { ReportLine } from './report.js';
+import { count, type ReportLine } from './report.js';
 
 /** Prepares one region's shared database; the report's lines for it and its role. */
 export async function bootstrapRegion(region: string, t: DatabaseTarget, tenant: Migration[]): Promise<ReportLine[]> {
@@ -24,7 +24,7 @@ export async function bootstrapRegion(region: string, t: DatabaseTarget, tenant:
     await installRouterSchema(c, t.role.name);
     const why = await unsafeReason(c, t.role.name);
     const where = `region ${region} database ${t.database}`;
-    const changes = [hadSchemas ? '' : 'shared and router schemas', applied.length ? `${applied.length} migrations applied` : ''].filter(Boolean);
+    const changes = [hadSchemas ? '' : 'shared and router schemas', applied.length ? `${count(applied.length, 'migration')} applied` : ''].filter(Boolean);
     const db: Outcome = created ? 'created' : changes.length ? 'updated' : 'up to date';
     return [
       { kind: 'database', name: t.database, where, outcome: db, detail: changes.join(', ') },

@@ -22,6 +22,9 @@ export interface BootstrapReport {
   changed: boolean;
 }
 
+/** `1 migration`, `5 migrations`. */
+export const count = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 /** Builds the report from its lines. */
 export function report(lines: ReportLine[]): BootstrapReport {
   return {
