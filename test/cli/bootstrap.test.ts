@@ -26,6 +26,7 @@ const at = (database: string, user?: string, password?: string) => {
   return u.toString();
 };
 const sqlFiles = (set: string) => readdirSync(join(ROOT, 'migrations', set)).filter((f) => f.endsWith('.sql')).length;
+const counted = (set: string, one: string, many = `${one}s`) => `${sqlFiles(set)} ${sqlFiles(set) === 1 ? one : many}`;
 const dir = mkdtempSync(join(tmpdir(), 'bootstrap-cli-'));
 
 /** tenantctl in `cwd`, without the stack file: bootstrap needs none. */
@@ -79,10 +80,10 @@ describe('tenantctl bootstrap', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual([
-      `control database ${db.ctl}: created (${sqlFiles('control')} migrations applied, 1 catalogue entry added)`,
+      `control database ${db.ctl}: created (${counted('control', 'migration')} applied, ${counted('tenant', 'catalogue entry', 'catalogue entries')} added)`,
       `role ${roles.control} in control database ${db.ctl}: created (member of control_router)`,
       `role ${roles.control} in control database ${db.ctl}: verified (owns nothing, cannot bypass RLS)`,
-      `region ${EU} database ${db.app}: created (shared and router schemas, 1 migration applied)`,
+      `region ${EU} database ${db.app}: created (shared and router schemas, ${counted('tenant', 'migration')} applied)`,
       `role ${roles.router} in region ${EU} database ${db.app}: created`,
       `role ${roles.router} in region ${EU} database ${db.app}: verified (owns nothing, cannot bypass RLS)`,
     ]);
