@@ -187,7 +187,7 @@ async function main() {
     router: `http://127.0.0.1:${routerPort}`,
     faults: faults.url,
     neonEndpoint: neon.url,
-    neonApi: { url: neonApi.url, apiKey: neonApi.apiKey },
+    neonApi: { url: neonApi.url, apiKey: neonApi.apiKey, orgId: neonApi.orgId, regionProjects: neonApi.regionProjects },
     upstash,
     jwks: { url: jwks.url, idps: jwks.idps },
     platform,
