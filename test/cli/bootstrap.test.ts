@@ -100,6 +100,18 @@ describe('tenantctl bootstrap', () => {
     expect(r.stdout).not.toMatch(/created|updated/);
   });
 
+  it("a new password in the router's file is set, and only it logs in afterwards", async () => {
+    const file = join(dir, 'router-new.env');
+    const fresh = `pw${tag}New0`;
+    writeEnv(file, { ...routerVars, REGION_DATABASE_URLS: JSON.stringify({ [EU]: at(db.app, roles.router, fresh) }) });
+    const r = await run(['bootstrap', '--router-env', file, '--control-env', files.control]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`role ${roles.router} in region ${EU} database ${db.app}: password updated\n`);
+    expect(r.stdout + r.stderr).not.toContain(fresh);
+    expect(await query(at(db.app, roles.router, fresh), 'SELECT current_user AS u')).toEqual([{ u: roles.router }]);
+    await expect(query(at(db.app, roles.router, passwords.router), 'SELECT 1')).rejects.toThrow(/password authentication failed/);
+  });
+
   it('a failure is exit 1 with one sentence, and no password in it', async () => {
     const missing = await run(['bootstrap', '--env', 'production']);
     expect(missing.code).toBe(1);
