@@ -22,6 +22,7 @@ import { tierCommands } from './tier.js';
 import { tierEditCommands } from './tier-edit.js';
 import { usageCommand } from './usage.js';
 import { keysCommands } from './keys.js';
+import { bootstrapCommand } from './bootstrap.js';
 
 /** Every command, in the order help lists them; a new group is one more line. */
 export const COMMANDS: Command[] = [
@@ -36,6 +37,7 @@ export const COMMANDS: Command[] = [
   migrateCommand,
   ...migrationCommands,
   ...keysCommands,
+  bootstrapCommand,
 ];
 
 /** Runs one invocation; returns the exit code. */

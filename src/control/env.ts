@@ -31,6 +31,10 @@ export interface ControlEnv {
   ROUTER_ROLE?: string;
   NEON_API_KEY?: string;
   NEON_API_URL?: string;
+  /** With PROVISIONER=neon: the organisation database tenants' projects are created in. */
+  NEON_ORG_ID?: string;
+  /** With PROVISIONER=neon: JSON region → Neon project id of that region's shared project (row and schema tenants). */
+  NEON_REGION_PROJECTS?: string;
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   NEON_LOCAL_ENDPOINT?: string;
@@ -68,6 +72,14 @@ const ConfigSchema = z.object({
   ROUTER_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('app_router'),
   NEON_API_KEY: z.string().min(1).optional(),
   NEON_API_URL: z.url().optional(),
+  NEON_ORG_ID: z.string().regex(/^[a-z0-9-]{1,60}$/, 'must be a Neon organisation id (org-…)').optional(),
+  NEON_REGION_PROJECTS: z.string().optional().transform((s, ctx) => {
+    if (s === undefined) return undefined;
+    try { return z.record(z.string(), z.string().regex(/^[a-z0-9-]{1,60}$/)).parse(JSON.parse(s)); } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of region → Neon project id' });
+      return z.NEVER;
+    }
+  }),
   UPSTASH_REDIS_REST_URL: z.url().optional(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   NEON_LOCAL_ENDPOINT: z.url().optional(),
@@ -79,6 +91,10 @@ const ConfigSchema = z.object({
   CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
   PROVISION_WAIT_MS: intVar(20_000, 0, 60_000),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
+  .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_ORG_ID, { message: 'NEON_ORG_ID is required with PROVISIONER=neon', path: ['NEON_ORG_ID'] })
+  .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_REGION_PROJECTS, { message: 'NEON_REGION_PROJECTS is required with PROVISIONER=neon', path: ['NEON_REGION_PROJECTS'] })
+  .refine((c) => c.PROVISIONER !== 'neon' || !c.NEON_REGION_PROJECTS || Object.keys(c.REGION_ADMIN_URLS ?? {}).every((r) => c.NEON_REGION_PROJECTS![r]),
+    { message: 'NEON_REGION_PROJECTS must name a project for every region of REGION_ADMIN_URLS', path: ['NEON_REGION_PROJECTS'] })
   .refine((c) => !c.ADMIN_JWKS_URL || (c.ADMIN_JWT_ISSUER && c.ADMIN_JWT_AUDIENCE), { message: 'ADMIN_JWKS_URL needs ADMIN_JWT_ISSUER and ADMIN_JWT_AUDIENCE', path: ['ADMIN_JWKS_URL'] });
 
 export type ControlConfig = z.infer<typeof ConfigSchema>;

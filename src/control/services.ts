@@ -46,7 +46,9 @@ async function build(env: ControlEnv): Promise<ControlServices> {
   const regions = Object.fromEntries(Object.entries(config.REGION_ADMIN_URLS).map(([r, adminUrl]) => [r, { adminUrl }]));
   const common = { regions, routerRole: config.ROUTER_ROLE, masterKey };
   const provisioner: Provisioner = config.PROVISIONER === 'neon'
-    ? new NeonProvisioner({ ...common, apiKey: config.NEON_API_KEY!, baseUrl: config.NEON_API_URL })
+    ? new NeonProvisioner({
+      ...common, apiKey: config.NEON_API_KEY!, baseUrl: config.NEON_API_URL, orgId: config.NEON_ORG_ID, regionProjects: config.NEON_REGION_PROJECTS,
+    })
     : new LocalProvisioner(common);
   const cache = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
     ? upstashInvalidator(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : noCache;

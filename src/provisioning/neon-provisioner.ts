@@ -12,6 +12,10 @@
  * could both create. Connection strings are never logged or returned; errors carry the HTTP
  * status and Neon's message, never a credential. Deprovisioning fences the database, deletes the
  * project and checks that no project of the tenant is left.
+ * Each region's shared project (`regionProjects`, NEON_REGION_PROJECTS) is used through SQL only
+ * (its owner URL is the region's `adminUrl`), so the API is asked about it once per region and
+ * isolate, before the first tenant is provisioned there: it must exist, be in that region and, with
+ * an `orgId`, belong to that organisation. Projects of database tenants are created in `orgId`.
  * Runs in workerd: the API client's axios is forced onto its fetch adapter.
  */
 import { createApiClient, type Api, type Operation, type ProjectListItem } from '@neondatabase/api-client';
@@ -41,6 +45,8 @@ export interface NeonProvisionerOptions {
   pgVersion?: number;
   /** The organisation new projects belong to; needed with a personal API key. */
   orgId?: string;
+  /** Region → Neon project id of its shared project (row and schema tenants); every region of `regions` needs one. */
+  regionProjects?: Record<string, string>;
   /** Retries of a request answered 429 or 423 (default 5). */
   maxRetries?: number;
   /** Delay between polls of a pending operation (default 1000 ms). */
@@ -62,6 +68,7 @@ export class NeonProvisioner implements Provisioner {
   private readonly shared: LocalProvisioner;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly maxRetries: number;
+  private readonly checked = new Map<string, Promise<void>>();
 
   constructor(private readonly opts: NeonProvisionerOptions) {
     if (!opts.apiKey) throw new Error('NeonProvisioner needs an API key');
@@ -69,6 +76,9 @@ export class NeonProvisioner implements Provisioner {
     const baseURL = new URL(opts.baseUrl ?? 'https://console.neon.tech/api/v2').toString().replace(/\/$/, '');
     this.maxRetries = opts.maxRetries ?? 5;
     if (!Number.isInteger(this.maxRetries) || this.maxRetries < 0) throw new Error('maxRetries must be a non-negative integer');
+    for (const region of Object.keys(opts.regions)) {
+      if (opts.regionProjects && !opts.regionProjects[region]) throw new Error(`NeonProvisioner has no shared project for region ${region}`);
+    }
     this.shared = new LocalProvisioner({ regions: opts.regions, routerRole: opts.routerRole, masterKey: opts.masterKey });
     // The fetch adapter needs no Node http module, so the client runs in workerd.
     this.api = createApiClient({ apiKey: opts.apiKey, baseURL, adapter: 'fetch', timeout: 30_000 });
@@ -76,8 +86,9 @@ export class NeonProvisioner implements Provisioner {
   }
 
   async provision(req: ProvisionRequest): Promise<Placement> {
-    if (req.isolation !== 'database') return this.shared.provision(req);
     if (!this.opts.regions[req.region]) throw new Error(`no cluster for region ${req.region}`);
+    await this.checkRegionProject(req.region);
+    if (req.isolation !== 'database') return this.shared.provision(req);
     const ident = tenantIdent(req.tenantId);
     const { projectId, uri } = await this.projectFor(req.tenantId, req.region, ident);
     const runtime = await runtimeRoleName(req.tenantId);
@@ -145,6 +156,29 @@ export class NeonProvisioner implements Provisioner {
     // A dedicated database's fence went with its project.
     if (p.strategy !== 'database') return this.shared.unfence(tenantId, p);
     tenantIdent(tenantId);
+  }
+
+  /** Proves, once per region, that its shared project exists where the configuration says. */
+  private checkRegionProject(region: string): Promise<void> {
+    const id = this.opts.regionProjects?.[region];
+    if (!id) return Promise.resolve();
+    let check = this.checked.get(region);
+    if (!check) {
+      check = (async () => {
+        let project: { region_id: string; org_id?: string };
+        try {
+          project = (await this.call('getProject', () => this.api.getProject(id))).project;
+        } catch (err) {
+          if (isNotFound(err)) throw new Error(`the shared Neon project ${id} of region ${region} (NEON_REGION_PROJECTS) does not exist`);
+          throw err;
+        }
+        if (project.region_id !== region) throw new Error(`the shared Neon project ${id} of region ${region} is in ${project.region_id}`);
+        if (this.opts.orgId && project.org_id !== this.opts.orgId) throw new Error(`the shared Neon project ${id} of region ${region} is not in organisation ${this.opts.orgId}`);
+      })();
+      check.catch(() => this.checked.delete(region));
+      this.checked.set(region, check);
+    }
+    return check;
   }
 
   /** The tenant's projects: the recorded one, or those found by name. */

@@ -11,6 +11,15 @@
  * Differences from Neon, forced by one shared cluster per region: role and database names must be
  * `t_<32 hex>` (they are interpolated into DDL) and unique per cluster, there is no pooler, and
  * URIs carry no `sslmode` since the local clusters have no TLS.
+ * Organisations: the key is a personal API key whose user belongs to one organisation (`orgId`,
+ * `org-<word>-<word>-<8 digits>` like Neon's). As on Neon, `org_id` (create body, list query) puts a
+ * project in, or lists the projects of, that organisation, and without it the user's personal
+ * projects; an org id matching Neon's pattern (`^[a-z0-9-]{1,60}$`) but not the user's is answered
+ * 404 `organization not found` and a malformed one 400 (the status for an unknown org is not in
+ * Neon's published description: the stand-in answers as for any resource the key cannot see).
+ * One project per region is seeded in the organisation at start (`regionProjects`): the region's
+ * shared project, whose database is the cluster's `app` (made by the bootstrap, not here);
+ * deleting a seeded project forgets it but drops nothing, since its database is the shared one.
  * Test hooks (no auth): `POST /_test/rate-limit {count, retryAfter?}` answers the next `count`
  * API requests 429; `POST /_test/fail-next {path, status, method?, count?}` fails matching ones;
  * `POST /_test/fail-operations {count}` makes the next projects' operations fail;
@@ -32,9 +41,19 @@ export interface NeonApiOptions {
   operationPolls?: number;
   /** Age after which an operation is finished whatever the polls (default 3000 ms). */
   operationMs?: number;
+  /** The organisation the key's user belongs to (default: a generated Neon-like id). */
+  orgId?: string;
 }
 export interface LogEntry { seq: number; method: string; path: string; query: string; status: number; operationStatus?: string }
-export interface NeonApi { url: string; apiKey: string; close(): Promise<void> }
+export interface NeonApi {
+  url: string;
+  apiKey: string;
+  /** The one organisation the key may use. */
+  orgId: string;
+  /** Region → id of its seeded shared project (in `orgId`). */
+  regionProjects: Record<string, string>;
+  close(): Promise<void>;
+}
 
 interface ProjectState {
   project: Omit<Project, 'data_storage_bytes_hour' | 'data_transfer_bytes' | 'written_data_bytes' | 'compute_time_seconds' | 'active_time_seconds' | 'cpu_used_sec' | 'consumption_period_start' | 'consumption_period_end'>;
@@ -44,12 +63,15 @@ interface ProjectState {
   database: Database;
   operations: Map<string, { op: Operation; polls: number; born: number; fail: boolean }>;
   cluster: NeonApiCluster;
+  /** A region's shared project seeded at start: its database is not the stand-in's to drop. */
+  seeded?: boolean;
 }
 type Reply = [status: number, body: unknown, headers?: Record<string, string>];
 interface FailRule { method?: string; path: string; status: number; count: number }
 
 const API = '/api/v2';
 const IDENT = /^t_[0-9a-f]{32}$/;
+const ORG_ID = /^[a-z0-9-]{1,60}$/;
 const PG_VERSIONS = new Set([14, 15, 16, 17, 18]);
 const WORDS = ['autumn', 'billowing', 'cool', 'damp', 'empty', 'frosty', 'green', 'hidden', 'misty', 'quiet', 'snowy', 'wild'];
 const NOUNS = ['bar', 'bird', 'brook', 'cloud', 'dew', 'field', 'forest', 'lake', 'leaf', 'moon', 'river', 'sun'];
@@ -63,6 +85,21 @@ export async function startNeonApi(opts: NeonApiOptions): Promise<NeonApi> {
   let failOperations = 0;
   const opPolls = opts.operationPolls ?? 2;
   const opMs = opts.operationMs ?? 3000;
+  const orgId = opts.orgId ?? `org-${pick(WORDS)}-${pick(NOUNS)}-${String(randomBytes(4).readUInt32BE(0) % 100_000_000).padStart(8, '0')}`;
+  const regionProjects: Record<string, string> = {};
+  for (const [region, cluster] of Object.entries(opts.clusters)) {
+    const p = newProject(region, cluster, `shared-${region}`, 17, 'postgres', 'app', '', orgId);
+    p.seeded = true;
+    projects.set(p.project.id, p);
+    regionProjects[region] = p.project.id;
+  }
+
+  /** Null when `org` (absent: the personal account) is the user's, else Neon's refusal. */
+  function orgRefusal(org: unknown): Reply | null {
+    if (org === undefined || org === null) return null;
+    if (typeof org !== 'string' || !ORG_ID.test(org)) return [400, error('org_id must match ^[a-z0-9-]{1,60}$', 'BAD_REQUEST')];
+    return org === orgId ? null : [404, error('organization not found', 'NOT_FOUND')];
+  }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => send(res, 500, error(String(err), 'INTERNAL')));
@@ -135,7 +172,11 @@ export async function startNeonApi(opts: NeonApiOptions): Promise<NeonApi> {
     const limit = Number(q.get('limit') ?? 10);
     if (!Number.isInteger(limit) || limit < 1 || limit > 400) return [400, error('limit must be between 1 and 400', 'BAD_REQUEST')];
     const search = q.get('search')?.toLowerCase() ?? '';
-    let all = [...projects.values()].filter((p) => !search || p.project.name.toLowerCase().includes(search) || p.project.id.includes(search));
+    const org = q.get('org_id') ?? undefined;
+    const refused = orgRefusal(org);
+    if (refused) return refused;
+    let all = [...projects.values()].filter((p) => p.project.org_id === org)
+      .filter((p) => !search || p.project.name.toLowerCase().includes(search) || p.project.id.includes(search));
     const cursor = q.get('cursor');
     // A cursor is the id of the last project of the previous page; an unknown one ends the list.
     if (cursor) { const at = all.findIndex((p) => p.project.id === cursor); all = at < 0 ? [] : all.slice(at + 1); }
@@ -144,10 +185,12 @@ export async function startNeonApi(opts: NeonApiOptions): Promise<NeonApi> {
   }
 
   async function createProject(raw: string): Promise<Reply> {
-    let body: { project?: { name?: unknown; region_id?: unknown; pg_version?: unknown; branch?: { database_name?: unknown; role_name?: unknown } } };
+    let body: { project?: { name?: unknown; region_id?: unknown; pg_version?: unknown; org_id?: unknown; branch?: { database_name?: unknown; role_name?: unknown } } };
     try { body = JSON.parse(raw) as typeof body; } catch { return [400, error('request body is not valid JSON', 'BAD_REQUEST')]; }
     const spec = body.project;
     if (!spec || typeof spec !== 'object') return [400, error('project is required', 'BAD_REQUEST')];
+    const refused = orgRefusal(spec.org_id);
+    if (refused) return refused;
     const regionId = spec.region_id ?? 'aws-us-east-2';
     const cluster = typeof regionId === 'string' ? opts.clusters[regionId] : undefined;
     if (!cluster) return [400, error(`region ${String(regionId)} is not supported`, 'BAD_REQUEST')];
@@ -167,7 +210,7 @@ export async function startNeonApi(opts: NeonApiOptions): Promise<NeonApi> {
       if (code === '42710' || code === '42P04') return [409, error(`role or database ${dbName} already exists on the local cluster`, 'CONFLICT')];
       throw err;
     }
-    const p = newProject(regionId as string, cluster, spec.name ?? `${pick(WORDS)}-${pick(NOUNS)}`, pgVersion, roleName, dbName, password);
+    const p = newProject(regionId as string, cluster, spec.name ?? `${pick(WORDS)}-${pick(NOUNS)}`, pgVersion, roleName, dbName, password, spec.org_id as string | undefined);
     const fail = failOperations > 0;
     if (fail) failOperations--;
     for (const action of ['create_timeline', 'start_compute'] as const) {
@@ -183,6 +226,7 @@ export async function startNeonApi(opts: NeonApiOptions): Promise<NeonApi> {
   }
 
   async function deleteProject(p: ProjectState): Promise<Reply> {
+    if (p.seeded) { projects.delete(p.project.id); return [200, { project: fullProject(p) }]; }
     await withAdmin(p.cluster, async (c) => {
       // The roles the owner created (with CREATEROLE it administers them) belong to the project too.
       const { rows } = await c.query<{ rolname: string }>(
@@ -228,6 +272,8 @@ export async function startNeonApi(opts: NeonApiOptions): Promise<NeonApi> {
   return {
     url: `http://127.0.0.1:${port}${API}`,
     apiKey: opts.apiKey,
+    orgId,
+    regionProjects,
     close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }
@@ -272,7 +318,7 @@ async function withAdmin<T>(cluster: NeonApiCluster, fn: (c: pg.Client) => Promi
   try { return await fn(c); } finally { await c.end().catch(() => {}); }
 }
 
-function newProject(regionId: string, cluster: NeonApiCluster, name: string, pgVersion: number, roleName: string, dbName: string, password: string): ProjectState {
+function newProject(regionId: string, cluster: NeonApiCluster, name: string, pgVersion: number, roleName: string, dbName: string, password: string, orgId?: string): ProjectState {
   const id = `${pick(WORDS)}-${pick(NOUNS)}-${String(randomBytes(3).readUIntBE(0, 3) % 1_000_000).padStart(6, '0')}`;
   const branchId = `br-${pick(WORDS)}-${pick(NOUNS)}-${randomBytes(4).toString('hex')}`;
   const endpointId = `ep-${pick(WORDS)}-${pick(NOUNS)}-${randomBytes(4).toString('hex')}`;
@@ -283,6 +329,7 @@ function newProject(regionId: string, cluster: NeonApiCluster, name: string, pgV
       branch_logical_size_limit: 0, branch_logical_size_limit_bytes: -1, store_passwords: true, creation_source: 'console',
       history_retention_seconds: 86400, created_at: t, updated_at: t, owner_id: 'local-owner', settings: {},
       default_endpoint_settings: { autoscaling_limit_min_cu: 0.25, autoscaling_limit_max_cu: 0.25, suspend_timeout_seconds: 0 },
+      ...(orgId ? { org_id: orgId } : {}),
     },
     branch: {
       id: branchId, project_id: id, name: 'main', current_state: 'init', pending_state: 'ready', state_changed_at: t,

@@ -19,7 +19,8 @@ import ws from 'ws';
 import { useLocalNeonEndpoint } from '../../src/data/neon-config.js';
 import { importMasterKey } from '../../src/crypto/secret-box.js';
 import { LocalProvisioner } from '../../src/provisioning/local-provisioner.js';
-import { bootstrapControl, bootstrapRegion, loadMigrations, ROUTER_ROLE } from './bootstrap.js';
+import { bootstrap, formatReport } from '../../src/bootstrap/index.js';
+import { packageMigrations } from '../../src/bootstrap/migrations-dir.js';
 import { startJwks } from './jwks.js';
 import { startNeonEndpoint } from './neon-endpoint.js';
 import { freePort, withFreePort } from './ports.js';
@@ -39,6 +40,9 @@ const REGIONS = mode === 'start' ? ['aws-us-east-2', 'aws-eu-central-1'] as cons
 // The control database has a cluster of its own (its own Neon project in production), so that a
 // fault test can pause it without pausing a region.
 const CONTROL = 'control';
+// The router's roles (the control migrations grant to `control_router`).
+const ROUTER_ROLE = 'app_router';
+const CONTROL_ROLE = 'control_router';
 /** The key id of the stack's one MASTER_KEY and platform key. */
 const STACK_KID = 'k0';
 const stackFile = resolve(ROOT, process.env.STACK_FILE ?? '.local/stack.json');
@@ -112,25 +116,13 @@ async function main() {
   const jwks = await startJwks([['idp-a', 'ES256'], ['idp-b', 'RS256']]);
   closers.unshift(() => jwks.close());
 
-  const tenantMigrations = loadMigrations(ROOT, 'tenant');
-  const regionUrls: Record<string, string> = {};
-  for (const r of REGIONS) regionUrls[r] = await bootstrapRegion(clusters[r]!, randomBytes(12).toString('hex'), tenantMigrations);
-  const controlUrl = await bootstrapControl(controlCluster, randomBytes(12).toString('hex'), loadMigrations(ROOT, 'control'), tenantMigrations);
-  log('migrations applied');
-
+  // The router's roles are whatever its URLs say; the bootstrap creates them from these maps.
+  const regionUrls = Object.fromEntries(REGIONS.map((r) => [r, withUser(clusters[r]!.adminUrl('app'), ROUTER_ROLE, randomBytes(12).toString('hex'))]));
+  const controlAdmin = controlCluster.adminUrl('control');
+  const controlUrl = withUser(controlAdmin, CONTROL_ROLE, randomBytes(12).toString('hex'));
   // Both secrets in the key-ring format (src/crypto/key-ring.ts), one key each. Its id is `k0`, the
   // id of a bare value, so a test's hand-made token without a kid still meets the stack's key.
   const masterKey = `${STACK_KID}:${randomBytes(32).toString('base64')}`;
-  const provisioner = new LocalProvisioner({
-    regions: Object.fromEntries(REGIONS.map((r) => [r, { adminUrl: clusters[r]!.adminUrl('app') }])),
-    routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey),
-  });
-  const specs = mode === 'start' ? DEMO_TENANTS : testTenants(jwks.idps);
-  const controlAdmin = controlCluster.adminUrl('control');
-  const tenants: Record<string, SeededTenant> = {};
-  for (const spec of specs) tenants[spec.slug] = await createTenant(controlAdmin, provisioner, spec);
-  log(`tenants: ${Object.keys(tenants).join(', ')}`);
-
   const routerPort = Number(process.env.ROUTER_PORT ?? 8787);
   const platform = { issuer: 'https://platform.tenant-router.local', audience: 'tenant-router', kid: STACK_KID, secret: randomBytes(32).toString('hex') };
   const routerEnv: Record<string, string> = {
@@ -172,6 +164,21 @@ async function main() {
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
     ...prefixed('STACK_CONTROL_'),
   };
+
+  // The same bootstrap as `tenantctl bootstrap`, from the very variables the two workers get.
+  const report = await bootstrap({ router: routerEnv, control: controlEnv }, packageMigrations());
+  if (!report.ok) throw new Error(`bootstrap: ${formatReport(report).join('; ')}`);
+  log('bootstrap done: migrations applied, router roles verified');
+
+  const provisioner = new LocalProvisioner({
+    regions: Object.fromEntries(REGIONS.map((r) => [r, { adminUrl: clusters[r]!.adminUrl('app') }])),
+    routerRole: ROUTER_ROLE, masterKey: await importMasterKey(masterKey),
+  });
+  const specs = mode === 'start' ? DEMO_TENANTS : testTenants(jwks.idps);
+  const tenants: Record<string, SeededTenant> = {};
+  for (const spec of specs) tenants[spec.slug] = await createTenant(controlAdmin, provisioner, spec);
+  log(`tenants: ${Object.keys(tenants).join(', ')}`);
+
   const control = await startWorker(ROOT, {
     config: 'workers/control/wrangler.toml', port: controlPort, env: controlEnv, quiet: mode !== 'start',
     envFile: controlEnvFile, testScheduled: mode !== 'start',
@@ -184,7 +191,7 @@ async function main() {
     router: `http://127.0.0.1:${routerPort}`,
     faults: faults.url,
     neonEndpoint: neon.url,
-    neonApi: { url: neonApi.url, apiKey: neonApi.apiKey },
+    neonApi: { url: neonApi.url, apiKey: neonApi.apiKey, orgId: neonApi.orgId, regionProjects: neonApi.regionProjects },
     upstash,
     jwks: { url: jwks.url, idps: jwks.idps },
     platform,
@@ -223,6 +230,14 @@ function printWelcome(router: string, port: number, tenants: Record<string, Seed
   }
   lines.push(`A fresh token: npm run -s token -- <slug>`);
   console.log(lines.join('\n'));
+}
+
+/** `url` logging in as `user` with `password`. */
+function withUser(url: string, user: string, password: string): string {
+  const u = new URL(url);
+  u.username = user;
+  u.password = password;
+  return u.toString();
 }
 
 /** Variables `<prefix>NAME=value` of this process, as `NAME: value` (the soak tunes the workers this way). */

@@ -15,7 +15,7 @@ import { sqlAt, stack } from '../support/helpers.js';
 
 const US = 'aws-us-east-2';
 const EU = 'aws-eu-central-1';
-// The router's role in the shared databases (test/harness/bootstrap.ts, which workerd cannot import).
+// The router's role in the shared databases (the stack's bootstrap makes it: src/bootstrap/).
 const ROUTER_ROLE = 'app_router';
 const TRACKS = { name: '0001_tracks.sql', sql: 'CREATE TABLE tracks (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), title text NOT NULL);' };
 const ARTISTS = { name: '0002_artists.sql', sql: 'CREATE TABLE artists (id bigint PRIMARY KEY, name text NOT NULL);' };
@@ -356,5 +356,32 @@ describe('NeonProvisioner: shared-database tenants', () => {
 
     await p.deprovision(id, placement!);
     expect(await app.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [ident])).toEqual([]);
+  });
+});
+
+describe('NeonProvisioner: organisation and region projects', () => {
+  it("creates a database tenant's project in the organisation and finds it there only", async () => {
+    const { id } = newTenant();
+    const p = provisioner({ orgId: neonApi.orgId, regionProjects: neonApi.regionProjects });
+    const placement = await p.provision(dbRequest(id));
+    const inOrg = await (await neon(`/projects?org_id=${neonApi.orgId}&search=tenant-${id}`)).json() as { projects: { id: string; org_id?: string }[] };
+    expect(inOrg.projects).toEqual([expect.objectContaining({ id: placement.externalRef, org_id: neonApi.orgId })]);
+    // The personal account's list (no org_id) does not hold it.
+    expect(await projectsNamed(id)).toEqual([]);
+    expect(await p.provision(dbRequest(id))).toMatchObject({ externalRef: placement.externalRef });
+    await p.deprovision(id, placement);
+    expect(await p.leftovers(id, placement)).toEqual({ projects: 0 });
+  });
+
+  it('refuses a region without a shared project at construction, and an unknown organisation through the API', async () => {
+    expect(() => provisioner({ regionProjects: { [EU]: neonApi.regionProjects[EU]! } })).toThrow(/has no shared project for region/);
+    const err = await failure(provisioner({ orgId: 'org-unknown-00000000' }).provision(dbRequest(newTenant().id)));
+    expect(err.message).toBe('Neon API listProjects failed (HTTP 404): organization not found');
+  });
+
+  it("refuses a shared project in another region than its own", async () => {
+    const swapped = { ...neonApi.regionProjects, [EU]: neonApi.regionProjects[US]! };
+    const err = await failure(provisioner({ orgId: neonApi.orgId, regionProjects: swapped }).provision({ tenantId: crypto.randomUUID(), region: EU, isolation: 'row', migrations: [] }));
+    expect(err.message).toBe(`the shared Neon project ${neonApi.regionProjects[US]} of region ${EU} is in ${US}`);
   });
 });

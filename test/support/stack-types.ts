@@ -6,7 +6,8 @@ export interface Stack {
   router: string;
   faults: string;
   neonEndpoint: string;
-  neonApi: { url: string; apiKey: string };
+  /** The Neon API stand-in: its key's organisation and each region's seeded shared project. */
+  neonApi: { url: string; apiKey: string; orgId: string; regionProjects: Record<string, string> };
   upstash: { url: string; token: string } | null;
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
   /** The current key of the router's PLATFORM_JWT_SECRET ring (`kid:secret`) and its id. */

@@ -1,0 +1,46 @@
+/**
+ * The control database: its migrations, the router's control role (login, owns nothing, cannot
+ * bypass RLS) with what it may read and write, and the tenant-migration catalogue seeded with the
+ * package's tenant migrations (existing entries are left alone: the catalogue is forward-only).
+ */
+import type { Client } from '@neondatabase/serverless';
+import { applyMigrations, sha256, type Migration } from '../migrations/runner.js';
+import { withClient } from '../provisioning/pg-client.js';
+import { ensureDatabase } from './database.js';
+import { ensureLoginRole, ensureMembership, unsafeReason, type Outcome } from './roles.js';
+import { CONTROL_GRANTEE, controlGrantsSql } from './sql.js';
+import type { DatabaseTarget } from './targets.js';
+import { count, type ReportLine } from './report.js';
+
+/** Prepares the control database; the report's lines for it and its role. */
+export async function bootstrapControl(t: DatabaseTarget, control: Migration[], tenant: Migration[]): Promise<ReportLine[]> {
+  const created = await ensureDatabase(t.ownerUrl, t.database);
+  return withClient(t.ownerUrl, async (c) => {
+    // The role exists before the migrations, which grant CONTROL_GRANTEE what the router needs.
+    const role = await ensureLoginRole(c, t.role, t.routerUrl);
+    const grantee = t.role.name !== CONTROL_GRANTEE && await ensureMembership(c, CONTROL_GRANTEE, t.role.name);
+    const applied = await applyMigrations(c, control, { schema: 'public' });
+    for (const sql of controlGrantsSql(t.role.name)) await c.query(sql);
+    const seeded = await seedCatalogue(c, tenant);
+    const why = await unsafeReason(c, t.role.name);
+    const where = `control database ${t.database}`;
+    const changes = [applied.length ? `${count(applied.length, 'migration')} applied` : '', seeded ? `${count(seeded, 'catalogue entry', 'catalogue entries')} added` : ''].filter(Boolean);
+    const db: Outcome = created ? 'created' : changes.length ? 'updated' : 'up to date';
+    return [
+      { kind: 'database', name: t.database, where, outcome: db, detail: changes.join(', ') },
+      { kind: 'role', name: t.role.name, where, outcome: role, detail: grantee ? `member of ${CONTROL_GRANTEE}` : '' },
+      { kind: 'verify', name: t.role.name, where, outcome: why ? 'unsafe' : 'safe', detail: why ?? '' },
+    ];
+  });
+}
+
+/** Adds the tenant migrations the catalogue does not have yet; how many. */
+async function seedCatalogue(c: Client, tenant: Migration[]): Promise<number> {
+  let added = 0;
+  for (const m of tenant) {
+    const r = await c.query('INSERT INTO tenant_migration_catalog (name, sql, checksum) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
+      [m.name, m.sql, await sha256(m.sql)]);
+    added += r.rowCount ?? 0;
+  }
+  return added;
+}

@@ -1,0 +1,142 @@
+/**
+ * The bootstrap (src/bootstrap/) on fresh, empty databases of a stack cluster, run as a Neon-like
+ * owner that is not a superuser: the roles it makes are safe and least-privileged, the system works
+ * on what it prepared (a row and a schema tenant provisioned, the router reading only through RLS),
+ * a second run changes nothing, a new password in the router's URL replaces the old one, and a
+ * role made unsafe fails the verification.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootstrap, formatReport, type BootstrapReport } from '../../src/bootstrap/index.js';
+import { randomPassword } from '../../src/crypto/scram.js';
+import { importMasterKey } from '../../src/crypto/secret-box.js';
+import { LocalProvisioner } from '../../src/provisioning/local-provisioner.js';
+import { withClient } from '../../src/provisioning/pg-client.js';
+import { sqlAt, stack } from '../support/helpers.js';
+import { EU, freshTarget, MIGRATIONS, type Fresh } from './fresh.js';
+
+let f: Fresh;
+let first: BootstrapReport;
+const outcomes = (r: BootstrapReport) => r.lines.map((l) => `${l.kind} ${l.name}: ${l.outcome}`);
+const canLogin = (url: string) => withClient(url, async (c) => { await c.query('SELECT 1'); }, { connectTimeoutMs: 5000 }).then(() => true, () => false);
+
+beforeAll(async () => {
+  f = await freshTarget();
+  first = await bootstrap(f.env, MIGRATIONS);
+}, 60_000);
+afterAll(async () => { await f?.drop(); });
+
+describe('bootstrap on empty databases (a Neon-like owner)', () => {
+  it('creates both databases and both roles, and verifies them', () => {
+    expect(outcomes(first)).toEqual([
+      `database ${f.names.ctl}: created`, `role ${f.controlRole}: created`, `verify ${f.controlRole}: safe`,
+      `database ${f.names.app}: created`, `role ${f.routerRole}: created`, `verify ${f.routerRole}: safe`,
+    ]);
+    expect(first).toMatchObject({ ok: true, changed: true });
+    expect(formatReport(first).join('\n')).not.toContain('@');
+  });
+
+  it('makes login roles that can bypass nothing and own nothing', async () => {
+    const rows = await sqlAt(f.superUrl).query(
+      `SELECT rolname, rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole, rolreplication FROM pg_roles
+        WHERE rolname = ANY($1) ORDER BY rolname`, [[f.controlRole, f.routerRole]]);
+    expect(rows).toEqual([f.controlRole, f.routerRole].sort().map((rolname) => ({
+      rolname, rolcanlogin: true, rolsuper: false, rolbypassrls: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false,
+    })));
+    for (const db of ['ctl', 'app'] as const) {
+      const owned = await sqlAt(f.ownerUrl(db)).query(
+        `SELECT count(*)::int AS n FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname = ANY($1)`, [[f.controlRole, f.routerRole]]);
+      expect(owned).toEqual([{ n: 0 }]);
+    }
+  });
+
+  it("grants the router's control role reads, usage writes and audit_append_edge() only", async () => {
+    const [p] = await sqlAt(f.ownerUrl('ctl')).query(`SELECT
+        has_table_privilege($1, 'tenants', 'SELECT') AS read_tenants, has_table_privilege($1, 'tenants', 'INSERT') AS write_tenants,
+        has_table_privilege($1, 'tenant_placements', 'SELECT') AS read_placements, has_table_privilege($1, 'audit_log', 'INSERT') AS write_audit,
+        has_table_privilege($1, 'usage_flushes', 'INSERT') AS write_usage, has_table_privilege($1, 'usage_flushes', 'DELETE') AS delete_usage,
+        has_function_privilege($1, 'audit_append_edge(text, uuid, text, text, jsonb)', 'EXECUTE') AS edge_audit,
+        has_function_privilege($1, 'audit_append(text, text, uuid, text, jsonb)', 'EXECUTE') AS full_audit,
+        (SELECT array_agg(name ORDER BY name) FROM tenant_migration_catalog) AS catalogue`, [f.controlRole]);
+    expect(p).toEqual({
+      read_tenants: true, write_tenants: false, read_placements: true, write_audit: false, write_usage: true, delete_usage: false,
+      edge_audit: true, full_audit: false, catalogue: MIGRATIONS.tenant.map((m) => m.name),
+    });
+  });
+
+  it('the shared database has RLS forced, DML for the router, and no ledger rights', async () => {
+    const [p] = await sqlAt(f.ownerUrl('app')).query(`SELECT
+        (SELECT relforcerowsecurity AND relrowsecurity FROM pg_class WHERE oid = 'shared.tracks'::regclass) AS forced,
+        has_table_privilege($1, 'shared.tracks', 'INSERT') AS write_tracks,
+        has_table_privilege($1, 'shared.schema_migrations', 'SELECT') AS read_ledger,
+        has_schema_privilege($1, 'public', 'CREATE') AS create_public,
+        has_function_privilege($1, 'router.enter(uuid, timestamptz, boolean)', 'EXECUTE') AS enter`, [f.routerRole]);
+    expect(p).toEqual({ forced: true, write_tracks: true, read_ledger: false, create_public: false, enter: true });
+  });
+
+  it('the system works on it: row and schema tenants provisioned, the router sees a tenant only through RLS', async () => {
+    const p = new LocalProvisioner({
+      regions: { [EU]: { adminUrl: f.ownerUrl('app') } }, routerRole: f.routerRole, masterKey: await importMasterKey(stack.routerEnv.MASTER_KEY!),
+    });
+    const [a, b, s] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    for (const id of [a, b]) await p.provision({ tenantId: id, region: EU, isolation: 'row', migrations: MIGRATIONS.tenant });
+    const schema = await p.provision({ tenantId: s, region: EU, isolation: 'schema', migrations: MIGRATIONS.tenant });
+    const router = sqlAt(f.routerUrl('app'));
+    const as = (tenant: string, text: string) => router.transaction([
+      router.query("SELECT router.enter($1, now() + interval '5 seconds', true)", [tenant]),
+      router.query("SELECT set_config('app.tenant_id', $1, true), set_config('search_path', 'shared', true)", [tenant]), router.query(text)]);
+    await as(a, "INSERT INTO tracks (title, artist, duration_ms) VALUES ('Song', 'Band', 1000)");
+    const seen = async (tenant: string) => ((await as(tenant, 'SELECT title FROM tracks'))[2] as unknown[]).length;
+    expect([await seen(a), await seen(b)]).toEqual([1, 0]);
+    expect(await router.query('SELECT count(*)::int AS n FROM shared.tracks')).toEqual([{ n: 0 }]);
+    // The schema tenant: the router may SET ROLE to its role, as the data layer does.
+    const inSchema = await router.transaction([
+      router.query(`SET LOCAL ROLE ${schema.roleName}`), router.query(`SET LOCAL search_path = ${schema.schemaName}`),
+      router.query("SELECT set_config('app.tenant_id', $1, true)", [s]),
+      router.query("INSERT INTO tracks (title, artist, duration_ms) VALUES ('Own', 'Band', 1) RETURNING title")]);
+    expect(inSchema[3]).toEqual([{ title: 'Own' }]);
+    await p.deprovision(s, schema);
+  });
+
+  it('a second run changes nothing and says so', async () => {
+    const again = await bootstrap(f.env, MIGRATIONS);
+    expect(outcomes(again)).toEqual([
+      `database ${f.names.ctl}: up to date`, `role ${f.controlRole}: up to date`, `verify ${f.controlRole}: safe`,
+      `database ${f.names.app}: up to date`, `role ${f.routerRole}: up to date`, `verify ${f.routerRole}: safe`,
+    ]);
+    expect(again).toMatchObject({ ok: true, changed: false });
+  });
+
+  it("a new password in the router's URL replaces the old one", async () => {
+    const fresh = randomPassword();
+    const env = { ...f.env, router: { ...f.env.router, REGION_DATABASE_URLS: JSON.stringify({ [EU]: f.routerUrl('app', fresh) }) } };
+    const r = await bootstrap(env, MIGRATIONS);
+    expect(outcomes(r)).toContain(`role ${f.routerRole}: password updated`);
+    expect(outcomes(r)).toContain(`role ${f.controlRole}: up to date`);
+    expect(await canLogin(f.routerUrl('app', fresh))).toBe(true);
+    expect(await canLogin(f.routerUrl('app'))).toBe(false);
+    // Back to the first password for the tests that follow.
+    expect(outcomes(await bootstrap(f.env, MIGRATIONS))).toContain(`role ${f.routerRole}: password updated`);
+  });
+
+  it('a role made unsafe fails the verification, naming why, and is not silently repaired', async () => {
+    await sqlAt(f.superUrl).query(`ALTER ROLE ${f.routerRole} CREATEDB`);
+    try {
+      const r = await bootstrap(f.env, MIGRATIONS);
+      expect(r.ok).toBe(false);
+      expect(r.lines.find((l) => l.kind === 'verify' && l.name === f.routerRole)).toMatchObject({
+        outcome: 'unsafe', detail: `role ${f.routerRole} may create roles or databases`,
+      });
+      expect(formatReport(r)).toContain(`role ${f.routerRole} in region ${EU} database ${f.names.app}: NOT SAFE: role ${f.routerRole} may create roles or databases`);
+    } finally {
+      await sqlAt(f.superUrl).query(`ALTER ROLE ${f.routerRole} NOCREATEDB`);
+    }
+    await sqlAt(f.superUrl).query(`GRANT neon_superuser TO ${f.controlRole}`);
+    try {
+      const r = await bootstrap(f.env, MIGRATIONS);
+      expect(r.lines.find((l) => l.kind === 'verify' && l.name === f.controlRole)).toMatchObject({ outcome: 'unsafe', detail: 'role neon_superuser bypasses row-level security' });
+    } finally {
+      await sqlAt(f.superUrl).query(`REVOKE neon_superuser FROM ${f.controlRole}`);
+    }
+    expect((await bootstrap(f.env, MIGRATIONS)).ok).toBe(true);
+  });
+});
