@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'TENANT_EXISTS' | 'DOMAIN_TAKEN' | 'ISSUER_TAKEN' | 'TEMPLATE_EXISTS' | 'TEMPLATE_IN_USE' | 'TEMPLATE_NOT_FOUND'
   | 'SLUG_RESERVED' | 'RESIDENCY_MISMATCH' | 'UNKNOWN_REGION' | 'INVALID_STATE' | 'CONFIRMATION_REQUIRED'
   | 'MIGRATION_CONFLICT' | 'PROVISIONING_FAILED' | 'INVALID_YAML'
-  | 'DOMAIN_NOT_ALLOWED' | 'DOMAIN_LIMIT_REACHED' | 'PROVISIONING_IN_PROGRESS';
+  | 'DOMAIN_NOT_ALLOWED' | 'DOMAIN_LIMIT_REACHED' | 'PROVISIONING_IN_PROGRESS'
+  // Custom hostnames (Cloudflare for SaaS).
+  | 'HOSTNAME_QUOTA_EXCEEDED';
 
 /** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
 export class AppError extends HTTPException {

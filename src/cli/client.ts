@@ -8,10 +8,12 @@ import type { ControlConfig } from './config.js';
 import type {
   AuditEntrySchema, AuditVerifySchema, CreateTenantSchema, MigrationStatusSchema, Template, TenantView, UsageSchema,
 } from '../control/schemas.js';
+import type { DomainViewSchema } from '../custom-hostnames/schemas.js';
 
 export type { Template, TenantView };
 export type CreateTenant = z.input<typeof CreateTenantSchema>;
 export type Usage = z.infer<typeof UsageSchema>;
+export type DomainView = z.infer<typeof DomainViewSchema>;
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 export type AuditVerification = z.infer<typeof AuditVerifySchema>;
 export type MigrationStatus = z.infer<typeof MigrationStatusSchema>;
@@ -47,7 +49,9 @@ export class ControlClient {
     this.call<{ deleted: true; id: string; slug: string; purgeCompletesAt?: string }>('DELETE', `/tenants/${seg(ref)}`, { query: { confirm } });
   usage = (ref: string, month?: string) => this.call<Usage>('GET', `/tenants/${seg(ref)}/usage`, { query: { month } });
   migrateTenant = (id: string) => this.call<MigrateResult>('POST', `/tenants/${seg(id)}/migrate`);
-  addDomain = (ref: string, hostname: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/domains`, { body: { hostname } });
+  addDomain = (ref: string, hostname: string) => this.call<DomainView>('POST', `/tenants/${seg(ref)}/domains`, { body: { hostname } });
+  getDomain = (ref: string, hostname: string) => this.call<DomainView>('GET', `/tenants/${seg(ref)}/domains/${seg(hostname)}`);
+  refreshDomain = (ref: string, hostname: string) => this.call<DomainView>('POST', `/tenants/${seg(ref)}/domains/${seg(hostname)}/refresh`);
   removeDomain = (ref: string, hostname: string) => this.call<TenantView>('DELETE', `/tenants/${seg(ref)}/domains/${seg(hostname)}`);
   listTiers = () => this.call<{ templates: Template[] }>('GET', '/tiers');
   exportTiers = (names?: string) => this.call<string>('GET', '/tiers/export', { query: { names }, raw: true });

@@ -1,19 +1,21 @@
 /**
  * The control plane's maintenance run: cache invalidations left in the outbox, purges whose grace
- * has passed (lifting deleted tenants' storage fences), and this isolate's held summary of refused
- * calls. It runs from the Cron Trigger (every minute) and, in the background, after every admin
+ * has passed (lifting deleted tenants' storage fences), the check of pending custom hostnames at
+ * Cloudflare (a bounded batch per run), and this isolate's held summary of refused calls. It runs from the Cron Trigger (every minute) and, in the background, after every admin
  * write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
  * per run and independent: one failing does not stop the others.
  */
 import { appendAudit } from './audit.js';
 import { flushOutbox } from './outbox.js';
 import { runDuePurges } from './purge.js';
+import { refreshDue, type RefreshReport } from '../custom-hostnames/sweep.js';
 import type { RefusalSummaryEntry } from './refusals.js';
 import type { ControlServices } from './services.js';
 
 export interface MaintenanceReport {
   outbox: { applied: number; failed: number } | { error: string };
   purges: { purged: number; failed: number } | { error: string };
+  hostnames: RefreshReport | { error: string };
 }
 
 const running = new WeakMap<ControlServices, { run: Promise<MaintenanceReport>; since: number }>();
@@ -37,9 +39,10 @@ export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {
   const outbox = await flushOutbox(s).catch(failed('outbox'));
   const purges = await runDuePurges(s).catch(failed('purges'));
+  const hostnames = await refreshDue(s).catch(failed('custom hostnames'));
   const held = s.refusals.due();
   if (held) await recordRefusals(s, held, null);
-  return { outbox, purges };
+  return { outbox, purges, hostnames };
 }
 
 const failed = (part: string) => (err: unknown) => {

@@ -7,6 +7,8 @@ export interface Stack {
   faults: string;
   neonEndpoint: string;
   neonApi: { url: string; apiKey: string };
+  /** The Cloudflare API v4 stand-in (custom hostnames); `hooks` is its test-hook base (`/_dns`, `/_test`). */
+  cloudflare: { url: string; hooks: string; token: string; zoneId: string; cnameTarget: string };
   upstash: { url: string; token: string } | null;
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
   platform: { issuer: string; audience: string; secret: string };
