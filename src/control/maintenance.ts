@@ -1,7 +1,8 @@
 /**
  * The control plane's maintenance run: cache invalidations left in the outbox, purges whose grace
- * has passed (lifting deleted tenants' storage fences), the check of pending custom hostnames at
- * Cloudflare (a bounded batch per run), and this isolate's held summary of refused calls. It runs from the Cron Trigger (every minute) and, in the background, after every admin
+ * has passed (lifting deleted tenants' storage fences), and this isolate's held summary of refused
+ * calls. The Cron Trigger's run also checks pending custom hostnames at Cloudflare (a bounded
+ * batch, see runScheduled): that part costs API calls, so admin writes do not repeat it. It runs from the Cron Trigger (every minute) and, in the background, after every admin
  * write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
  * per run and independent: one failing does not stop the others.
  */
@@ -15,8 +16,10 @@ import type { ControlServices } from './services.js';
 export interface MaintenanceReport {
   outbox: { applied: number; failed: number } | { error: string };
   purges: { purged: number; failed: number } | { error: string };
-  hostnames: RefreshReport | { error: string };
 }
+
+/** The Cron Trigger's report: maintenance and the custom hostname checks. */
+export interface ScheduledReport extends MaintenanceReport { hostnames: RefreshReport | { error: string } }
 
 const running = new WeakMap<ControlServices, { run: Promise<MaintenanceReport>; since: number }>();
 /**
@@ -36,13 +39,19 @@ export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
   return entry.run;
 }
 
+/** The Cron Trigger's run: maintenance, then the due pending custom hostnames (claimed, so runs never overlap on one). */
+export async function runScheduled(s: ControlServices): Promise<ScheduledReport> {
+  const report = await runMaintenance(s);
+  const hostnames = await refreshDue(s).catch(failed('custom hostnames'));
+  return { ...report, hostnames };
+}
+
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {
   const outbox = await flushOutbox(s).catch(failed('outbox'));
   const purges = await runDuePurges(s).catch(failed('purges'));
-  const hostnames = await refreshDue(s).catch(failed('custom hostnames'));
   const held = s.refusals.due();
   if (held) await recordRefusals(s, held, null);
-  return { outbox, purges, hostnames };
+  return { outbox, purges };
 }
 
 const failed = (part: string) => (err: unknown) => {

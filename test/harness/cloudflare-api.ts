@@ -25,8 +25,8 @@
  * `example.*`: the test suites use such names), custom certificates, metadata, origins, rate limits.
  * Test hooks (no auth): `PUT/DELETE /_dns/<TYPE>/<name>`, `GET /_dns`; `POST /_test/block/<host>
  * {reason}` blocks a hostname (status `blocked`, the reason in `verification_errors`);
- * `PUT /_test/zones/<id> {quota}`; `POST /_test/hang {count}` leaves the next `count` API requests
- * unanswered; `POST /_test/fail-next {status, count}`; `GET /_test/hostnames?hostname=` (any zone).
+ * `PUT /_test/zones/<id> {quota}`; `POST /_test/hang {zone, count}` leaves the zone's next `count`
+ * API requests unanswered; `POST /_test/fail-next {zone, status, count}`; `GET /_test/hostnames?hostname=` (any zone).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -51,8 +51,9 @@ const token = () => randomBytes(16).toString('hex');
 export async function startCloudflareApi(opts: CloudflareApiOptions): Promise<CloudflareApi> {
   const zones = new Map<string, Zone>([[opts.zoneId, { quota: opts.quota ?? 100, hostnames: new Map() }]]);
   const dns = new Map<string, string>(); // `${TYPE} ${name}` → value
-  let hang = 0;
-  let failNext = { status: 500, count: 0 };
+  // Per zone, so a test's injected outage never reaches another test's calls.
+  const hang = new Map<string, number>();
+  const failNext = new Map<string, { status: number; count: number }>();
   const hung = new Set<ServerResponse>();
 
   const published = (type: string, name: string, value: string) => dns.get(`${type} ${name.toLowerCase()}`) === value;
@@ -164,8 +165,16 @@ export async function startCloudflareApi(opts: CloudflareApiOptions): Promise<Cl
       zones.set(m[1]!, zone);
       return [200, { zone: m[1], quota: zone.quota, used: zone.hostnames.size }];
     }
-    if (path === '/_test/hang' && method === 'POST') { hang = Number(JSON.parse(await readBody(req)).count ?? 1); return [200, { hang }]; }
-    if (path === '/_test/fail-next' && method === 'POST') { failNext = { status: 500, count: 1, ...JSON.parse(await readBody(req)) }; return [200, failNext]; }
+    if (path === '/_test/hang' && method === 'POST') {
+      const b = JSON.parse(await readBody(req)) as { zone: string; count?: number };
+      hang.set(b.zone, b.count ?? 1);
+      return [200, { hang: hang.get(b.zone) }];
+    }
+    if (path === '/_test/fail-next' && method === 'POST') {
+      const b = JSON.parse(await readBody(req)) as { zone: string; status?: number; count?: number };
+      failNext.set(b.zone, { status: b.status ?? 500, count: b.count ?? 1 });
+      return [200, failNext.get(b.zone)];
+    }
     if (path === '/_test/hostnames' && method === 'GET') {
       const host = q.get('hostname');
       return [200, [...zones.entries()].flatMap(([zone, z]) => [...z.hostnames.values()].filter((h) => !host || h.hostname === host).map((h) => ({ zone, ...h })))];
@@ -177,8 +186,10 @@ export async function startCloudflareApi(opts: CloudflareApiOptions): Promise<Cl
     const url = new URL(req.url ?? '/', 'http://x');
     const send = ([status, body]: Reply) => { if (!res.headersSent) { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); } };
     const onApi = url.pathname.startsWith(`${V4}/`);
-    if (onApi && hang > 0) { hang--; hung.add(res); return; }
-    if (onApi && failNext.count > 0) { failNext.count--; send(failure(failNext.status, 1500, 'Internal Server Error')); return; }
+    const zone = /^\/client\/v4\/zones\/([^/]+)/.exec(url.pathname)?.[1] ?? '';
+    if (onApi && (hang.get(zone) ?? 0) > 0) { hang.set(zone, hang.get(zone)! - 1); hung.add(res); return; }
+    const fail = failNext.get(zone);
+    if (onApi && fail && fail.count > 0) { fail.count--; send(failure(fail.status, 1500, 'Internal Server Error')); return; }
     const work = onApi ? api(req, url.pathname.slice(V4.length), url.searchParams) : hooks(req, url.pathname, url.searchParams);
     work.then(send, (err: unknown) => send(failure(500, 1500, `Internal Server Error: ${String(err).slice(0, 100)}`)));
   });
