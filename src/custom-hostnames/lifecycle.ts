@@ -14,7 +14,7 @@ import type { TenantView } from '../control/schemas.js';
 import { bumpStatement, lookupKeys } from '../control/tenant-repo.js';
 import type { CustomHostname } from 'cloudflare/resources/custom-hostnames/custom-hostnames';
 import { nextState, observe, recheckAfterSeconds, recordsOf, type Observed } from './status.js';
-import { checkedStatement, countDomains, domainTaken, findDomain, insertCapped, type DomainView } from './store.js';
+import { checkedStatement, countDomains, domainTaken, findDomain, insertCapped, type DomainView, type NewDomain } from './store.js';
 
 const warn = (msg: string, extra: Record<string, unknown>) => console.warn(JSON.stringify({ level: 'warn', msg, ...extra }));
 const keysOf = (t: TenantView, host: string) => [...lookupKeys(t), { kind: 'domain' as const, value: host }];
@@ -25,26 +25,28 @@ async function undo(s: ControlServices, ch: CustomHostname, adopted: boolean): P
   await s.hostnames!.remove(ch.id).catch((err: unknown) => warn('custom hostname left at Cloudflare', { hostname: ch.hostname, error: String(err).slice(0, 200) }));
 }
 
+type Registered = Pick<NewDomain, 'state' | 'detail' | 'records' | 'cloudflareId'> & { made: { ch: CustomHostname; adopted: boolean } | null };
+
+/** Creates the custom hostname at Cloudflare (without Cloudflare: nothing to create, active at once). */
+async function register(s: ControlServices, host: string): Promise<Registered> {
+  if (!s.hostnames) return { state: 'active', detail: null, records: [], cloudflareId: null, made: null };
+  const { hostname: ch, adopted } = await s.hostnames.create(host);
+  return { ...observe(ch), records: recordsOf(ch, s.config.CLOUDFLARE_CNAME_TARGET!), cloudflareId: ch.id, made: { ch, adopted } };
+}
+
 /** Adds `host` to `t` (within `cap`); answers the domain with the records to publish. */
 export async function addDomain(s: ControlServices, t: TenantView, host: string, cap: number): Promise<DomainView> {
   const limit = () => new AppError(422, 'DOMAIN_LIMIT_REACHED', `tier ${t.tier} allows ${cap} custom domains`);
-  let pending = { state: 'active' as Observed['state'], detail: null as string | null, records: [] as DomainView['records'], cloudflareId: null as string | null };
-  let made: { ch: CustomHostname; adopted: boolean } | null = null;
-  if (s.hostnames) {
-    // Checked before asking Cloudflare, so a refused add costs no API call (and re-checked below, under the lock).
-    if (await domainTaken(s.sql, host)) throw new AppError(409, 'DOMAIN_TAKEN', 'this domain belongs to a tenant already');
-    if (await countDomains(s.sql, t.id) >= cap) throw limit();
-    const created = await s.hostnames.create(host);
-    made = { ch: created.hostname, adopted: created.adopted };
-    const seen = observe(made.ch);
-    pending = { ...seen, records: recordsOf(made.ch, s.config.CLOUDFLARE_CNAME_TARGET!), cloudflareId: made.ch.id };
-  }
+  // Checked before asking Cloudflare, so a refused add costs no API call (and again below, under the lock).
+  if (await domainTaken(s.sql, host)) throw new AppError(409, 'DOMAIN_TAKEN', 'this domain belongs to a tenant already');
+  if (await countDomains(s.sql, t.id) >= cap) throw limit();
+  const { made, ...row } = await register(s, host);
   let inserted: unknown[] | undefined;
   try {
     // The row lock serialises concurrent adds, so two of them cannot both pass the count.
     [, inserted] = await commitAndInvalidate(s, [
       s.sql.query('SELECT id FROM tenants WHERE id = $1 FOR UPDATE', [t.id]),
-      insertCapped(s.sql, { host, tenantId: t.id, cap, ...pending }),
+      insertCapped(s.sql, { host, tenantId: t.id, cap, ...row }),
       bumpStatement(s.sql, t.id),
     ], keysOf(t, host)) as unknown[][];
   } catch (err) {
