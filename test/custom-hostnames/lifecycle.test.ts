@@ -147,3 +147,16 @@ describe('a custom domain through Cloudflare for SaaS', () => {
     expect(await within(BOUND_MS, routerSees(host, token))).not.toBeNull();
   });
 });
+
+describe('OpenAPI', () => {
+  it('names the domain and settings operations and describes the domain view', async () => {
+    const doc = await (await admin('/admin/v1/openapi.json', { token: null })).json() as {
+      paths: Record<string, Record<string, { operationId?: string }>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+    };
+    const op = (method: string, path: string) => doc.paths[`/admin/v1/tenants/{id}${path}`]?.[method]?.operationId;
+    expect([op('post', '/domains'), op('get', '/domains/{hostname}'), op('post', '/domains/{hostname}/refresh'), op('delete', '/domains/{hostname}'),
+      op('put', '/jwt'), op('delete', '/jwt'), op('put', '/geo')])
+      .toEqual(['addDomain', 'getDomain', 'refreshDomain', 'removeDomain', 'setJwt', 'removeJwt', 'setGeo']);
+    expect(Object.keys(doc.components.schemas.DomainView!.properties!)).toEqual(expect.arrayContaining(['status', 'records', 'statusDetail', 'activatedAt']));
+  });
+});
