@@ -112,6 +112,23 @@ describe('a custom domain through Cloudflare for SaaS', () => {
     expect(await routerSees(host, token, false)()).toBe(true);
   });
 
+  it('an active domain whose records are withdrawn is failed (moved) on its next check and no longer served', async () => {
+    const t = await createViaApi();
+    const token = await tokenFor(t.id);
+    const host = `${unique('mv')}.example.org`;
+    const added = await (await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname: host } })).json() as DomainView;
+    await publishRecords(added.records);
+    expect((await refresh(t.id, host)).status).toBe('active');
+    expect(await within(BOUND_MS, routerSees(host, token))).not.toBeNull();
+    for (const r of added.records.filter((x) => x.purpose !== 'certificate')) {
+      await fetch(`${stack.cloudflare.hooks}/_dns/${r.type}/${r.name}`, { method: 'DELETE' });
+    }
+    const moved = await refresh(t.id, host);
+    expect(moved.status).toBe('failed');
+    expect(moved.statusDetail).toMatch(/^hostname no longer points to this zone \(moved\)/);
+    expect(await within(BOUND_MS, routerSees(host, token, false))).not.toBeNull();
+  });
+
   it('concurrent adds past the tier cap leave exactly the recorded hostnames at Cloudflare', async () => {
     const t = await createViaApi({ tier: 'FREE', overrides: { ratePerMinute: 6000, burst: 100 } });
     const label = unique('cap');

@@ -114,7 +114,15 @@ type DomainRecord = { type: string; name: string; value: string };
 /** Publishes a domain's records in the Cloudflare stand-in's DNS (as the tenant would) and asks for the check; true once active. */
 async function activate(c: LifecycleContext, t: SoakTenant, host: string, records: DomainRecord[]): Promise<boolean> {
   for (const r of records.filter((x) => x.type !== 'HTTP')) {
-    await fetch(`${c.stack.cloudflare.hooks}/_dns/${r.type}/${encodeURIComponent(r.name)}`, { method: 'PUT', body: r.value });
+    const url = `${c.stack.cloudflare.hooks}/_dns/${r.type}/${encodeURIComponent(r.name)}`;
+    // A loopback connection the machine's load dropped is retried, as admin calls are; the cause is reported.
+    for (let i = 0; ; i++) {
+      const status = await fetch(url, { method: 'PUT', body: r.value }).then((res) => res.status,
+        (err: unknown) => { if (i >= 4) throw new Error(`publishing ${r.type} ${r.name}: ${String((err as { cause?: unknown }).cause ?? err)}`); return 0; });
+      if (status === 200) break;
+      if (status !== 0) { c.traffic.recorder.breach(`domain publish ${t.label}: ${status}`); return false; }
+      await sleep(500);
+    }
   }
   const r = await adminRetry(c, `/admin/v1/tenants/${t.id}/domains/${host}/refresh`, { method: 'POST' });
   const status = (r.body as { status?: string } | null)?.status;
