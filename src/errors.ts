@@ -18,7 +18,9 @@ export type ErrorCode =
   | 'MIGRATION_CONFLICT' | 'PROVISIONING_FAILED' | 'INVALID_YAML'
   | 'DOMAIN_NOT_ALLOWED' | 'DOMAIN_LIMIT_REACHED' | 'PROVISIONING_IN_PROGRESS'
   // Admin API: idempotent POSTs, conditional writes.
-  | 'IDEMPOTENCY_KEY_REUSED' | 'IDEMPOTENCY_CONFLICT' | 'PRECONDITION_FAILED';
+  | 'IDEMPOTENCY_KEY_REUSED' | 'IDEMPOTENCY_CONFLICT' | 'PRECONDITION_FAILED'
+  // Custom hostnames (Cloudflare for SaaS).
+  | 'HOSTNAME_QUOTA_EXCEEDED';
 
 /** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
 export class AppError extends HTTPException {

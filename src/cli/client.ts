@@ -11,6 +11,7 @@ import type {
   MigrationStatusSchema, PatchTemplateSchema, PatchTenantSchema, Template, TenantView, UsageSchema,
 } from '../control/schemas.js';
 import type { KeyStatus, ResealReport } from '../crypto/reseal.js';
+import type { DomainViewSchema } from '../custom-hostnames/schemas.js';
 
 export type { Template, TenantView };
 export type CreateTenant = z.input<typeof CreateTenantSchema>;
@@ -22,6 +23,7 @@ export type PatchTemplate = z.input<typeof PatchTemplateSchema>;
 /** One catalogued tenant migration. */
 export interface CatalogueEntry { name: string; checksum: string; createdAt: string }
 export type Usage = z.infer<typeof UsageSchema>;
+export type DomainView = z.infer<typeof DomainViewSchema>;
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 export type AuditVerification = z.infer<typeof AuditVerifySchema>;
 export type MigrationStatus = z.infer<typeof MigrationStatusSchema>;
@@ -63,7 +65,9 @@ export class ControlClient {
   setGeo = (ref: string, body: GeoPolicy) => this.call<TenantView>('PUT', `/tenants/${seg(ref)}/geo`, { body });
   usage = (ref: string, month?: string) => this.call<Usage>('GET', `/tenants/${seg(ref)}/usage`, { query: { month } });
   migrateTenant = (id: string) => this.call<MigrateResult>('POST', `/tenants/${seg(id)}/migrate`);
-  addDomain = (ref: string, hostname: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/domains`, { body: { hostname } });
+  addDomain = (ref: string, hostname: string) => this.call<DomainView>('POST', `/tenants/${seg(ref)}/domains`, { body: { hostname } });
+  getDomain = (ref: string, hostname: string) => this.call<DomainView>('GET', `/tenants/${seg(ref)}/domains/${seg(hostname)}`);
+  refreshDomain = (ref: string, hostname: string) => this.call<DomainView>('POST', `/tenants/${seg(ref)}/domains/${seg(hostname)}/refresh`);
   removeDomain = (ref: string, hostname: string) => this.call<TenantView>('DELETE', `/tenants/${seg(ref)}/domains/${seg(hostname)}`);
   listTiers = () => this.call<{ templates: Template[] }>('GET', '/tiers');
   getTier = (name: string) => this.call<Template>('GET', `/tiers/${seg(name)}`);

@@ -2,6 +2,7 @@
  * Deleting a tenant, in an order that routers still holding it in their caches cannot break:
  *
  *   mark `deleting` (version bump + cache invalidation: routers stop resolving it within L1 TTL)
+ *   → remove its custom hostnames at Cloudflare (their ids live in the rows deleted below)
  *   → deprovision (the provisioner fences the tenant's storage: new transactions are refused and
  *     in-flight ones waited for; then drops it and checks that nothing is left)
  *   → archive (slug, tier, terms at deletion: the unbilled month stays billable) + delete the
@@ -22,6 +23,7 @@ import type { ControlServices } from './services.js';
 import type { TenantView } from './schemas.js';
 import { bumpVersion, findTenant, loadPlacement, lookupKeys } from './tenant-repo.js';
 import { billingTerms } from './usage.js';
+import { removeTenantHostnames } from '../custom-hostnames/sweep.js';
 
 export interface Deleted { deleted: true; id: string; slug: string; purgeCompletesAt: string }
 
@@ -39,6 +41,12 @@ export async function deleteTenant(s: ControlServices, t: TenantView, ifVersion:
   const current = await findTenant(s.sql, t.id);
   const added = current ? lookupKeys(current).filter((k) => !keys.some((x) => x.kind === k.kind && x.value === k.value)) : [];
   if (added.length > 0) { keys.push(...added); await invalidateAfter(s, added); }
+  try {
+    await removeTenantHostnames(s, t.id);
+  } catch (err) {
+    await bumpVersion(s.sql, t.id, { statusDetail: 'custom hostnames could not be removed at Cloudflare; repeat the delete' });
+    throw err;
+  }
   const placement = (await loadPlacement(s.sql, t.id)) ?? unplaced(t);
   try {
     await s.provisioner.deprovision(t.id, placement);

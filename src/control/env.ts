@@ -48,6 +48,20 @@ export interface ControlEnv {
   CONTROL_DB_TIMEOUT_MS?: string;
   /** How long POST /tenants waits for provisioning before answering 202 (default 20000 ms). */
   PROVISION_WAIT_MS?: string;
+  /** `cloudflare`: custom domains are Cloudflare for SaaS custom hostnames, served once verified; `off` (default): active at once. */
+  CUSTOM_HOSTNAMES?: string;
+  /** API token with Zone → SSL and Certificates: Edit on the SaaS zone (secret). */
+  CLOUDFLARE_API_TOKEN?: string;
+  /** The SaaS zone's id (the zone that holds the fallback origin). */
+  CLOUDFLARE_ZONE_ID?: string;
+  /** API base URL (default Cloudflare's); locally the stand-in's. */
+  CLOUDFLARE_API_URL?: string;
+  /** What tenants CNAME their domains to: the fallback origin's hostname. */
+  CLOUDFLARE_CNAME_TARGET?: string;
+  /** Timeout of one Cloudflare API call, in milliseconds (default 10000). */
+  CLOUDFLARE_API_TIMEOUT_MS?: string;
+  /** Certificate validation method for new custom hostnames: `txt` (default) or `http`. */
+  CLOUDFLARE_DCV_METHOD?: string;
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
@@ -90,11 +104,21 @@ const ConfigSchema = z.object({
   REFUSAL_AUDIT_WINDOW_SECONDS: intVar(60, 1, 3600),
   CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
   PROVISION_WAIT_MS: intVar(20_000, 0, 60_000),
+  CUSTOM_HOSTNAMES: z.enum(['cloudflare', 'off']).default('off'),
+  CLOUDFLARE_API_TOKEN: z.string().min(1).optional(),
+  CLOUDFLARE_ZONE_ID: z.string().regex(/^[0-9a-f]{32}$/, 'must be a zone id (32 hex digits)').optional(),
+  CLOUDFLARE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  CLOUDFLARE_CNAME_TARGET: z.string().regex(/^[a-z0-9.-]{1,253}$/i, 'must be a hostname').transform((s) => s.toLowerCase()).optional(),
+  CLOUDFLARE_API_TIMEOUT_MS: intVar(10_000, 100, 60_000),
+  CLOUDFLARE_DCV_METHOD: z.enum(['txt', 'http']).default('txt'),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_ORG_ID, { message: 'NEON_ORG_ID is required with PROVISIONER=neon', path: ['NEON_ORG_ID'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_REGION_PROJECTS, { message: 'NEON_REGION_PROJECTS is required with PROVISIONER=neon', path: ['NEON_REGION_PROJECTS'] })
   .refine((c) => c.PROVISIONER !== 'neon' || !c.NEON_REGION_PROJECTS || Object.keys(c.REGION_ADMIN_URLS ?? {}).every((r) => c.NEON_REGION_PROJECTS![r]),
     { message: 'NEON_REGION_PROJECTS must name a project for every region of REGION_ADMIN_URLS', path: ['NEON_REGION_PROJECTS'] })
+  .refine((c) => c.CUSTOM_HOSTNAMES !== 'cloudflare' || c.CLOUDFLARE_API_TOKEN, { message: 'CLOUDFLARE_API_TOKEN is required with CUSTOM_HOSTNAMES=cloudflare', path: ['CLOUDFLARE_API_TOKEN'] })
+  .refine((c) => c.CUSTOM_HOSTNAMES !== 'cloudflare' || c.CLOUDFLARE_ZONE_ID, { message: 'CLOUDFLARE_ZONE_ID is required with CUSTOM_HOSTNAMES=cloudflare', path: ['CLOUDFLARE_ZONE_ID'] })
+  .refine((c) => c.CUSTOM_HOSTNAMES !== 'cloudflare' || c.CLOUDFLARE_CNAME_TARGET, { message: 'CLOUDFLARE_CNAME_TARGET is required with CUSTOM_HOSTNAMES=cloudflare', path: ['CLOUDFLARE_CNAME_TARGET'] })
   .refine((c) => !c.ADMIN_JWKS_URL || (c.ADMIN_JWT_ISSUER && c.ADMIN_JWT_AUDIENCE), { message: 'ADMIN_JWKS_URL needs ADMIN_JWT_ISSUER and ADMIN_JWT_AUDIENCE', path: ['ADMIN_JWKS_URL'] });
 
 export type ControlConfig = z.infer<typeof ConfigSchema>;

@@ -12,6 +12,7 @@ import { checkDomain, domainCap } from './domain-policy.js';
 import { loadCatalogue, recordMigration } from './migration-catalog.js';
 import { toColumns } from './limits.js';
 import { commitAndInvalidate } from './outbox.js';
+import { domainInsert } from '../custom-hostnames/store.js';
 import { bumpStatement, findTenant, loadPlacement, lookupKeys } from './tenant-repo.js';
 import { builtinRoot, findTemplate } from './templates.js';
 import type { ControlServices } from './services.js';
@@ -68,7 +69,7 @@ export async function insertTenant(s: ControlServices, body: z.infer<typeof Crea
     sql.query(`INSERT INTO tenants (id, slug, name, tier, region, residency, isolation, status, overrides, provisioning_since)
                VALUES ($1, $2, $3, $4, $5, $6, $7, 'provisioning', $8, now())`,
       [id, body.slug, name, body.tier, body.region, residency, isolation, JSON.stringify(toColumns(body.overrides ?? {}))]),
-    ...domains.map((d) => sql.query('INSERT INTO tenant_domains (hostname, tenant_id) VALUES ($1, $2)', [d, id])),
+    ...domains.map((d) => domainInsert(s, d, id)),
     ...(body.jwt ? [jwtUpsert(s, id, body.jwt)] : []),
     ...(body.geo ? [geoUpsert(s, id, body.geo)] : []),
   ], lookupKeys({ id, slug: body.slug, domains, jwt: body.jwt ?? null }));

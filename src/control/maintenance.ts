@@ -1,7 +1,8 @@
 /**
  * The control plane's maintenance run: cache invalidations left in the outbox, purges whose grace
  * has passed (lifting deleted tenants' storage fences), and this isolate's held summary of refused
- * calls. It runs from the Cron Trigger (every minute) and, in the background, after every admin
+ * calls. The Cron Trigger's run also checks pending custom hostnames at Cloudflare (a bounded
+ * batch, see runScheduled): that part costs API calls, so admin writes do not repeat it. It runs from the Cron Trigger (every minute) and, in the background, after every admin
  * write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
  * per run and independent: one failing does not stop the others.
  */
@@ -10,6 +11,7 @@ import { flushOutbox } from './outbox.js';
 import { runDuePurges } from './purge.js';
 import { purgeExpiredKeys } from '../idempotency/store.js';
 import { resumeProvisioning } from './provisioning.js';
+import { refreshDue, type RefreshReport } from '../custom-hostnames/sweep.js';
 import type { RefusalSummaryEntry } from './refusals.js';
 import type { ControlServices } from './services.js';
 
@@ -19,6 +21,9 @@ export interface MaintenanceReport {
   idempotencyKeys?: { expired: number } | { error: string };
   provisioning?: { resumed: number; failed: number } | { error: string };
 }
+
+/** The Cron Trigger's report: maintenance and the custom hostname checks. */
+export interface ScheduledReport extends MaintenanceReport { hostnames: RefreshReport | { error: string } }
 
 const running = new WeakMap<ControlServices, { run: Promise<MaintenanceReport>; since: number }>();
 /**
@@ -36,6 +41,13 @@ export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
   entry.run.then(done, done);
   running.set(s, entry);
   return entry.run;
+}
+
+/** The Cron Trigger's run: maintenance, then the due pending custom hostnames (claimed, so runs never overlap on one). */
+export async function runScheduled(s: ControlServices): Promise<ScheduledReport> {
+  const report = await runMaintenance(s);
+  const hostnames = await refreshDue(s).catch(failed('custom hostnames'));
+  return { ...report, hostnames };
 }
 
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {

@@ -13,6 +13,7 @@ import { noCache, upstashInvalidator, type CacheInvalidator } from './cache.js';
 import { controlSql, type Sql } from './db.js';
 import { parseControlConfig, type ControlConfig, type ControlEnv } from './env.js';
 import { RefusalSummary } from './refusals.js';
+import { cloudflareHostnames, type CustomHostnameApi } from '../custom-hostnames/client.js';
 
 export interface ControlServices {
   config: ControlConfig;
@@ -24,6 +25,8 @@ export interface ControlServices {
   auth: AdminAuthenticator;
   /** This isolate's held summary of refused calls (see refusals.ts). */
   refusals: RefusalSummary;
+  /** Cloudflare's custom hostnames API; null with CUSTOM_HOSTNAMES=off. */
+  hostnames: CustomHostnameApi | null;
 }
 
 const built = new WeakMap<object, Promise<ControlServices>>();
@@ -55,5 +58,9 @@ async function build(env: ControlEnv): Promise<ControlServices> {
   return {
     config, sql: controlSql(config.CONTROL_DATABASE_URL, config.CONTROL_DB_TIMEOUT_MS), provisioner, masterKeys: masterKey, cache,
     auth: new AdminAuthenticator(config), refusals: new RefusalSummary(config.REFUSAL_AUDIT_WINDOW_SECONDS * 1000),
+    hostnames: config.CUSTOM_HOSTNAMES === 'cloudflare' ? cloudflareHostnames({
+      apiToken: config.CLOUDFLARE_API_TOKEN!, zoneId: config.CLOUDFLARE_ZONE_ID!, baseUrl: config.CLOUDFLARE_API_URL,
+      timeoutMs: config.CLOUDFLARE_API_TIMEOUT_MS, dcvMethod: config.CLOUDFLARE_DCV_METHOD,
+    }) : null,
   };
 }

@@ -27,7 +27,8 @@ WHERE t.status <> 'deleting' AND `;
 
 const WHERE: Record<LookupKey['kind'], string> = {
   slug: 't.slug = $1',
-  domain: 't.id = (SELECT tenant_id FROM tenant_domains WHERE hostname = $1)',
+  // Only a verified custom hostname (migration 0006): a pending or failed one is unknown, and cached as such.
+  domain: "t.id = (SELECT tenant_id FROM tenant_domains WHERE hostname = $1 AND status = 'active')",
   id: 't.id = $1::uuid',
   issuer: 't.id = (SELECT tenant_id FROM tenant_jwt WHERE issuer = $1)',
 };

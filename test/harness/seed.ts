@@ -40,7 +40,8 @@ export async function createTenant(controlAdminUrl: string, provisioner: Provisi
       `INSERT INTO tenant_placements (tenant_id, region, strategy, schema_name, role_name, database_name, connection_secret, external_ref)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [id, p.region, p.strategy, p.schemaName, p.roleName, p.databaseName, p.connectionSecret, p.externalRef]);
     await c.query("INSERT INTO tenant_migration_status (tenant_id, applied, state) VALUES ($1, $2, 'current')", [id, migrations.at(-1)?.name ?? null]);
-    for (const d of spec.domains ?? []) await c.query('INSERT INTO tenant_domains (hostname, tenant_id) VALUES ($1, $2)', [d, id]);
+    // Seeded domains are verified already (as if their Cloudflare custom hostnames were active).
+    for (const d of spec.domains ?? []) await c.query("INSERT INTO tenant_domains (hostname, tenant_id, status, activated_at) VALUES ($1, $2, 'active', now())", [d, id]);
     if (spec.jwt) {
       const j = spec.jwt;
       await c.query('INSERT INTO tenant_jwt (tenant_id, issuer, audience, jwks_url, claim, algorithms) VALUES ($1, $2, $3, $4, $5, $6)',

@@ -31,6 +31,7 @@ import { createTenant, DEMO_TENANTS, testTenants, type SeededTenant } from './se
 import { startUpstash } from './upstash-endpoint.js';
 import { startFaultServer } from './faults.js';
 import { startNeonApi } from './neon-api.js';
+import { startCloudflareApi } from './cloudflare-api.js';
 import { signPlatformToken, type PlatformSigner } from './token.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -143,6 +144,9 @@ async function main() {
   closers.unshift(() => faults.close());
   const neonApi = await startNeonApi({ clusters, apiKey: randomBytes(16).toString('hex') });
   closers.unshift(() => neonApi.close());
+  // Cloudflare for SaaS (custom hostnames): the control plane registers custom domains there.
+  const cloudflare = await startCloudflareApi({ token: randomBytes(20).toString('hex'), zoneId: randomBytes(16).toString('hex'), cnameTarget: 'saas-fallback.example.com', quota: 100_000 });
+  closers.unshift(() => cloudflare.close());
 
   // The control plane, in workerd like the router; its admin secret goes to stack.json only.
   const adminToken = randomBytes(24).toString('base64url');
@@ -162,6 +166,11 @@ async function main() {
     ADMIN_JWT_AUDIENCE: 'tenant-control',
     ADMIN_JWKS_URL: jwks.idps['idp-a']!.jwksUrl,
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
+    CUSTOM_HOSTNAMES: 'cloudflare',
+    CLOUDFLARE_API_TOKEN: cloudflare.token,
+    CLOUDFLARE_ZONE_ID: cloudflare.zoneId,
+    CLOUDFLARE_API_URL: cloudflare.url,
+    CLOUDFLARE_CNAME_TARGET: cloudflare.cnameTarget,
     ...prefixed('STACK_CONTROL_'),
   };
 
@@ -192,6 +201,7 @@ async function main() {
     faults: faults.url,
     neonEndpoint: neon.url,
     neonApi: { url: neonApi.url, apiKey: neonApi.apiKey, orgId: neonApi.orgId, regionProjects: neonApi.regionProjects },
+    cloudflare: { url: cloudflare.url, hooks: cloudflare.hooks, token: cloudflare.token, zoneId: cloudflare.zoneId, cnameTarget: cloudflare.cnameTarget },
     upstash,
     jwks: { url: jwks.url, idps: jwks.idps },
     platform,

@@ -11,7 +11,8 @@ import { hit, type TrafficOptions } from './traffic.js';
 export interface Visibility { change: string; tenant: string; ms: number; boundMs: number }
 
 export interface LifecycleContext {
-  stack: Stack;
+  /** With the Cloudflare stand-in's test hooks: a custom domain is published there before it is served. */
+  stack: Stack & { cloudflare: { hooks: string } };
   traffic: TrafficOptions;
   fleet: SoakTenant[];
   deleted: SoakTenant[];
@@ -108,11 +109,37 @@ export async function patchResidency(c: LifecycleContext, t: SoakTenant): Promis
   t.residency = next;
 }
 
-/** Adds a custom domain, waits until every isolate serves it, removes it, waits until none does. */
+type DomainRecord = { type: string; name: string; value: string };
+
+/** Publishes a domain's records in the Cloudflare stand-in's DNS (as the tenant would) and asks for the check; true once active. */
+async function activate(c: LifecycleContext, t: SoakTenant, host: string, records: DomainRecord[]): Promise<boolean> {
+  for (const r of records.filter((x) => x.type !== 'HTTP')) {
+    const url = `${c.stack.cloudflare.hooks}/_dns/${r.type}/${encodeURIComponent(r.name)}`;
+    // A loopback connection the machine's load dropped is retried, as admin calls are; the cause is reported.
+    for (let i = 0; ; i++) {
+      const status = await fetch(url, { method: 'PUT', body: r.value }).then((res) => res.status,
+        (err: unknown) => { if (i >= 4) throw new Error(`publishing ${r.type} ${r.name}: ${String((err as { cause?: unknown }).cause ?? err)}`); return 0; });
+      if (status === 200) break;
+      if (status !== 0) { c.traffic.recorder.breach(`domain publish ${t.label}: ${status}`); return false; }
+      await sleep(500);
+    }
+  }
+  const r = await adminRetry(c, `/admin/v1/tenants/${t.id}/domains/${host}/refresh`, { method: 'POST' });
+  const status = (r.body as { status?: string } | null)?.status;
+  if (r.status !== 200 || status !== 'active') { c.traffic.recorder.breach(`domain refresh ${t.label}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`); return false; }
+  return true;
+}
+
+/**
+ * Adds a custom domain (pending: its Cloudflare custom hostname is not verified yet), publishes its
+ * records and has it checked; from the answer that made it active, waits until every isolate
+ * serves it; removes it, waits until none does.
+ */
 export async function domainCycle(c: LifecycleContext, t: SoakTenant, runId: string): Promise<void> {
   const host = `${t.slug}.soak${runId}.test`;
   const a = await adminRetry(c, `/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname: host } });
   if (a.status !== 201) { c.traffic.recorder.breach(`domain add ${t.label}: ${a.status} ${JSON.stringify(a.body).slice(0, 200)}`); return; }
+  if (!(await activate(c, t, host, (a.body as { records: DomainRecord[] }).records))) return;
   const at = Date.now();
   // Until every isolate sees the domain, a request on it may still be 404.
   const probe = { ...t, state: 'deleted' as const, transitionUntil: Infinity };

@@ -58,3 +58,42 @@ export function tokenFor(id: string): Promise<string> {
 
 /** The router's L1 TTL in this stack (its default): how long a router may serve a stale tenant. */
 export const L1_TTL_MS = Number(stack.routerEnv.TENANT_CACHE_TTL_MS ?? 5_000);
+
+/** A custom domain as the admin API shows it. */
+export interface DomainView {
+  hostname: string; tenantId: string; status: 'pending' | 'active' | 'failed'; statusDetail: string | null;
+  records: { type: 'CNAME' | 'TXT' | 'HTTP'; name: string; value: string; purpose: string }[];
+  cloudflareId: string | null; createdAt: string; checkedAt: string | null; activatedAt: string | null; nextCheckAt: string | null;
+}
+
+/** Publishes `records` in the Cloudflare stand-in's DNS, as the tenant would at its DNS provider (HTTP records need no publishing there). */
+export async function publishRecords(records: DomainView['records']): Promise<void> {
+  for (const r of records) {
+    if (r.type === 'HTTP') continue;
+    const res = await fetch(`${stack.cloudflare.hooks}/_dns/${r.type}/${encodeURIComponent(r.name)}`, { method: 'PUT', body: r.value });
+    if (res.status !== 200) throw new Error(`publishing ${r.type} ${r.name} failed: ${res.status}`);
+  }
+}
+
+/**
+ * Makes a pending custom domain of tenant `tenantId` active as a tenant would: publishes the
+ * records its domain view names, then asks the control plane to check it now. Returns the view
+ * and when the refresh answered (from then on the router's bound applies).
+ */
+export async function activateDomain(tenantId: string, host: string): Promise<{ domain: DomainView; at: number }> {
+  const path = `/admin/v1/tenants/${tenantId}/domains/${host}`;
+  const view = await admin(path);
+  if (view.status !== 200) throw new Error(`domain ${host}: ${view.status} ${await view.text()}`);
+  let domain = await view.json() as DomainView;
+  // A domain given at tenant creation is registered at Cloudflare by maintenance or by the first
+  // refresh; its records are known from then on, so a second round may be needed.
+  for (let round = 0; round < 3; round++) {
+    await publishRecords(domain.records);
+    const res = await admin(`${path}/refresh`, { method: 'POST' });
+    const at = Date.now();
+    domain = await res.json() as DomainView;
+    if (res.status !== 200) throw new Error(`refresh of ${host}: ${res.status} ${JSON.stringify(domain)}`);
+    if (domain.status === 'active') return { domain, at };
+  }
+  throw new Error(`domain ${host} not active after refresh: ${JSON.stringify(domain)}`);
+}

@@ -8,6 +8,8 @@ export interface Stack {
   neonEndpoint: string;
   /** The Neon API stand-in: its key's organisation and each region's seeded shared project. */
   neonApi: { url: string; apiKey: string; orgId: string; regionProjects: Record<string, string> };
+  /** The Cloudflare API v4 stand-in (custom hostnames); `hooks` is its test-hook base (`/_dns`, `/_test`). */
+  cloudflare: { url: string; hooks: string; token: string; zoneId: string; cnameTarget: string };
   upstash: { url: string; token: string } | null;
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
   /** The current key of the router's PLATFORM_JWT_SECRET ring (`kid:secret`) and its id. */

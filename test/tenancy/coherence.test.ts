@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/tenancy/tenant.js';
-import { admin, createViaApi, L1_TTL_MS, tokenFor, type CreatedTenant } from '../support/control.js';
+import { activateDomain, admin, createViaApi, L1_TTL_MS, tokenFor, type CreatedTenant } from '../support/control.js';
 import { call, errorOf, unique } from '../support/helpers.js';
 import { heldAtNeon, holdAtNeon, holdAtUpstash, redis, sleep, until } from './race-support.js';
 
@@ -107,6 +107,7 @@ describe('cache coherence: a change races a router lookup', () => {
   it('a custom domain removed while a lookup by that domain is in flight stops resolving within the bound', async () => {
     const domain = `${unique('rd')}.example.org`;
     const t = await createViaApi({ domains: [domain] });
+    await activateDomain(t.id, domain);
     const token = await tokenFor(t.id);
     const l2Key = cacheKey({ kind: 'domain', value: domain });
     const before = await heldAtNeon();

@@ -52,7 +52,7 @@ describe('tenant resolution from the Host header', () => {
     const deep = `${unique('login')}.acme.localhost`;
     // The control plane refuses such domains; a row written behind its back must still serve nobody.
     const control = sqlAt(stack.control.postgresUrl);
-    await control.query('INSERT INTO tenant_domains (hostname, tenant_id) VALUES ($1, $2)', [deep, tenant('globex').id]);
+    await control.query("INSERT INTO tenant_domains (hostname, tenant_id, status) VALUES ($1, $2, 'active')", [deep, tenant('globex').id]);
     const lookups = await queriesWithParam(deep, 'control');
     try {
       for (const host of [deep, `login.${unique('x')}.example.com`]) {

@@ -21,7 +21,7 @@ import type { ControlAppEnv } from '../../src/control/app-env.js';
 import { swaggerDocs } from '../../src/control/docs.js';
 import { openApiDocument } from '../../src/control/openapi.js';
 import type { ControlEnv } from '../../src/control/env.js';
-import { runMaintenance } from '../../src/control/maintenance.js';
+import { runScheduled } from '../../src/control/maintenance.js';
 import { controlReadyz } from '../../src/control/readyz.js';
 import { adminAuth, adminBodyLimit, auditCalls, controlHost, controlServicesStep, maintainAfterWrites } from '../../src/control/middleware.js';
 import { controlServices } from '../../src/control/services.js';
@@ -73,7 +73,7 @@ const app = buildControl();
 
 /** Maintenance from the Cron Trigger; a failure is logged and retried by the next run. */
 export async function scheduled(_controller: ScheduledController, env: ControlEnv, ctx: ExecutionContext): Promise<void> {
-  const run = controlServices(env).then(runMaintenance).then(
+  const run = controlServices(env).then(runScheduled).then(
     (report) => console.log(JSON.stringify({ level: 'info', msg: 'maintenance', ...report })),
     (err) => console.error(JSON.stringify({ level: 'error', msg: 'maintenance failed', error: String(err).slice(0, 300) })));
   ctx.waitUntil(run);

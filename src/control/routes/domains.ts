@@ -1,8 +1,8 @@
-/** /admin/v1/tenants/{id}/domains, /jwt and /geo: a tenant's custom domains, token settings and geo policy. */
-import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+/** /admin/v1/tenants/{id}/domains, /jwt and /geo: a tenant's custom domains (Cloudflare custom hostnames), token settings and geo policy. */
+import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
 import { AppError } from '../../errors.js';
 import type { ControlAppEnv } from '../app-env.js';
-import { db, type Statement } from '../db.js';
+import type { Statement } from '../db.js';
 import { checkDomain, domainCap } from '../domain-policy.js';
 import { checkGeo, geoUpsert, jwtUpsert, requireTenant } from '../lifecycle.js';
 import { audit } from '../middleware.js';
@@ -12,6 +12,9 @@ import type { ControlServices } from '../services.js';
 import { bumpStatement, findTenant, lookupKeys } from '../tenant-repo.js';
 import { builtinRoot } from '../templates.js';
 import type { LookupKey } from '../../tenancy/tenant.js';
+import { addDomain, refreshDomain, removeDomain } from '../../custom-hostnames/lifecycle.js';
+import { DomainParam, DomainViewSchema } from '../../custom-hostnames/schemas.js';
+import { findDomain } from '../../custom-hostnames/store.js';
 import { CONFLICT, ERRORS, jsonBody, jsonOk, NOT_FOUND, UNPROCESSABLE, validationHook } from './common.js';
 
 export const domains = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
@@ -27,29 +30,55 @@ async function changed(s: ControlServices, t: TenantView, change: Statement[], e
   return (await findTenant(s.sql, t.id))!;
 }
 
+const domainOk = (description: string) => jsonOk(DomainViewSchema, description);
+/** The domain in the request's path, canonical; 404 when the tenant has none such. */
+async function requireDomain(s: ControlServices, t: TenantView, hostname: string) {
+  const d = await findDomain(s.sql, t.id, hostname.toLowerCase());
+  if (!d) throw new AppError(404, 'NOT_FOUND', 'this tenant has no such domain');
+  return d;
+}
+
 domains.openapi(createRoute({
-  method: 'post', path: '/{id}/domains', tags, summary: "Add a custom domain (unique across tenants, within the tier's cap)",
+  method: 'post', path: '/{id}/domains', tags, operationId: 'addDomain',
+  summary: "Add a custom domain (unique across tenants, within the tier's cap): a Cloudflare custom hostname, pending until the tenant publishes the records",
   request: { params: TenantRefParam, body: jsonBody(DomainBodySchema) },
-  responses: { 201: one, ...ERRORS, ...NOT_FOUND, ...CONFLICT, ...UNPROCESSABLE },
+  responses: { 201: domainOk('The domain, `pending`, with the records to publish'), ...ERRORS, ...NOT_FOUND, ...CONFLICT, ...UNPROCESSABLE },
 }), async (c) => {
   const s = c.var.services;
   const t = await requireTenant(s, c.req.valid('param').id);
   const host = checkDomain(c.req.valid('json').hostname, s.config.TENANT_BASE_DOMAINS);
   audit(c, 'domain.add', t.id, { hostname: host });
   const cap = domainCap(await builtinRoot(s.sql, t.tier), t.isolation);
-  // The row lock serialises concurrent adds, so two of them cannot both pass the count.
-  const [, inserted] = await db(() => s.sql.transaction([
-    s.sql.query('SELECT id FROM tenants WHERE id = $1 FOR UPDATE', [t.id]),
-    s.sql.query(`INSERT INTO tenant_domains (hostname, tenant_id) SELECT $1, $2
-                  WHERE (SELECT count(*) FROM tenant_domains WHERE tenant_id = $2) < $3 RETURNING hostname`, [host, t.id, cap]),
-  ]));
-  if (inserted!.length === 0) throw new AppError(422, 'DOMAIN_LIMIT_REACHED', `tier ${t.tier} allows ${cap} custom domains`);
-  return c.json(await changed(s, t, [], [{ kind: 'domain', value: host }]), 201);
+  return c.json(await addDomain(s, t, host, cap), 201);
 });
 
 domains.openapi(createRoute({
-  method: 'delete', path: '/{id}/domains/{hostname}', tags, summary: 'Remove a custom domain',
-  request: { params: TenantRefParam.extend({ hostname: z.string().max(253).openapi({ param: { name: 'hostname', in: 'path' } }) }) },
+  method: 'get', path: '/{id}/domains/{hostname}', tags, operationId: 'getDomain', summary: 'A custom domain: status, records to publish, timestamps',
+  request: { params: DomainParam },
+  responses: { 200: domainOk('The domain'), ...ERRORS, ...NOT_FOUND },
+}), async (c) => {
+  const s = c.var.services;
+  const { id, hostname } = c.req.valid('param');
+  return c.json(await requireDomain(s, await requireTenant(s, id), hostname), 200);
+});
+
+domains.openapi(createRoute({
+  method: 'post', path: '/{id}/domains/{hostname}/refresh', tags, operationId: 'refreshDomain',
+  summary: "Check the domain at Cloudflare now (maintenance does so on a schedule); active once hostname and certificate are",
+  request: { params: DomainParam },
+  responses: { 200: domainOk('The domain after the check'), ...ERRORS, ...NOT_FOUND },
+}), async (c) => {
+  const s = c.var.services;
+  const { id, hostname } = c.req.valid('param');
+  const t = await requireTenant(s, id);
+  const d = await requireDomain(s, t, hostname);
+  audit(c, 'domain.refresh', t.id, { hostname: d.hostname });
+  return c.json(await refreshDomain(s, t, d), 200);
+});
+
+domains.openapi(createRoute({
+  method: 'delete', path: '/{id}/domains/{hostname}', tags, operationId: 'removeDomain', summary: 'Remove a custom domain (and its Cloudflare custom hostname)',
+  request: { params: DomainParam },
   responses: { 200: one, ...ERRORS, ...NOT_FOUND },
 }), async (c) => {
   const s = c.var.services;
@@ -57,12 +86,12 @@ domains.openapi(createRoute({
   const t = await requireTenant(s, id);
   const host = hostname.toLowerCase();
   audit(c, 'domain.remove', t.id, { hostname: host });
-  if (!t.domains.includes(host)) throw new AppError(404, 'NOT_FOUND', 'this tenant has no such domain');
-  return c.json(await changed(s, t, [s.sql.query('DELETE FROM tenant_domains WHERE hostname = $1 AND tenant_id = $2', [host, t.id])], []), 200);
+  await removeDomain(s, t, host);
+  return c.json((await findTenant(s.sql, t.id))!, 200);
 });
 
 domains.openapi(createRoute({
-  method: 'put', path: '/{id}/jwt', tags, summary: "Set the tenant's identity provider (issuer, audience, JWKS URL, claim)",
+  method: 'put', path: '/{id}/jwt', tags, operationId: 'setJwt', summary: "Set the tenant's identity provider (issuer, audience, JWKS URL, claim)",
   request: { params: TenantRefParam, body: jsonBody(JwtSettingsSchema) },
   responses: { 200: one, ...ERRORS, ...NOT_FOUND, ...CONFLICT },
 }), async (c) => {
@@ -74,7 +103,7 @@ domains.openapi(createRoute({
 });
 
 domains.openapi(createRoute({
-  method: 'delete', path: '/{id}/jwt', tags, summary: 'Remove the identity provider (platform tokens only)',
+  method: 'delete', path: '/{id}/jwt', tags, operationId: 'removeJwt', summary: 'Remove the identity provider (platform tokens only)',
   request: { params: TenantRefParam },
   responses: { 200: one, ...ERRORS, ...NOT_FOUND },
 }), async (c) => {
@@ -85,7 +114,7 @@ domains.openapi(createRoute({
 });
 
 domains.openapi(createRoute({
-  method: 'put', path: '/{id}/geo', tags, summary: 'Set the geo policy (allowed/blocked countries, IP allowlist)',
+  method: 'put', path: '/{id}/geo', tags, operationId: 'setGeo', summary: 'Set the geo policy (allowed/blocked countries, IP allowlist)',
   request: { params: TenantRefParam, body: jsonBody(GeoPolicySchema) },
   responses: { 200: one, ...ERRORS, ...NOT_FOUND },
 }), async (c) => {
