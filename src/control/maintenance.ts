@@ -2,8 +2,10 @@
  * The control plane's maintenance run: cache invalidations left in the outbox, purges whose grace
  * has passed (lifting deleted tenants' storage fences), and this isolate's held summary of refused
  * calls. The Cron Trigger's run also checks pending custom hostnames at Cloudflare (a bounded
- * batch, see runScheduled): that part costs API calls, so admin writes do not repeat it. It runs from the Cron Trigger (every minute) and, in the background, after every admin
- * write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
+ * batch: API calls, which admin writes should not repeat) and resumes provisionings whose caller
+ * died (a Neon provisioning can outlast the ~30 s a request's waitUntil is given, so it must not be
+ * started from one), see runScheduled. Maintenance runs from the Cron Trigger (every minute) and, in
+ * the background, after every admin write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
  * per run and independent: one failing does not stop the others.
  */
 import { appendAudit } from './audit.js';
@@ -19,11 +21,13 @@ export interface MaintenanceReport {
   outbox: { applied: number; failed: number } | { error: string };
   purges: { purged: number; failed: number } | { error: string };
   idempotencyKeys?: { expired: number } | { error: string };
-  provisioning?: { resumed: number; failed: number } | { error: string };
 }
 
-/** The Cron Trigger's report: maintenance and the custom hostname checks. */
-export interface ScheduledReport extends MaintenanceReport { hostnames: RefreshReport | { error: string } }
+/** The Cron Trigger's report: maintenance, resumed provisionings and the custom hostname checks. */
+export interface ScheduledReport extends MaintenanceReport {
+  provisioning: { resumed: number; failed: number } | { error: string };
+  hostnames: RefreshReport | { error: string };
+}
 
 const running = new WeakMap<ControlServices, { run: Promise<MaintenanceReport>; since: number }>();
 /**
@@ -46,18 +50,18 @@ export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
 /** The Cron Trigger's run: maintenance, then the due pending custom hostnames (claimed, so runs never overlap on one). */
 export async function runScheduled(s: ControlServices): Promise<ScheduledReport> {
   const report = await runMaintenance(s);
+  const provisioning = await resumeProvisioning(s).catch(failed('provisioning'));
   const hostnames = await refreshDue(s).catch(failed('custom hostnames'));
-  return { ...report, hostnames };
+  return { ...report, provisioning, hostnames };
 }
 
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {
   const outbox = await flushOutbox(s).catch(failed('outbox'));
   const purges = await runDuePurges(s).catch(failed('purges'));
   const idempotencyKeys = await purgeExpiredKeys(s.sql).catch(failed('idempotency keys'));
-  const provisioning = await resumeProvisioning(s).catch(failed('provisioning'));
   const held = s.refusals.due();
   if (held) await recordRefusals(s, held, null);
-  return { outbox, purges, idempotencyKeys, provisioning };
+  return { outbox, purges, idempotencyKeys };
 }
 
 const failed = (part: string) => (err: unknown) => {

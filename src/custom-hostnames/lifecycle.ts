@@ -11,7 +11,7 @@ import { db } from '../control/db.js';
 import { commitAndInvalidate } from '../control/outbox.js';
 import type { ControlServices } from '../control/services.js';
 import type { TenantView } from '../control/schemas.js';
-import { bumpStatement, lookupKeys } from '../control/tenant-repo.js';
+import { bumpStatement, findTenant, lookupKeys } from '../control/tenant-repo.js';
 import type { CustomHostname } from 'cloudflare/resources/custom-hostnames/custom-hostnames';
 import { nextState, observe, recheckAfterSeconds, recordsOf, type Observed } from './status.js';
 import { checkedStatement, countDomains, domainTaken, findDomain, insertCapped, type DomainView, type NewDomain } from './store.js';
@@ -34,9 +34,13 @@ async function register(s: ControlServices, host: string): Promise<Registered> {
   return { ...observe(ch), records: recordsOf(ch, s.config.CLOUDFLARE_CNAME_TARGET!), cloudflareId: ch.id, made: { ch, adopted } };
 }
 
+const deleting = () => new AppError(409, 'INVALID_STATE', 'this tenant is being deleted');
+
 /** Adds `host` to `t` (within `cap`); answers the domain with the records to publish. */
 export async function addDomain(s: ControlServices, t: TenantView, host: string, cap: number): Promise<DomainView> {
   const limit = () => new AppError(422, 'DOMAIN_LIMIT_REACHED', `tier ${t.tier} allows ${cap} custom domains`);
+  // A tenant being deleted gets nothing new: its deletion has already listed the hostnames to remove.
+  if (t.status === 'deleting') throw deleting();
   // Checked before asking Cloudflare, so a refused add costs no API call (and again below, under the lock).
   if (await domainTaken(s.sql, host)) throw new AppError(409, 'DOMAIN_TAKEN', 'this domain belongs to a tenant already');
   if (await countDomains(s.sql, t.id) >= cap) throw limit();
@@ -55,7 +59,7 @@ export async function addDomain(s: ControlServices, t: TenantView, host: string,
   }
   if (inserted!.length === 0) {
     if (made) await undo(s, made.ch, made.adopted);
-    throw limit();
+    throw (await findTenant(s.sql, t.id))?.status === 'deleting' ? deleting() : limit();
   }
   return (await findDomain(s.sql, t.id, host))!;
 }
@@ -73,7 +77,7 @@ async function look(s: ControlServices, d: DomainView): Promise<{ seen: Observed
 
 /** Asks Cloudflare for `d`'s state and records it; a change of what routers serve goes through the outbox. */
 export async function refreshDomain(s: ControlServices, t: TenantView, d: DomainView): Promise<DomainView> {
-  if (!s.hostnames) return d;
+  if (!s.hostnames || t.status === 'deleting') return d;
   const { seen, ch, made } = await look(s, d);
   const next = nextState(d.status, seen);
   const ageSeconds = (Date.now() - Date.parse(d.createdAt)) / 1000;
@@ -81,13 +85,16 @@ export async function refreshDomain(s: ControlServices, t: TenantView, d: Domain
     state: next.state, detail: next.detail, records: ch ? recordsOf(ch, s.config.CLOUDFLARE_CNAME_TARGET!) : d.records,
     cloudflareId: ch?.id ?? d.cloudflareId, recheckSeconds: recheckAfterSeconds(ageSeconds),
   });
+  let updated: unknown[];
   try {
-    if (next.state !== d.status) await commitAndInvalidate(s, [update, bumpStatement(s.sql, t.id)], keysOf(t, d.hostname));
-    else await db(() => update);
+    if (next.state !== d.status) updated = (await commitAndInvalidate(s, [update, bumpStatement(s.sql, t.id)], keysOf(t, d.hostname)) as unknown[][])[0]!;
+    else updated = await db(() => update) as unknown[];
   } catch (err) {
     if (made && ch) await undo(s, ch, false);
     throw err;
   }
+  // The domain was removed while this check ran: a hostname made by this check has no row to own it.
+  if (updated.length === 0 && made && ch) await undo(s, ch, false);
   return (await findDomain(s.sql, t.id, d.hostname)) ?? d;
 }
 

@@ -44,7 +44,8 @@ export interface NewDomain { host: string; tenantId: string; cap: number; state:
 export const insertCapped = (sql: Sql, d: NewDomain): Statement => sql.query(
   `INSERT INTO tenant_domains (hostname, tenant_id, status, status_detail, records, cloudflare_id, checked_at, activated_at)
    SELECT $1, $2, $4, $5, $6::jsonb, $7, CASE WHEN $7::text IS NOT NULL THEN now() END, CASE WHEN $4 = 'active' THEN now() END
-    WHERE (SELECT count(*) FROM tenant_domains WHERE tenant_id = $2) < $3 RETURNING hostname`,
+    WHERE (SELECT count(*) FROM tenant_domains WHERE tenant_id = $2) < $3
+      AND EXISTS (SELECT 1 FROM tenants WHERE id = $2 AND status <> 'deleting') RETURNING hostname`,
   [d.host, d.tenantId, d.cap, d.state, d.detail, JSON.stringify(d.records), d.cloudflareId]);
 
 export interface Checked { state: DomainState; detail: string | null; records: DomainRecord[]; cloudflareId: string | null; recheckSeconds: number }

@@ -96,10 +96,15 @@ export class TenantDataRouter {
     try {
       url = await open(await this.opts.masterKey, sealed, tenantId);
     } catch (err) {
-      // A key retired while secrets still used it: the operator's to fix (reseal first), so say which.
-      if (err instanceof UnknownKeyError) console.error(JSON.stringify({ level: 'error', msg: 'connection secret sealed under a key not in MASTER_KEY', tenant: tenantId, kid: err.kid }));
+      // A key this router does not hold yet (a control plane deployed with a rotated ring before
+      // it) or retired too early: a deploy-order problem the operator fixes, so say which key, and
+      // answer as an unavailable upstream that a retry may find mended.
+      if (err instanceof UnknownKeyError) {
+        console.error(JSON.stringify({ level: 'error', msg: 'connection secret sealed under a key not in MASTER_KEY', tenant: tenantId, kid: err.kid }));
+        throw new AppError(503, 'UPSTREAM_UNAVAILABLE', 'tenant database is not reachable from this router', { 'Retry-After': '30' });
+      }
       // A secret that does not open for its tenant was moved, tampered with or sealed under another key.
-      else console.error(JSON.stringify({ level: 'error', msg: 'connection secret does not open for its tenant', tenant: tenantId }));
+      console.error(JSON.stringify({ level: 'error', msg: 'connection secret does not open for its tenant', tenant: tenantId }));
       throw new AppError(500, 'INTERNAL', 'internal error');
     }
     remember(this.opened, key, url);

@@ -19,12 +19,14 @@ export interface WorkerTarget {
 }
 
 /**
- * In deploy order: the control plane first. Routers read what it writes, so a new control plane
- * goes out before the routers that expect it, and a failed control deploy stops before any router changes.
+ * In deploy order: the routers first. A control plane seals new connection strings under its
+ * ring's current MASTER_KEY; routers must already hold that key (a rotation puts the new key first
+ * in both files), so the routers go out before it, and a failed router deploy stops before the
+ * control plane seals anything they cannot open. Schema changes come from the bootstrap, before either.
  */
 export const WORKERS: readonly WorkerTarget[] = [
-  { name: 'control', config: 'workers/control/wrangler.toml', secretsFile: 'control.env' },
   { name: 'router', config: 'wrangler.toml', secretsFile: 'router.env' },
+  { name: 'control', config: 'workers/control/wrangler.toml', secretsFile: 'control.env' },
 ];
 
 /** Whether `s` names a deployable environment. */

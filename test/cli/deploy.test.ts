@@ -76,16 +76,16 @@ describe('npm run deploy refuses', () => {
 });
 
 describe('npm run deploy -- --dry-run', () => {
-  it('builds control, then router, with their secrets files (names listed, values hidden) and prints the exact commands', () => {
+  it('builds router, then control, with their secrets files (names listed, values hidden) and prints the exact commands', () => {
     const dir = completeSecrets('production');
     const started = Date.now();
     const r = deploy('--env', 'production', '--secrets-dir', dir, '--dry-run');
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
     expect(out).toContain(`dry run: npm run deploy -- --env production would run, in this order:\n`
-      + `  npx wrangler deploy --env production -c workers/control/wrangler.toml --secrets-file ${join(dir, 'production/control.env')}\n`
-      + `  npx wrangler deploy --env production --secrets-file ${join(dir, 'production/router.env')}\n`);
-    expect(out.indexOf('built control for production')).toBeLessThan(out.indexOf('built router for production'));
+      + `  npx wrangler deploy --env production --secrets-file ${join(dir, 'production/router.env')}\n`
+      + `  npx wrangler deploy --env production -c workers/control/wrangler.toml --secrets-file ${join(dir, 'production/control.env')}\n`);
+    expect(out.indexOf('built router for production')).toBeLessThan(out.indexOf('built control for production'));
     // wrangler read each file as a deploy would: every secret is listed by name, its value hidden.
     for (const w of WORKERS) {
       for (const name of Object.keys(parseEnvFile(readFileSync(join(dir, 'production', w.secretsFile), 'utf8')))) {

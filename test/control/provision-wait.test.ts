@@ -6,7 +6,7 @@
  */
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runMaintenance } from '../../src/control/maintenance.js';
+import { runScheduled } from '../../src/control/maintenance.js';
 import { buildControl } from '../../workers/control/index.js';
 import { sqlAt, stack, unique } from '../support/helpers.js';
 import { within } from '../support/control.js';
@@ -62,7 +62,7 @@ describe('provisioning beyond the wait bound', () => {
     expect((await res.json() as { status: string }).status).toBe('active');
   });
 
-  it('maintenance finishes a provisioning whose caller died (stale claim), and leaves a claim an operator may still be retrying alone', async () => {
+  it('the scheduled maintenance finishes a provisioning whose caller died (stale claim), and leaves a claim an operator may still be retrying alone', async () => {
     const [dead, fresh] = [crypto.randomUUID(), crypto.randomUUID()];
     // As POST /tenants leaves them when its isolate is gone before the background work ended.
     await control().query(
@@ -70,9 +70,9 @@ describe('provisioning beyond the wait bound', () => {
        VALUES ($1, $2, 'dead', 'PREMIUM', $5, 'schema', 'provisioning', now() - interval '16 minutes'),
               ($3, $4, 'fresh', 'PREMIUM', $5, 'schema', 'provisioning', now() - interval '11 minutes')`,
       [dead, unique('dead-'), fresh, unique('fresh-'), WEST]);
-    const report = await runMaintenance(await servicesFor(controlEnv()));
+    const report = await runScheduled(await servicesFor(controlEnv()));
     expect(report.provisioning).toMatchObject({ resumed: expect.any(Number), failed: 0 });
-    // Another isolate's maintenance (after any admin write) may be the one that resumed it.
+    // Another isolate's scheduled run may be the one that resumed it.
     const statusOf = async (id: string) => ((await control().query('SELECT status FROM tenants WHERE id = $1', [id])) as { status: string }[])[0]?.status;
     expect(await within(15_000, async () => (await statusOf(dead)) === 'active')).not.toBeNull();
     const rows = await control().query('SELECT id, status FROM tenants WHERE id = ANY($1::uuid[]) ORDER BY name', [[dead, fresh]]) as { id: string; status: string }[];
