@@ -69,7 +69,9 @@ const ConfigSchema = z.object({
 
 /** HS256 keys shorter than this are guessable offline from one token. */
 function checkPlatformSecret(secret: string): string | null {
-  return secret.length >= 32 ? null : 'must be at least 32 characters';
+  if (secret.length < 32) return 'must be at least 32 characters';
+  // The examples' placeholder, copied without being replaced, would let anyone mint tokens.
+  return /replace/i.test(secret) ? 'is the placeholder of the examples, not a random secret' : null;
 }
 
 export type Config = Omit<z.infer<typeof ConfigSchema>, 'TENANT_BASE_DOMAINS'> & { baseDomains: string[] };

@@ -10,7 +10,7 @@ import { createGroupRoleSql, createLoginRoleSql, grantMembershipSql, setPassword
 import type { RoleSpec } from './targets.js';
 
 /** What the bootstrap did to a role or database. */
-export type Outcome = 'created' | 'updated' | 'up to date' | 'password updated';
+export type Outcome = 'created' | 'updated' | 'up to date' | 'password updated' | 'left as it is (not safe)';
 
 const PROBE_LIMITS = { connectTimeoutMs: 10_000, statementTimeoutMs: 10_000 };
 
@@ -22,6 +22,10 @@ export async function ensureLoginRole(c: Client, role: RoleSpec, routerUrl: stri
     outcome = 'created';
   } else if ((await loginError(routerUrl)) === null) {
     return 'up to date';
+  } else if (await unsafeReason(c, role.name)) {
+    // An existing role that could bypass RLS or owns something (a shared or privileged role named
+    // by mistake) never gets its password changed to the router's: the verification reports it.
+    return 'left as it is (not safe)';
   } else {
     await c.query(setPasswordSql(role.name, await scramVerifier(role.password)));
     outcome = 'password updated';

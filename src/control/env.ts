@@ -70,7 +70,8 @@ const intVar = (fallback: number, min: number, max: number) => z.coerce.number()
 const ConfigSchema = z.object({
   CONTROL_DATABASE_URL: pgUrl,
   MASTER_KEY: keyRingVar(checkMasterSecret),
-  ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters'),
+  ADMIN_TOKEN: z.string().min(32, 'must be at least 32 characters')
+    .refine((s) => !/replace/i.test(s), 'is the placeholder of the examples, not a random token'),
   ADMIN_JWT_ISSUER: z.string().min(1).optional(),
   ADMIN_JWT_AUDIENCE: z.string().min(1).optional(),
   ADMIN_JWKS_URL: z.url().optional(),

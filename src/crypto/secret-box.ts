@@ -24,13 +24,19 @@ export class UnknownKeyError extends Error {
   }
 }
 
-/** The check every MASTER_KEY secret passes: 32 bytes, base64 (or base64url). */
+/**
+ * The check every MASTER_KEY secret passes: 32 bytes, base64 (or base64url), and not one byte
+ * repeated (the all-zero placeholder of the examples is refused rather than sealing with it).
+ */
 export function checkMasterSecret(secret: string): string | null {
+  let bytes: Uint8Array;
   try {
-    return fromB64(secret).byteLength === 32 ? null : 'must be 32 bytes, base64-encoded';
+    bytes = fromB64(secret);
   } catch {
     return 'must be 32 bytes, base64-encoded';
   }
+  if (bytes.byteLength !== 32) return 'must be 32 bytes, base64-encoded';
+  return bytes.every((b) => b === bytes[0]) ? 'is a placeholder (one byte repeated), not a random key' : null;
 }
 
 /** Imports a MASTER_KEY ring, given as the variable's text (`k2:…,k1:…`, or one bare key) or already parsed. */

@@ -118,6 +118,22 @@ describe('bootstrap on empty databases (a Neon-like owner)', () => {
     expect(outcomes(await bootstrap(f.env, MIGRATIONS))).toContain(`role ${f.routerRole}: password updated`);
   });
 
+  it("an existing unsafe role never gets the router's password: it is left as it is and reported", async () => {
+    await sqlAt(f.superUrl).query(`ALTER ROLE ${f.routerRole} CREATEDB`);
+    try {
+      const fresh = randomPassword();
+      const env = { ...f.env, router: { ...f.env.router, REGION_DATABASE_URLS: JSON.stringify({ [EU]: f.routerUrl('app', fresh) }) } };
+      const r = await bootstrap(env, MIGRATIONS);
+      expect(outcomes(r)).toContain(`role ${f.routerRole}: left as it is (not safe)`);
+      expect(outcomes(r)).toContain(`verify ${f.routerRole}: unsafe`);
+      expect(r.ok).toBe(false);
+      expect(await canLogin(f.routerUrl('app', fresh))).toBe(false);
+      expect(await canLogin(f.routerUrl('app'))).toBe(true);
+    } finally {
+      await sqlAt(f.superUrl).query(`ALTER ROLE ${f.routerRole} NOCREATEDB`);
+    }
+  });
+
   it('a role made unsafe fails the verification, naming why, and is not silently repaired', async () => {
     await sqlAt(f.superUrl).query(`ALTER ROLE ${f.routerRole} CREATEDB`);
     try {

@@ -64,7 +64,7 @@ describe('key ring format', () => {
     const short = (s: string) => (s.length >= 32 ? null : 'must be at least 32 characters');
     expect(refusal(`k2:${S2},k1:short-secret`, short)).toBe('entry 2: must be at least 32 characters');
     expect(refusal('short-secret', short)).toBe('must be at least 32 characters');
-    const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+    const key = btoa(String.fromCharCode(...Uint8Array.from({ length: 32 }, (_, i) => i * 7)));
     expect(ring(`k1:${key}`, checkMasterSecret).current).toBe('k1');
     expect(refusal(`k1:${key},k0:${btoa('sixteen bytes!!!')}`, checkMasterSecret)).toBe('entry 2: must be 32 bytes, base64-encoded');
     expect(refusal(`k1:not base64 at all!`, checkMasterSecret)).toBe('must be 32 bytes, base64-encoded');
@@ -87,7 +87,7 @@ describe('key selection', () => {
 });
 
 describe('configuration', () => {
-  const key = (n: number) => btoa(String.fromCharCode(...new Uint8Array(32).fill(n)));
+  const key = (n: number) => btoa(String.fromCharCode(...Uint8Array.from({ length: 32 }, (_, i) => (i * 13 + n) % 256)));
   const router = (over: Partial<Env>): Env => ({
     TENANT_BASE_DOMAINS: 'example.com', PLATFORM_ISSUER: 'iss', PLATFORM_AUDIENCE: 'aud', PLATFORM_JWT_SECRET: S1, MASTER_KEY: key(1),
     CONTROL_DATABASE_URL: 'postgres://u:p@h/db', REGION_DATABASE_URLS: '{}', ...over,
@@ -112,6 +112,15 @@ describe('configuration', () => {
     for (const fn of [() => parseConfig(router({ MASTER_KEY: bad })), () => parseControlConfig(control({ MASTER_KEY: bad }))]) {
       try { fn(); } catch (err) { expect(String(err)).not.toContain(key(2)); }
     }
+  });
+
+  it("refuses the examples' placeholders: a key of one repeated byte, a secret or admin token saying 'replace'", () => {
+    const zeros = btoa(String.fromCharCode(...new Uint8Array(32)));
+    expect(() => parseConfig(router({ MASTER_KEY: `k1:${zeros}` }))).toThrow('MASTER_KEY: is a placeholder (one byte repeated), not a random key');
+    expect(() => parseControlConfig(control({ MASTER_KEY: zeros }))).toThrow(/MASTER_KEY: is a placeholder/);
+    expect(() => parseConfig(router({ PLATFORM_JWT_SECRET: 'k1:replace-with-at-least-32-random-characters' })))
+      .toThrow('PLATFORM_JWT_SECRET: is the placeholder of the examples, not a random secret');
+    expect(() => parseControlConfig(control({ ADMIN_TOKEN: 'replace-with-at-least-32-random-characters' }))).toThrow(/ADMIN_TOKEN: is the placeholder/);
   });
 
   it('parses the MASTER_KEY ring in the control plane', () => {

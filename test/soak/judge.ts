@@ -22,6 +22,18 @@ export function excusedBy(windows: FaultWindow[], t: Pick<SoakTenant, 'id' | 're
   return null;
 }
 
+/**
+ * Whether `reply` is the local dev server's own doing, not the router's: wrangler dev answering
+ * that its runtime restarted under the request, or the connection dropped with no answer at all
+ * (the runtime process went away; a Worker's exception is a 500, never a hang-up). Production has
+ * no such server; the soak counts these apart, excuses them like a client's hang-up, and caps them.
+ */
+export function devServerRestart(reply: { status: number; body: string; error?: string; hungUp?: boolean }): boolean {
+  if (reply.hungUp) return false;
+  if (reply.status === 503) return reply.body.startsWith('Your worker restarted mid-request.');
+  return reply.status === 0 && /socket hang up|ECONNRESET/.test(reply.error ?? '');
+}
+
 /** The verdict on one response to a tenant request made at `at` with `cost` units. */
 export function judge(t: SoakTenant, reply: { status: number; headers: Record<string, string>; body: string; error?: string; ms?: number }, cost: number, at: number, windows: FaultWindow[], graceMs: number): Verdict {
   const admitted = reply.headers['ratelimit-limit'] !== undefined && reply.status !== 429 && reply.headers['x-quota-mode'] !== 'fail-open';

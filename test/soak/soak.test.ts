@@ -13,6 +13,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 interface SoakResult {
   ok: boolean; error?: string; requests: number; tenants: number; byStatus: Record<string, number>; refusals: Record<string, number>;
   hangUps: number;
+  devServerRestarts: { events: number; requests: number };
   metering: { admittedUnits: number; hungUpUnits: number; meteredUnits: number; mismatches: number; abuserAdmitted: number | null };
   rows: { checked: number; foreign: number; lost: number; phantom: number };
   changes: Record<string, { n: number; maxMs: number; boundMs: number }>;
@@ -70,6 +71,10 @@ describe('short soak: traffic, tenant changes and faults', () => {
     expect(result.metering.meteredUnits).toBeGreaterThanOrEqual(result.metering.admittedUnits);
     expect(result.metering.meteredUnits).toBeLessThanOrEqual(result.metering.admittedUnits + result.metering.hungUpUnits);
     expect(result.metering.mismatches).toBe(0);
+  });
+
+  it("the local dev server's own restarts are rare: at most 2 in a run (they are not the router's answers)", () => {
+    expect(result.devServerRestarts.events).toBeLessThanOrEqual(2);
   });
 
   it('refuses no tenant within its limits, answers no 500, and every answer has the documented shape', () => {

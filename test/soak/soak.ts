@@ -159,6 +159,7 @@ async function main() {
     byStatus: Object.fromEntries(recorder.byStatus),
     refusals: Object.fromEntries(recorder.refusals),
     hangUps: recorder.hangUps,
+    devServerRestarts: restartEvents(recorder.devRestarts),
     metering: { admittedUnits: admittedTotal, hungUpUnits: uncertainTotal, meteredUnits: meteredTotal, mismatches: meteringErrors.length, abuserAdmitted: abuser ? recorder.admitted.get(abuser.id) ?? 0 : null },
     rows: { checked: rows.rows, foreign: rows.foreign.length, lost: rows.lost.length, phantom: rows.phantom.length },
     changes: summarizeVisibility(visibility),
@@ -323,3 +324,14 @@ main().catch((err) => {
   console.log(JSON.stringify({ ok: false, error: String(err).slice(0, 500) }));
   process.exit(1);
 });
+
+/** Drops of the local dev server as events (drops within 3 s of each other are one restart) and requests. */
+function restartEvents(at: number[]): { events: number; requests: number } {
+  let events = 0;
+  let last = -Infinity;
+  for (const t of [...at].sort((a, b) => a - b)) {
+    if (t - last > 3000) events++;
+    last = t;
+  }
+  return { events, requests: at.length };
+}

@@ -6,13 +6,15 @@
 import type { SoakTenant } from './fleet.js';
 import { tryPace } from './fleet.js';
 import { send, type Reply } from './http.js';
-import { judge, type FaultWindow } from './judge.js';
+import { devServerRestart, judge, type FaultWindow } from './judge.js';
 
 export class Recorder {
   readonly admitted = new Map<string, number>();
   /** Units of requests whose client hung up before the answer: admitted or not, nobody saw. */
   readonly uncertain = new Map<string, number>();
   hangUps = 0;
+  /** Requests the local dev server dropped when its runtime restarted (see devServerRestart), and when. */
+  readonly devRestarts: number[] = [];
   readonly refusals = new Map<string, number>();
   readonly byStatus = new Map<number, number>();
   readonly latency = new Map<string, number[]>();
@@ -52,6 +54,13 @@ export class Recorder {
   hungUp(t: SoakTenant, cost: number): void {
     this.requests++;
     this.hangUps++;
+    this.uncertain.set(t.id, (this.uncertain.get(t.id) ?? 0) + cost);
+  }
+
+  /** A request the local dev server dropped: nothing to judge, its units may or may not be metered. */
+  droppedByDevServer(t: SoakTenant, cost: number): void {
+    this.requests++;
+    this.devRestarts.push(Date.now());
     this.uncertain.set(t.id, (this.uncertain.get(t.id) ?? 0) + cost);
   }
 
@@ -95,11 +104,13 @@ export async function hit(o: TrafficOptions, t: SoakTenant, kind: 'read' | 'writ
     if (reply.status === 201) w.ok++; else if (reply.status === 0 || reply.status === 503) w.uncertain++;
     o.recorder.writes.set(t.id, w);
     if (reply.hungUp) { o.recorder.hungUp(t, 2); return reply; }
+    if (devServerRestart(reply)) { o.recorder.droppedByDevServer(t, 2); return reply; }
     return o.recorder.note(t, reply, 2, at, o.windows, o.graceMs, (b) => (b?.track?.title === title ? null : 'write answered with another row'), `write:${t.isolation}`);
   }
   const path = kind === 'me' ? '/api/v1/me' : '/api/v1/tracks?limit=20';
   const reply = await send(o.edge, { host: h, path, headers, hangUpAfterMs });
   if (reply.hungUp) { o.recorder.hungUp(t, 1); return reply; }
+  if (devServerRestart(reply)) { o.recorder.droppedByDevServer(t, 1); return reply; }
   return o.recorder.note(t, reply, 1, at, o.windows, o.graceMs, kind === 'me' ? (b) => (b?.tenant?.id === t.id ? null : 'me names another tenant') : ownRows(t), `${kind}:${t.isolation}`);
 }
 
