@@ -45,7 +45,7 @@ describe('npm run deploy refuses', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'deploy-')), '.secrets');
     const r = deploy('--env', 'production', '--secrets-dir', dir, '--dry-run');
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`refusing to deploy production: ${join(dir, 'production/control.env')} does not exist; create it with npm run secrets -- --env production (docs/deploy.md)`);
+    expect(r.stderr.trim()).toBe(`refusing to deploy production: ${join(dir, 'production/router.env')} does not exist; create it with npm run secrets -- --env production (docs/deploy.md)`);
   });
 
   it('with a required secret missing, naming it and not a single value', () => {
@@ -70,7 +70,7 @@ describe('npm run deploy refuses', () => {
     const dir = completeSecrets('production');
     const r = deploy('--env', 'production', '--secrets-dir', dir);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe('refusing to deploy production: workers/control/wrangler.toml [env.production] still has placeholder names (route control.example.com/*, var CONTROL_HOSTS, var TENANT_BASE_DOMAINS, var NEON_ORG_ID, var NEON_REGION_PROJECTS, var CLOUDFLARE_ZONE_ID, var CLOUDFLARE_CNAME_TARGET): replace them with your own (docs/deploy.md, "Names to replace")');
+    expect(r.stderr.trim()).toBe('refusing to deploy production: wrangler.toml [env.production] still has placeholder names (route *.example.com/*, route api.example.com/*, route */*, var TENANT_BASE_DOMAINS, var PLATFORM_ISSUER): replace them with your own (docs/deploy.md, "Names to replace")');
     expect(r.stdout).not.toContain('deploying');
   });
 });
