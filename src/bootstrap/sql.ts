@@ -6,6 +6,7 @@
  * difference. Role names are validated identifiers; passwords arrive as SCRAM verifiers.
  */
 import { passwordClause } from '../crypto/scram.js';
+import { unsafeReasonQuery } from '../data/router-schema.js';
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -76,19 +77,4 @@ export function sharedGrantsSql(role: string): string[] {
  * Unsafe: it or any role it is a member of is a superuser, bypasses RLS, may create roles or
  * databases, or owns this database, a schema, a relation or a function here.
  */
-export const VERIFY_ROLE_SQL = `
-  WITH reach AS (
-    SELECT oid, rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_catalog.pg_roles
-     WHERE pg_catalog.pg_has_role($1::name, oid, 'MEMBER'))
-  SELECT coalesce(
-    (SELECT pg_catalog.format('role %I is a superuser', rolname) FROM reach WHERE rolsuper LIMIT 1),
-    (SELECT pg_catalog.format('role %I bypasses row-level security', rolname) FROM reach WHERE rolbypassrls LIMIT 1),
-    (SELECT pg_catalog.format('role %I may create roles or databases', rolname) FROM reach WHERE rolcreaterole OR rolcreatedb LIMIT 1),
-    (SELECT pg_catalog.format('role %I owns database %I', r.rolname, d.datname) FROM pg_catalog.pg_database d
-       JOIN reach r ON r.oid = d.datdba WHERE d.datname = pg_catalog.current_database()),
-    (SELECT pg_catalog.format('role %I owns schema %I', r.rolname, n.nspname) FROM pg_catalog.pg_namespace n
-       JOIN reach r ON r.oid = n.nspowner LIMIT 1),
-    (SELECT pg_catalog.format('role %I owns %s', r.rolname, c.oid::regclass) FROM pg_catalog.pg_class c
-       JOIN reach r ON r.oid = c.relowner LIMIT 1),
-    (SELECT pg_catalog.format('role %I owns function %s', r.rolname, p.oid::regprocedure) FROM pg_catalog.pg_proc p
-       JOIN reach r ON r.oid = p.proowner LIMIT 1)) AS why`;
+export const VERIFY_ROLE_SQL = `SELECT (${unsafeReasonQuery('$1::name')}) AS why`;

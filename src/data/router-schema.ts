@@ -21,15 +21,16 @@ export const SQLSTATE_FENCED = 'TR001';
 export const SQLSTATE_UNSAFE_ROLE = 'TR002';
 
 /**
- * Why `p_role` is not safe to serve tenants through, or NULL. Unsafe: it, or any role it is a
+ * The query saying why `role` (an SQL expression of type name) is not safe to serve tenants
+ * through, or NULL; router.unsafe_reason() wraps it, the bootstrap runs it where there is no
+ * router schema (the control database). Unsafe: it, or any role it is a
  * member of (it could SET ROLE to it), is a superuser, bypasses RLS, may create roles or databases,
  * or owns this database, a schema, a relation or a function here (an owner can switch RLS off).
  */
-const UNSAFE_REASON = `
-CREATE OR REPLACE FUNCTION router.unsafe_reason(p_role name) RETURNS text LANGUAGE sql STABLE AS $fn$
+export const unsafeReasonQuery = (role: string): string => `
   WITH reach AS (
     SELECT oid, rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb FROM pg_catalog.pg_roles
-     WHERE pg_catalog.pg_has_role(p_role, oid, 'MEMBER'))
+     WHERE pg_catalog.pg_has_role(${role}, oid, 'MEMBER'))
   SELECT coalesce(
     (SELECT pg_catalog.format('role %I is a superuser', rolname) FROM reach WHERE rolsuper LIMIT 1),
     (SELECT pg_catalog.format('role %I bypasses row-level security', rolname) FROM reach WHERE rolbypassrls LIMIT 1),
@@ -41,7 +42,10 @@ CREATE OR REPLACE FUNCTION router.unsafe_reason(p_role name) RETURNS text LANGUA
     (SELECT pg_catalog.format('role %I owns %s', r.rolname, c.oid::regclass) FROM pg_catalog.pg_class c
        JOIN reach r ON r.oid = c.relowner LIMIT 1),
     (SELECT pg_catalog.format('role %I owns function %s', r.rolname, p.oid::regprocedure) FROM pg_catalog.pg_proc p
-       JOIN reach r ON r.oid = p.proowner LIMIT 1))
+       JOIN reach r ON r.oid = p.proowner LIMIT 1))`;
+
+const UNSAFE_REASON = `
+CREATE OR REPLACE FUNCTION router.unsafe_reason(p_role name) RETURNS text LANGUAGE sql STABLE AS $fn$${unsafeReasonQuery('p_role')}
 $fn$`;
 
 // SECURITY INVOKER on purpose: it runs as the router's login role (it is called before any SET
