@@ -1,9 +1,23 @@
-/** Tests run inside workerd against the real local stack started by global-setup.ts. */
+/**
+ * Tests run inside workerd against the real local stack started by global-setup.ts (once, for both
+ * projects below). Most files run three at a time: they create their own tenants, and the machine
+ * spends most of their time waiting on I/O and timers. The files in SERIAL run one at a time after
+ * them: they pause the fault region's PostgreSQL, read the Neon API stand-in's request log (which
+ * every Neon-backed test writes to), or time a flood against a rate limiter.
+ */
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
 import type { Stack } from './support/stack-types.js';
 
-export default defineConfig({
+const SERIAL = [
+  'test/breaker/faults.test.ts',
+  'test/control/provision-wait.test.ts',
+  'test/provisioning/neon-provisioner.test.ts',
+  'test/control/neon-provisioner.test.ts',
+  'test/quota/leasing.test.ts',
+];
+
+const workerd = (name: string, files: { include: string[]; exclude: string[] }, parallel: boolean): TestProjectInlineConfiguration => ({
   plugins: [
     cloudflareTest(({ inject }) => {
       const stack = inject('stack') as Stack;
@@ -15,12 +29,22 @@ export default defineConfig({
     }),
   ],
   test: {
+    name,
     root: '.',
-    include: ['test/**/*.test.ts'],
-    // tenantctl's end-to-end tests spawn processes: they run in Node (test/vitest.cli.config.ts).
-    exclude: ['test/cli/**', 'test/soak/**', 'node_modules/**'],
-    globalSetup: ['./test/global-setup.ts'],
+    ...files,
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    ...(parallel ? { maxWorkers: 3 } : { fileParallelism: false, maxWorkers: 1 }),
+  },
+});
+
+export default defineConfig({
+  test: {
+    globalSetup: ['./test/global-setup.ts'],
+    projects: [
+      // tenantctl's end-to-end tests spawn processes: they run in Node (test/vitest.cli.config.ts), the soak too.
+      workerd('workerd', { include: ['test/**/*.test.ts'], exclude: ['test/cli/**', 'test/soak/**', 'node_modules/**', ...SERIAL] }, true),
+      workerd('workerd-serial', { include: SERIAL, exclude: [] }, false),
+    ],
   },
 });
