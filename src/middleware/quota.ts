@@ -10,6 +10,8 @@ import type { ObserveVars } from './observe.js';
 export interface QuotaOptions {
   /** Units a request costs (route weight); 1 when omitted. */
   weight?: (c: Context) => number;
+  /** The route's fail mode when the guard cannot be asked; undefined (or no function): the tier's. */
+  failMode?: (c: Context) => 'open' | 'closed' | undefined;
 }
 
 const MESSAGES = {
@@ -24,8 +26,8 @@ const seconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
  * Admits the request against the tenant's TenantGuard (rate, monthly quota, concurrency) and
  * releases its concurrency slot once the response is done, without delaying it: the release
  * promise (which may include the deferred settle of a lease) goes to waitUntil. When the guard
- * cannot be reached, the tier's fail mode decides: `open` serves and says so in a header and the
- * log, `closed` refuses with 503.
+ * cannot be reached, the route's fail mode (when the app set one) or else the tier's decides:
+ * `open` serves and says so in a header and the log, `closed` refuses with 503.
  */
 export const quota = (opts: QuotaOptions = {}) => {
   const weight = opts.weight ?? (() => 1);
@@ -38,7 +40,7 @@ export const quota = (opts: QuotaOptions = {}) => {
     try {
       result = await services.limiter.admit(tenant, cost);
     } catch (err) {
-      const mode = tenant.tier.fail_mode;
+      const mode = opts.failMode?.(c) ?? tenant.tier.fail_mode;
       if (record) record.guard = mode === 'closed' ? 'fail-closed' : 'fail-open';
       console.warn(JSON.stringify({ level: 'warn', msg: 'quota guard unreachable', metric: `quota_fail_${mode}`, requestId: c.var.requestId, tenant: tenant.id, error: String(err).slice(0, 200) }));
       // The limiter retries in the background to report the grant whose answer was lost (so the
