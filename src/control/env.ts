@@ -65,6 +65,8 @@ export interface ControlEnv {
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
+/** The longest a tenant creation waits for its provisioning before answering 202. */
+export const PROVISION_WAIT_MAX_MS = 60_000;
 /** An integer variable (vars are strings) within [min, max], `fallback` when unset. */
 const intVar = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const ConfigSchema = z.object({
@@ -104,7 +106,7 @@ const ConfigSchema = z.object({
   ADMIN_JWT_MAX_AGE_SECONDS: intVar(3600, 60, 86_400),
   REFUSAL_AUDIT_WINDOW_SECONDS: intVar(60, 1, 3600),
   CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
-  PROVISION_WAIT_MS: intVar(20_000, 0, 60_000),
+  PROVISION_WAIT_MS: intVar(20_000, 0, PROVISION_WAIT_MAX_MS),
   CUSTOM_HOSTNAMES: z.enum(['cloudflare', 'off']).default('off'),
   CLOUDFLARE_API_TOKEN: z.string().min(1).optional(),
   CLOUDFLARE_ZONE_ID: z.string().regex(/^[0-9a-f]{32}$/, 'must be a zone id (32 hex digits)').optional(),

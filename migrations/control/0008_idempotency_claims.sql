@@ -1,0 +1,5 @@
+-- Each claim on an idempotency key has an owner: the random id the claiming request wrote. A
+-- request whose claim went stale and was taken over by a retry can then no longer finish or
+-- release the retry's claim: completion and release apply only WHERE claim_id is its own.
+ALTER TABLE idempotency_keys ADD COLUMN claim_id uuid NOT NULL DEFAULT gen_random_uuid();
+ALTER TABLE idempotency_keys ALTER COLUMN claim_id DROP DEFAULT;
