@@ -3,3 +3,8 @@
 -- release the retry's claim: completion and release apply only WHERE claim_id is its own.
 ALTER TABLE idempotency_keys ADD COLUMN claim_id uuid NOT NULL DEFAULT gen_random_uuid();
 ALTER TABLE idempotency_keys ALTER COLUMN claim_id DROP DEFAULT;
+
+-- Active custom domains are checked again daily (a hostname Cloudflare reports moved or deleted
+-- stops being served), so the scheduled sweep looks for due active rows too.
+DROP INDEX tenant_domains_due;
+CREATE INDEX tenant_domains_due ON tenant_domains (next_check_at) WHERE status IN ('pending', 'active');
