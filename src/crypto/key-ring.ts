@@ -60,9 +60,9 @@ export function parseKeyRing(value: string, check: SecretCheck = () => null): Ri
     if (!KID.test(kid)) return fail(`${where}key id must be 1-32 characters of a-z, 0-9, _ and -${NOT_BARE}`);
     if (keys.has(kid)) return fail(`${where}key id is used twice`);
     if (secret === '') return fail(`${where}has no secret`);
-    if (!SECRET.test(secret)) return fail(`${where}secret must not contain ':', ',' or whitespace${NOT_BARE}`);
     const bad = check(secret);
     if (bad) return fail(`${where}${bad}`);
+    if (!SECRET.test(secret)) return fail(`${where}secret must not contain ':', ',' or whitespace${NOT_BARE}`);
     keys.set(kid, secret);
   }
   return { ok: true, ring: { current: [...keys.keys()][0]!, keys } };
