@@ -8,3 +8,6 @@ ALTER TABLE idempotency_keys ALTER COLUMN claim_id DROP DEFAULT;
 -- stops being served), so the scheduled sweep looks for due active rows too.
 DROP INDEX tenant_domains_due;
 CREATE INDEX tenant_domains_due ON tenant_domains (next_check_at) WHERE status IN ('pending', 'active');
+
+-- The router reads usage through its own flushes only: the aggregate view is the control plane's.
+REVOKE SELECT ON tenant_usage FROM control_router;
