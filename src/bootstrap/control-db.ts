@@ -1,6 +1,7 @@
 /**
  * The control database: its migrations, the router's control role (login, owns nothing, cannot
- * bypass RLS) with what it may read and write, and the tenant-migration catalogue seeded with the
+ * bypass RLS) with what it may read and write and nothing more (verified: a role that can read
+ * the audit log or the idempotency keys, by any grant, is reported unsafe), and the tenant-migration catalogue seeded with the
  * package's tenant migrations (existing entries are left alone: the catalogue is forward-only).
  */
 import type { Client } from '@neondatabase/serverless';
@@ -8,7 +9,7 @@ import { applyMigrations, sha256, type Migration } from '../migrations/runner.js
 import { withClient } from '../provisioning/pg-client.js';
 import { ensureDatabase } from './database.js';
 import { ensureLoginRole, ensureMembership, unsafeReason, type Outcome } from './roles.js';
-import { CONTROL_GRANTEE, controlGrantsSql } from './sql.js';
+import { CONTROL_GRANTEE, controlGrantsSql, EXCESS_CONTROL_PRIVILEGES_SQL, ROUTER_CONTROL_READS, ROUTER_CONTROL_WRITES } from './sql.js';
 import type { DatabaseTarget } from './targets.js';
 import { count, type ReportLine } from './report.js';
 
@@ -22,7 +23,7 @@ export async function bootstrapControl(t: DatabaseTarget, control: Migration[], 
     const applied = await applyMigrations(c, control, { schema: 'public' });
     for (const sql of controlGrantsSql(t.role.name)) await c.query(sql);
     const seeded = await seedCatalogue(c, tenant);
-    const why = await unsafeReason(c, t.role.name);
+    const why = await unsafeReason(c, t.role.name) ?? await excessPrivileges(c, t.role.name);
     const where = `control database ${t.database}`;
     const changes = [applied.length ? `${count(applied.length, 'migration')} applied` : '', seeded ? `${count(seeded, 'catalogue entry', 'catalogue entries')} added` : ''].filter(Boolean);
     const db: Outcome = created ? 'created' : changes.length ? 'updated' : 'up to date';
@@ -32,6 +33,13 @@ export async function bootstrapControl(t: DatabaseTarget, control: Migration[], 
       { kind: 'verify', name: t.role.name, where, outcome: why ? 'unsafe' : 'safe', detail: why ?? '' },
     ];
   });
+}
+
+/** Why `role` may do more in the control database than the router needs, or null. */
+async function excessPrivileges(c: Client, role: string): Promise<string | null> {
+  const r = await c.query<{ excess: string }>(EXCESS_CONTROL_PRIVILEGES_SQL, [role, [...ROUTER_CONTROL_READS], [...ROUTER_CONTROL_WRITES]]);
+  const excess = r.rows[0]?.excess ?? '';
+  return excess ? `role ${role} may read or write control tables the router does not use: ${excess.slice(0, 300)}` : null;
 }
 
 /** Adds the tenant migrations the catalogue does not have yet; how many. */

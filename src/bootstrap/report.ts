@@ -1,7 +1,7 @@
 /** The bootstrap's report and its dry-run plan, as lines for a terminal (pure; no password, no URL with one). */
 import type { Migration } from '../migrations/runner.js';
 import type { Outcome } from './roles.js';
-import { CONTROL_GRANTEE } from './sql.js';
+import { CONTROL_GRANTEE, ROUTER_CONTROL_READS } from './sql.js';
 import { maskUrl, type BootstrapTargets } from './targets.js';
 
 /** One thing the bootstrap looked at: a database, a role, or a role's verification. */
@@ -50,7 +50,7 @@ export function planLines(t: BootstrapTargets, migrations: { control: Migration[
   const c = t.control;
   const lines = [
     `control database ${c.database} at ${maskUrl(c.ownerUrl)}: create if missing, apply the pending of ${migrations.control.length} control migrations, add the missing of ${migrations.tenant.length} tenant migrations to the catalogue`,
-    `  role ${c.role.name}: create (login, owns nothing, no SUPERUSER/BYPASSRLS/CREATEROLE/CREATEDB) or set the router's password;${c.role.name === CONTROL_GRANTEE ? '' : ` member of ${CONTROL_GRANTEE};`} SELECT on the control tables, writes to usage_flushes, EXECUTE on audit_append_edge()`,
+    `  role ${c.role.name}: create (login, owns nothing, no SUPERUSER/BYPASSRLS/CREATEROLE/CREATEDB) or set the router's password;${c.role.name === CONTROL_GRANTEE ? '' : ` member of ${CONTROL_GRANTEE};`} SELECT on the tables it resolves tenants from (${ROUTER_CONTROL_READS.join(', ')}), writes to usage_flushes, EXECUTE on audit_append_edge(), nothing else`,
   ];
   for (const r of t.regions) {
     lines.push(`region ${r.region} database ${r.database} at ${maskUrl(r.ownerUrl)}: create if missing, schema shared with the pending of ${migrations.tenant.length} tenant migrations (RLS forced), schema router (fences, router.enter)`);

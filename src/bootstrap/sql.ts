@@ -33,22 +33,43 @@ export const grantMembershipSql = (group: string, member: string) => `GRANT ${id
 /** Creates a database owned by the connected owner. */
 export const createDatabaseSql = (name: string) => `CREATE DATABASE ${ident(name)}`;
 
+/** The control tables the router reads (src/tenancy/control-store.ts), and usage_flushes, which it also writes. */
+export const ROUTER_CONTROL_READS = ['tiers', 'tenants', 'tenant_domains', 'tenant_jwt', 'tenant_geo', 'tenant_placements', 'usage_flushes'] as const;
+/** The one control table the router writes (SELECT, INSERT, UPDATE: its usage upsert). */
+export const ROUTER_CONTROL_WRITES = ['usage_flushes'] as const;
+
 /**
- * What the router's control role may do: read every control table (now and later), write its
- * usage flushes, and append edge refusals to the audit log through audit_append_edge() only.
- * The migrations grant the same to CONTROL_GRANTEE; granting here keeps a role of another name
- * exact too.
+ * What the router's control role may do: read the tables it resolves tenants from, write its
+ * usage flushes, and append edge refusals to the audit log through audit_append_edge() only;
+ * nothing else: not the audit log, idempotency keys, outbox, archive or catalogue. Everything is
+ * revoked first, so a database bootstrapped by an earlier version (SELECT on all tables, and by
+ * default on future ones) is brought down to exactly this. A table the router needs later is
+ * added to ROUTER_CONTROL_READS. The migrations grant the same to CONTROL_GRANTEE; granting here
+ * keeps a role of another name exact too.
  */
 export function controlGrantsSql(role: string): string[] {
   const r = ident(role);
   return [
-    `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${r}`,
-    `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${r}`,
-    `GRANT SELECT, INSERT, UPDATE ON usage_flushes TO ${r}`,
+    `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r}`,
+    `ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM ${r}`,
+    `GRANT SELECT ON ${ROUTER_CONTROL_READS.join(', ')} TO ${r}`,
+    `GRANT SELECT, INSERT, UPDATE ON ${ROUTER_CONTROL_WRITES.join(', ')} TO ${r}`,
     `REVOKE EXECUTE ON FUNCTION audit_append(text, text, uuid, text, jsonb) FROM ${r}`,
     `GRANT EXECUTE ON FUNCTION audit_append_edge(text, uuid, text, text, jsonb) TO ${r}`,
   ];
 }
+
+/**
+ * The control tables role $1 may read or write beyond what the router needs ($2: the tables it
+ * reads, $3: the ones it writes), by any path (a grant, a group such as pg_read_all_data), as
+ * one comma-separated text; empty when none.
+ */
+export const EXCESS_CONTROL_PRIVILEGES_SQL = `SELECT coalesce(string_agg(c.relname, ', ' ORDER BY c.relname), '') AS excess
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v', 'm', 'p', 'f')
+   AND ((has_table_privilege($1::name, c.oid, 'SELECT') AND NOT c.relname = ANY($2::text[]))
+     OR (has_table_privilege($1::name, c.oid, 'INSERT,UPDATE') AND NOT c.relname = ANY($3::text[]))
+     OR has_table_privilege($1::name, c.oid, 'DELETE,TRUNCATE,REFERENCES,TRIGGER'))`;
 
 /** The shared schema of row tenants, before its migrations: the router gets DML on its tables. */
 export function sharedSchemaSql(role: string): string[] {

@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { neonConfig } from '@neondatabase/serverless';
 import { bootstrap, bootstrapTargets, formatReport, planLines, type BootstrapEnv, type EnvMap } from '../bootstrap/index.js';
 import { packageMigrations } from '../bootstrap/migrations-dir.js';
-import { parseDotenv } from '../bootstrap/dotenv.js';
+import { parseDotenv } from '../dotenv/dotenv.js';
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
 import { EXIT, flag, str, UsageError, type Command } from './command.js';
 

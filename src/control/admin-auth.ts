@@ -1,7 +1,9 @@
 /**
  * Admin authentication: the ADMIN_TOKEN bearer secret, compared in constant time (both sides
  * hashed first, so neither length nor prefix leaks), or a JWT from the operators' identity
- * provider carrying `admin:read` (GET) or `admin:write` (everything) in its `scope`.
+ * provider carrying `admin:read` (GET) or `admin:write` (everything) in its `scope`. The JWT's
+ * `sub` names the operator (audit actor, owner of Idempotency-Keys), so a JWT without one is
+ * refused: two such tokens would otherwise share one principal.
  */
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../errors.js';
@@ -35,12 +37,12 @@ export class AdminAuthenticator {
         const maxAge = this.config.ADMIN_JWT_MAX_AGE_SECONDS;
         const { payload } = await jwtVerify(bearer, this.jwks, {
           issuer: this.config.ADMIN_JWT_ISSUER, audience: this.config.ADMIN_JWT_AUDIENCE, clockTolerance: 30,
-          algorithms: ['RS256', 'ES256', 'EdDSA'], requiredClaims: ['exp', 'iat'], maxTokenAge: maxAge,
+          algorithms: ['RS256', 'ES256', 'EdDSA'], requiredClaims: ['exp', 'iat', 'sub'], maxTokenAge: maxAge,
         });
         if (payload.exp! - payload.iat! > maxAge) throw new Error('admin token lifetime exceeds the maximum');
         const scopes = (typeof payload.scope === 'string' ? payload.scope.split(' ') : [])
           .filter((s): s is Scope => s === 'admin:read' || s === 'admin:write');
-        return { actor: `jwt:${String(payload.sub ?? 'unknown').slice(0, 100)}`, scopes };
+        return { actor: await jwtActor(payload.sub!), scopes };
       } catch {
         throw new AppError(401, 'INVALID_TOKEN', 'admin token is not valid', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
       }
@@ -56,6 +58,20 @@ export class AdminAuthenticator {
     for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
     return diff === 0;
   }
+}
+
+const SUB_KEPT = 100;
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+
+/**
+ * The principal of an admin JWT's subject: `jwt:<sub>`; a subject over 100 characters keeps its
+ * first 36 and its sha256 (`jwt:<36 chars>…sha256:<64 hex>`), longer than any kept subject, so
+ * no two subjects share a principal. An empty subject, or one with a lone surrogate, is refused.
+ */
+export async function jwtActor(sub: string): Promise<string> {
+  if (sub.length === 0 || /\p{Cs}/u.test(sub)) throw new Error('admin token has an empty or malformed subject');
+  if (sub.length <= SUB_KEPT) return `jwt:${sub}`;
+  return `jwt:${[...sub].slice(0, 36).join('')}…sha256:${hex(await digest(sub))}`;
 }
 
 /** The scope a request needs: reading is `admin:read`, anything else `admin:write`. */

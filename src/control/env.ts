@@ -60,11 +60,18 @@ export interface ControlEnv {
   CLOUDFLARE_CNAME_TARGET?: string;
   /** Timeout of one Cloudflare API call, in milliseconds (default 10000). */
   CLOUDFLARE_API_TIMEOUT_MS?: string;
-  /** Certificate validation method for new custom hostnames: `txt` (default) or `http`. */
+  /** Certificate validation method for new custom hostnames: only `txt` is accepted (the default). */
   CLOUDFLARE_DCV_METHOD?: string;
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
+/** The longest a tenant creation waits for its provisioning before answering 202. */
+export const PROVISION_WAIT_MAX_MS = 60_000;
+/** True for an https URL, or an http one to localhost or 127.0.0.1 (the local stand-ins). */
+export function httpsOrLoopback(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === 'https:' || (u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '127.0.0.1'));
+}
 /** An integer variable (vars are strings) within [min, max], `fallback` when unset. */
 const intVar = (fallback: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const ConfigSchema = z.object({
@@ -104,14 +111,17 @@ const ConfigSchema = z.object({
   ADMIN_JWT_MAX_AGE_SECONDS: intVar(3600, 60, 86_400),
   REFUSAL_AUDIT_WINDOW_SECONDS: intVar(60, 1, 3600),
   CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
-  PROVISION_WAIT_MS: intVar(20_000, 0, 60_000),
+  PROVISION_WAIT_MS: intVar(20_000, 0, PROVISION_WAIT_MAX_MS),
   CUSTOM_HOSTNAMES: z.enum(['cloudflare', 'off']).default('off'),
   CLOUDFLARE_API_TOKEN: z.string().min(1).optional(),
   CLOUDFLARE_ZONE_ID: z.string().regex(/^[0-9a-f]{32}$/, 'must be a zone id (32 hex digits)').optional(),
-  CLOUDFLARE_API_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // The API token travels with every call: https, except to the local stand-in on loopback.
+  CLOUDFLARE_API_URL: z.url({ protocol: /^https?$/ }).refine(httpsOrLoopback, 'must be https (http only for localhost or 127.0.0.1)').optional(),
   CLOUDFLARE_CNAME_TARGET: z.string().regex(/^[a-z0-9.-]{1,253}$/i, 'must be a hostname').transform((s) => s.toLowerCase()).optional(),
   CLOUDFLARE_API_TIMEOUT_MS: intVar(10_000, 100, 60_000),
-  CLOUDFLARE_DCV_METHOD: z.enum(['txt', 'http']).default('txt'),
+  // Only txt: HTTP validation lets a CNAME left behind by a former owner pass as proof (client.ts).
+  CLOUDFLARE_DCV_METHOD: z.string().default('txt').refine((v) => v === 'txt',
+    'only txt is accepted: http validation lets a leftover CNAME to the SaaS zone pass as ownership'),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_ORG_ID, { message: 'NEON_ORG_ID is required with PROVISIONER=neon', path: ['NEON_ORG_ID'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_REGION_PROJECTS, { message: 'NEON_REGION_PROJECTS is required with PROVISIONER=neon', path: ['NEON_REGION_PROJECTS'] })

@@ -29,7 +29,8 @@ export interface ScheduledReport extends MaintenanceReport {
   hostnames: RefreshReport | { error: string };
 }
 
-const running = new WeakMap<ControlServices, { run: Promise<MaintenanceReport>; since: number }>();
+// Keyed by the isolate's control-database client: every request's services (forRequest) share it.
+const running = new WeakMap<object, { run: Promise<MaintenanceReport>; since: number }>();
 /**
  * A run joined later than this after its start is taken for dead: the request whose waitUntil
  * carried it may have been cut off (30 s after its answer), and then the run never settles.
@@ -38,12 +39,12 @@ const RUN_BOUND_MS = 60_000;
 
 /** Runs maintenance once; a call while a run is under way in this isolate joins it (for a bounded time). */
 export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
-  const current = running.get(s);
+  const current = running.get(s.sql);
   if (current && Date.now() - current.since < RUN_BOUND_MS) return current.run;
   const entry = { run: maintain(s), since: Date.now() };
-  const done = () => { if (running.get(s) === entry) running.delete(s); };
+  const done = () => { if (running.get(s.sql) === entry) running.delete(s.sql); };
   entry.run.then(done, done);
-  running.set(s, entry);
+  running.set(s.sql, entry);
   return entry.run;
 }
 

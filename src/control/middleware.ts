@@ -12,12 +12,15 @@ import { scopeFor } from './admin-auth.js';
 import type { AuditNote, ControlAppEnv } from './app-env.js';
 import { appendAudit } from './audit.js';
 import { recordRefusals, runMaintenance } from './maintenance.js';
-import { controlServices } from './services.js';
+import { controlServices, forRequest } from './services.js';
 
-/** Builds the isolate's services; a configuration error is a clear 500 naming no secret. */
+/**
+ * Builds the isolate's services (a configuration error is a clear 500 naming no secret); the
+ * request gets them with its own Cloudflare deadline.
+ */
 export const controlServicesStep = () => createMiddleware<ControlAppEnv>(async function services(c, next) {
   try {
-    c.set('services', await controlServices(c.env));
+    c.set('services', forRequest(await controlServices(c.env)));
   } catch (err) {
     console.error(JSON.stringify({ level: 'error', msg: 'configuration', error: String(err) }));
     throw new AppError(500, 'INTERNAL', 'control plane is misconfigured');

@@ -13,8 +13,10 @@ import type { ControlServices } from './services.js';
 import type { TenantView } from './schemas.js';
 import { findTenant, lookupKeys, savePlacement } from './tenant-repo.js';
 
-/** How long a provisioning claim holds: longer than any provisioning takes (Neon operations included). */
-export const STALE_CLAIM = "interval '10 minutes'";
+/** How long a provisioning claim holds (seconds): longer than any provisioning takes (Neon operations included). */
+export const STALE_CLAIM_SECONDS = 600;
+/** STALE_CLAIM_SECONDS as SQL. */
+export const STALE_CLAIM = `make_interval(secs => ${STALE_CLAIM_SECONDS})`;
 
 /** Claims `id` for provisioning; 409 when it is not `provisioning` or another call holds a fresh claim. */
 export async function claimProvisioning(sql: Sql, id: string): Promise<void> {

@@ -12,8 +12,9 @@ export const controlReadyz = (ttlMs = 5_000) => {
   const caches = new WeakMap<object, ReadinessCache>();
   return async (c: Context<ControlAppEnv>) => {
     const s = c.var.services;
-    let cache = caches.get(s);
-    if (!cache) caches.set(s, (cache = new ReadinessCache(ttlMs)));
+    // Keyed by the isolate's config object: each request's services (forRequest) are a fresh copy.
+    let cache = caches.get(s.config);
+    if (!cache) caches.set(s.config, (cache = new ReadinessCache(ttlMs)));
     const invalidator = s.cache;
     const r = await cache.get(() => checkReadiness({
       control: controlPing(s.config.CONTROL_DATABASE_URL),

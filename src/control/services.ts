@@ -31,6 +31,13 @@ export interface ControlServices {
 
 const built = new WeakMap<object, Promise<ControlServices>>();
 
+/**
+ * The services one admin request uses: the isolate's, with a Cloudflare client whose calls share
+ * one deadline (CLOUDFLARE_API_TIMEOUT_MS for all of them together).
+ */
+export const forRequest = (s: ControlServices): ControlServices =>
+  (s.hostnames ? { ...s, hostnames: s.hostnames.within(s.config.CLOUDFLARE_API_TIMEOUT_MS) } : s);
+
 /** The services for `env`, built on first use in this isolate. */
 export function controlServices(env: ControlEnv): Promise<ControlServices> {
   let s = built.get(env);
@@ -60,7 +67,7 @@ async function build(env: ControlEnv): Promise<ControlServices> {
     auth: new AdminAuthenticator(config), refusals: new RefusalSummary(config.REFUSAL_AUDIT_WINDOW_SECONDS * 1000),
     hostnames: config.CUSTOM_HOSTNAMES === 'cloudflare' ? cloudflareHostnames({
       apiToken: config.CLOUDFLARE_API_TOKEN!, zoneId: config.CLOUDFLARE_ZONE_ID!, baseUrl: config.CLOUDFLARE_API_URL,
-      timeoutMs: config.CLOUDFLARE_API_TIMEOUT_MS, dcvMethod: config.CLOUDFLARE_DCV_METHOD,
+      timeoutMs: config.CLOUDFLARE_API_TIMEOUT_MS,
     }) : null,
   };
 }

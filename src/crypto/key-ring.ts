@@ -4,8 +4,12 @@
  * (it seals and signs), the others still open and verify (`k2:NEW,k1:OLD`). A bare value without
  * `kid:` is one key with id `k0`: what every deployment had before rings existed.
  *
- * Whitespace around entries is ignored; a value containing `:` is read as a ring, so a bare secret
- * that contains one must be written `k0:<secret>`.
+ * The two forms are told apart by one rule, and nothing is guessed: a value WITH a `:` is a
+ * ring, and then every entry must be well formed, `kid:secret` with a kid of [a-z0-9_-]{1,32}
+ * and a secret holding no `:`, `,` or whitespace (generated secrets are base64 or base64url);
+ * whitespace around entries is ignored. A value that is neither (a bare secret that happens to
+ * contain a `:`, a pasted ring with a typo) is refused at start-up, saying so, rather than split
+ * into a key id and a different secret. A bare secret with a `:` in it must be replaced.
  *
  * Pure: parsing and selection only. Error messages name the entry's position, never a secret,
  * and never a key id either (a secret pasted where the id belongs would otherwise be echoed).
@@ -16,6 +20,10 @@ import { z } from 'zod';
 export const LEGACY_KID = 'k0';
 
 const KID = /^[a-z0-9_-]{1,32}$/;
+/** A ring entry's secret: no separator of the format, no whitespace. */
+const SECRET = /^[^\s:,]+$/;
+/** Said with a malformed entry: the value was read as a ring because of its `:`. */
+const NOT_BARE = " (a value containing ':' is read as a key ring kid:secret,…; a bare secret must not contain ':', see docs/key-rotation.md)";
 
 /** Keys by id, in the order given; `current` is the first. */
 export interface KeyRing<K = string> {
@@ -47,12 +55,14 @@ export function parseKeyRing(value: string, check: SecretCheck = () => null): Ri
     const colon = entry.indexOf(':');
     if (colon < 0) return fail(`${where}must be kid:secret`);
     const kid = entry.slice(0, colon);
-    const secret = entry.slice(colon + 1).trim();
-    if (!KID.test(kid)) return fail(`${where}key id must be 1-32 characters of a-z, 0-9, _ and -`);
+    // Not trimmed: `passphrase: secret` is a bare secret with a colon, not the ring entry `passphrase:secret`.
+    const secret = entry.slice(colon + 1);
+    if (!KID.test(kid)) return fail(`${where}key id must be 1-32 characters of a-z, 0-9, _ and -${NOT_BARE}`);
     if (keys.has(kid)) return fail(`${where}key id is used twice`);
     if (secret === '') return fail(`${where}has no secret`);
     const bad = check(secret);
     if (bad) return fail(`${where}${bad}`);
+    if (!SECRET.test(secret)) return fail(`${where}secret must not contain ':', ',' or whitespace${NOT_BARE}`);
     keys.set(kid, secret);
   }
   return { ok: true, ring: { current: [...keys.keys()][0]!, keys } };

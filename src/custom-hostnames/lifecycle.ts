@@ -13,7 +13,7 @@ import type { ControlServices } from '../control/services.js';
 import type { TenantView } from '../control/schemas.js';
 import { bumpStatement, findTenant, lookupKeys } from '../control/tenant-repo.js';
 import type { CustomHostname } from 'cloudflare/resources/custom-hostnames/custom-hostnames';
-import { nextState, observe, recheckAfterSeconds, recordsOf, type Observed } from './status.js';
+import { nextState, observe, recheckSeconds, recordsOf, type Observed } from './status.js';
 import { checkedStatement, countDomains, domainTaken, findDomain, insertCapped, type DomainView, type NewDomain } from './store.js';
 
 const warn = (msg: string, extra: Record<string, unknown>) => console.warn(JSON.stringify({ level: 'warn', msg, ...extra }));
@@ -83,7 +83,7 @@ export async function refreshDomain(s: ControlServices, t: TenantView, d: Domain
   const ageSeconds = (Date.now() - Date.parse(d.createdAt)) / 1000;
   const update = checkedStatement(s.sql, d.hostname, t.id, {
     state: next.state, detail: next.detail, records: ch ? recordsOf(ch, s.config.CLOUDFLARE_CNAME_TARGET!) : d.records,
-    cloudflareId: ch?.id ?? d.cloudflareId, recheckSeconds: recheckAfterSeconds(ageSeconds),
+    cloudflareId: ch?.id ?? d.cloudflareId, recheckSeconds: recheckSeconds(next.state, ageSeconds),
   });
   let updated: unknown[];
   try {

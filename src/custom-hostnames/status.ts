@@ -4,7 +4,9 @@
  * certificate's (`ssl.status`). We serve a domain only when both are `active`: an active hostname
  * with a certificate still being validated or issued would answer its visitors with TLS errors.
  * States Cloudflare will not leave by itself (blocked, moved away, deleted, a validation that
- * timed out) are `failed`, with Cloudflare's reasons in words.
+ * timed out) are `failed`, with Cloudflare's reasons in words. A domain becomes active only with
+ * a certificate validated through its `_acme-challenge` TXT record (ssl.method `txt`): the proof
+ * that the tenant controls the domain's DNS, which a CNAME alone is not.
  */
 import type { CustomHostname } from 'cloudflare/resources/custom-hostnames/custom-hostnames';
 
@@ -47,7 +49,15 @@ export function observe(ch: CustomHostname): Observed {
   const detail = (text: string) => [text, ...why].join('; ').slice(0, 1000);
   if (HOSTNAME_FAILED[status]) return { state: 'failed', detail: detail(`hostname ${HOSTNAME_FAILED[status]}`) };
   if (SSL_FAILED.has(ssl)) return { state: 'failed', detail: detail(`certificate ${ssl.replace(/_/g, ' ')}`) };
-  if (status === 'active' && ssl === 'active') return { state: 'active', detail: null };
+  if (status === 'active' && ssl === 'active') {
+    // A certificate validated over HTTP proves only that a CNAME points here, which a former
+    // owner may have left behind: such a hostname (made elsewhere, or before txt was the only
+    // method) is not activated.
+    if (ch.ssl?.method !== 'txt') {
+      return { state: 'pending', detail: `certificate validated over ${ch.ssl?.method ?? 'an unknown method'}, not the TXT record; remove the domain and add it again` };
+    }
+    return { state: 'active', detail: null };
+  }
   const waiting = [status !== 'active' ? `hostname ${status.replace(/_/g, ' ')}` : null,
     ssl !== 'active' ? `certificate ${ssl.replace(/_/g, ' ')}` : null].filter(Boolean).join(', ');
   return { state: 'pending', detail: detail(`waiting for the published records: ${waiting}`) };
@@ -74,6 +84,17 @@ export function recordsOf(ch: CustomHostname, cnameTarget: string): DomainRecord
     else if (r.http_url && r.http_body) out.push({ type: 'HTTP', name: r.http_url, value: r.http_body, purpose: 'certificate' });
   }
   return out;
+}
+
+/**
+ * Seconds until an active domain is checked again: once a day, so a hostname Cloudflare reports
+ * moved or deleted (its CNAME withdrawn, the domain gone to someone else) stops being served.
+ */
+export const ACTIVE_RECHECK_SECONDS = 86_400;
+
+/** Seconds until a domain in `state` is checked again: active daily; pending by its age, often at first, hourly after a day. */
+export function recheckSeconds(state: DomainState, ageSeconds: number): number {
+  return state === 'active' ? ACTIVE_RECHECK_SECONDS : recheckAfterSeconds(ageSeconds);
 }
 
 /** Seconds until a pending domain is checked again, by its age: often at first, hourly after a day. */

@@ -76,16 +76,19 @@ export async function domainTaken(sql: Sql, host: string): Promise<boolean> {
 }
 
 /**
- * Claims up to `limit` pending domains that are due, oldest check first. Claiming pushes their
- * next check 2 minutes on, so concurrent runs take different rows and a run that dies loses nothing.
+ * Claims up to `limit` domains that are due, oldest check first: pending ones, and active ones
+ * registered at Cloudflare (checked daily, see ACTIVE_RECHECK_SECONDS), in that order (the outer
+ * SELECT sees the rows as before the claim). Claiming pushes their next check 2 minutes on, so
+ * concurrent runs take different rows and a run that dies loses nothing.
  */
 export async function claimDue(sql: Sql, limit: number): Promise<DomainView[]> {
   const rows = await db(() => sql.query(
     `WITH due AS (SELECT d.hostname FROM tenant_domains d JOIN tenants t ON t.id = d.tenant_id
-                   WHERE d.status = 'pending' AND d.next_check_at <= now() AND t.status <> 'deleting'
+                   WHERE (d.status = 'pending' OR (d.status = 'active' AND d.cloudflare_id IS NOT NULL))
+                     AND d.next_check_at <= now() AND t.status <> 'deleting'
                    ORDER BY d.next_check_at LIMIT $1 FOR UPDATE OF d SKIP LOCKED),
           claimed AS (UPDATE tenant_domains SET next_check_at = now() + interval '2 minutes' WHERE hostname IN (SELECT hostname FROM due) RETURNING hostname)
-     ${VIEW} WHERE hostname IN (SELECT hostname FROM claimed)`, [limit])) as DomainView[];
+     ${VIEW} WHERE hostname IN (SELECT hostname FROM claimed) ORDER BY next_check_at`, [limit])) as DomainView[];
   return rows.map(toView);
 }
 

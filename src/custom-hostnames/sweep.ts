@@ -1,6 +1,6 @@
 /**
- * Custom hostnames in bulk: the maintenance run's check of pending domains (bounded per run,
- * each domain backed off by its age, see status.ts) and the removal of a deleted tenant's
+ * Custom hostnames in bulk: the maintenance run's check of due domains (bounded per run, pending
+ * ones backed off by their age, active ones daily, see status.ts) and the removal of a deleted tenant's
  * hostnames at Cloudflare.
  */
 import { AppError } from '../errors.js';
@@ -9,16 +9,21 @@ import { findTenant } from '../control/tenant-repo.js';
 import { refreshDomain } from './lifecycle.js';
 import { claimDue, tenantHostnameIds } from './store.js';
 
-/** Pending domains checked per maintenance run: a minute's cron tick stays short even with a slow API. */
+/** Domains checked per maintenance run: a minute's cron tick stays short even with a slow API. */
 export const REFRESH_BATCH = 10;
 
-export interface RefreshReport { checked: number; activated: number; failed: number; errors: number }
+export interface RefreshReport { checked: number; activated: number; failed: number; errors: number; skipped: number }
 
-/** Checks the due pending domains (at most `limit`); one domain's failure does not stop the others. */
+/**
+ * Checks the due domains (at most `limit`). A domain's own refusal does not stop the others; a
+ * 503 (Cloudflare down, timed out, rate limiting, our token refused) ends the batch there: the
+ * next would only wait for the same outage. The rest were claimed and come up again in 2 minutes.
+ */
 export async function refreshDue(s: ControlServices, limit = REFRESH_BATCH): Promise<RefreshReport> {
-  const report: RefreshReport = { checked: 0, activated: 0, failed: 0, errors: 0 };
+  const report: RefreshReport = { checked: 0, activated: 0, failed: 0, errors: 0, skipped: 0 };
   if (!s.hostnames) return report;
-  for (const d of await claimDue(s.sql, limit)) {
+  const due = await claimDue(s.sql, limit);
+  for (const [i, d] of due.entries()) {
     try {
       const t = await findTenant(s.sql, d.tenantId);
       if (!t) continue;
@@ -29,6 +34,10 @@ export async function refreshDue(s: ControlServices, limit = REFRESH_BATCH): Pro
     } catch (err) {
       report.errors++;
       console.warn(JSON.stringify({ level: 'warn', msg: 'custom hostname check failed', hostname: d.hostname, error: String((err as Error)?.message ?? err).slice(0, 200) }));
+      if (err instanceof AppError && err.status >= 500) {
+        report.skipped = due.length - i - 1;
+        break;
+      }
     }
   }
   return report;

@@ -8,7 +8,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { DotenvError } from '../dotenv/dotenv.js';
+import { InputError } from './database-urls.js';
+import { parseFlags } from './flags.js';
 import { missingSecrets, placeholdersIn, requiredSecrets, sharedMismatches } from './deploy-checks.js';
 import { DEFAULT_SECRETS_DIR, envDir, readSecrets } from './secrets-files.js';
 import { deployArgs, dryRunArgs, ENVIRONMENTS, isDeployEnv, outdirOf, shellLine, WORKERS, type DeployEnv } from './targets.js';
@@ -48,7 +50,7 @@ const shown = (path: string) => {
 };
 
 async function main(argv: string[]): Promise<number> {
-  const { values: v } = parseArgs({ args: argv, options: { env: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'secrets-dir': { type: 'string' } }, strict: true });
+  const v = parseFlags(argv, { env: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'secrets-dir': { type: 'string' } } as const);
   if (v.env === undefined) throw new Refusal(`refusing to deploy without --env ${ENVIRONMENTS.join('|')}: the top level of wrangler.toml and workers/control/wrangler.toml is the local configuration (no routes, workers.dev off), so a deploy of it would serve nothing`);
   if (!isDeployEnv(v.env)) throw new Refusal(`refusing to deploy "${v.env}": the environments are ${ENVIRONMENTS.join(' and ')}`);
   const env = v.env;
@@ -80,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (err) {
-  if (err instanceof Refusal || (err instanceof TypeError && 'code' in err)) {
+  if (err instanceof Refusal || err instanceof InputError || err instanceof DotenvError) {
     console.error(err.message);
     process.exitCode = 1;
   } else throw err;

@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatEnvFile, parseEnvFile, type EnvEntry } from './dotenv.js';
+import { DotenvError, formatDotenv, parseDotenv, type EnvEntry } from '../dotenv/dotenv.js';
 import type { SecretsFiles } from './secrets-plan.js';
 import { REPO_ROOT } from './wrangler.js';
 
@@ -45,8 +45,8 @@ export function renderSecrets(env: string, files: SecretsFiles): { router: strin
   const header = (worker: string) => [`${worker} secrets for "${env}": written by \`npm run secrets -- --env ${env}\`, uploaded by \`npm run deploy -- --env ${env}\`,`,
     'read by `tenantctl bootstrap --env ' + env + '`. Never commit or share this file; values are single-quoted.'];
   return {
-    router: formatEnvFile(header('tenant-router'), entries(files.router, ROUTER_VARS)),
-    control: formatEnvFile(header('tenant-control'), entries(files.control, CONTROL_VARS)),
+    router: formatDotenv(header('tenant-router'), entries(files.router, ROUTER_VARS)),
+    control: formatDotenv(header('tenant-control'), entries(files.control, CONTROL_VARS)),
   };
 }
 
@@ -54,7 +54,10 @@ export function renderSecrets(env: string, files: SecretsFiles): { router: strin
 export function readSecrets(dir: string, env: string): SecretsFiles {
   const read = (name: string) => {
     const path = join(envDir(dir, env), name);
-    return existsSync(path) ? parseEnvFile(readFileSync(path, 'utf8')) : {};
+    if (!existsSync(path)) return {};
+    try { return parseDotenv(readFileSync(path, 'utf8')); } catch (err) {
+      throw err instanceof DotenvError ? new DotenvError(`${path}: ${err.message}`) : err;
+    }
   };
   return { router: read('router.env'), control: read('control.env') };
 }

@@ -7,11 +7,12 @@
 import { knownRegions } from '../regions.js';
 import { CONTROL_ROUTER_ROLE, checkOwnerUrl, InputError, parseUrlMap, passwordOf, REGION_ROUTER_ROLE, withRole } from './database-urls.js';
 import { adminToken, masterKey, platformJwtSecret, rolePassword, type Randomness, type Rotatable } from './secret-values.js';
+import { INPUT_VARS, REGION_PREFIX, regionVar } from './secrets-input.js';
 
 /** The operator's options to `npm run secrets`. */
 export interface SecretsInput {
   controlOwnerUrl?: string;
-  /** region → owner URL of its shared database (`--region r=url`, repeatable). */
+  /** region → owner URL of its shared database (SECRETS_REGION_<REGION>). */
   regions: Record<string, string>;
   upstashUrl?: string;
   upstashToken?: string;
@@ -52,7 +53,7 @@ function generated(d: Draft, name: string, old: string | undefined, rotate: bool
   return make(old);
 }
 
-/** A value the operator gives: the option, else the file's, else absent (listed missing when required). */
+/** A value the operator gives: the input variable's, else the file's, else absent (listed missing when required). */
 function given(d: Draft, name: string, option: string, value: string | undefined, old: string | undefined, required: boolean): string | undefined {
   if (value !== undefined) note(d, old === undefined ? 'given' : old === value ? 'kept' : 'replaced', `${name} (${option})`);
   else if (old !== undefined) note(d, 'kept', name);
@@ -77,8 +78,8 @@ export function planSecrets(input: SecretsInput, old: SecretsFiles, r: Randomnes
 function planDatabases(d: Draft, input: SecretsInput, old: SecretsFiles, r: Randomness): void {
   const rotate = input.rotate.has('ROUTER_PASSWORDS');
   const password = (url: string | undefined, role: string) => (rotate ? undefined : passwordOf(url, role)) ?? rolePassword(r);
-  const givenOwner = input.controlOwnerUrl === undefined ? undefined : checkOwnerUrl('--control-owner-url', input.controlOwnerUrl);
-  const controlOwner = given(d, 'CONTROL_DATABASE_URL', '--control-owner-url', givenOwner, old.control.CONTROL_DATABASE_URL, true);
+  const givenOwner = input.controlOwnerUrl === undefined ? undefined : checkOwnerUrl(INPUT_VARS.controlOwnerUrl, input.controlOwnerUrl);
+  const controlOwner = given(d, 'CONTROL_DATABASE_URL', INPUT_VARS.controlOwnerUrl, givenOwner, old.control.CONTROL_DATABASE_URL, true);
   if (controlOwner) {
     d.control.CONTROL_DATABASE_URL = controlOwner;
     d.router.CONTROL_DATABASE_URL = withRole(controlOwner, CONTROL_ROUTER_ROLE, password(old.router.CONTROL_DATABASE_URL, CONTROL_ROUTER_ROLE));
@@ -86,10 +87,10 @@ function planDatabases(d: Draft, input: SecretsInput, old: SecretsFiles, r: Rand
   const owners = parseUrlMap(old.control.REGION_ADMIN_URLS);
   for (const [region, url] of Object.entries(input.regions)) {
     if (!knownRegions().includes(region)) throw new InputError(`unknown region "${region}": the router knows ${knownRegions().join(', ')}`);
-    owners[region] = checkOwnerUrl(`--region ${region}`, url);
+    owners[region] = checkOwnerUrl(regionVar(region), url);
   }
   const regions = Object.keys(owners).sort();
-  if (regions.length === 0) { d.missing.push('REGION_ADMIN_URLS (--region <region>=<owner URL>)'); return; }
+  if (regions.length === 0) { d.missing.push(`REGION_ADMIN_URLS (${REGION_PREFIX}<REGION>, as ${regionVar('aws-eu-central-1')})`); return; }
   const oldRouter = parseUrlMap(old.router.REGION_DATABASE_URLS);
   d.control.REGION_ADMIN_URLS = JSON.stringify(Object.fromEntries(regions.map((g) => [g, owners[g]!])));
   d.router.REGION_DATABASE_URLS = JSON.stringify(Object.fromEntries(regions.map((g) =>
@@ -101,17 +102,18 @@ function planDatabases(d: Draft, input: SecretsInput, old: SecretsFiles, r: Rand
 
 /** Upstash (both workers, the same database), Neon's and Cloudflare's API credentials (control plane). */
 function planServices(d: Draft, input: SecretsInput, old: SecretsFiles): void {
-  if ((input.upstashUrl === undefined) !== (input.upstashToken === undefined)) throw new InputError('--upstash-url and --upstash-token go together');
-  if (input.upstashUrl !== undefined && !/^https:\/\/[^/\s]+/.test(input.upstashUrl)) throw new InputError('--upstash-url must be the database\'s https:// REST URL');
-  const url = given(d, 'UPSTASH_REDIS_REST_URL', '--upstash-url', input.upstashUrl, shared(old, 'UPSTASH_REDIS_REST_URL'), false);
-  const token = given(d, 'UPSTASH_REDIS_REST_TOKEN', '--upstash-token', input.upstashToken, shared(old, 'UPSTASH_REDIS_REST_TOKEN'), false);
+  const [U, T] = [INPUT_VARS.upstashUrl, INPUT_VARS.upstashToken];
+  if ((input.upstashUrl === undefined) !== (input.upstashToken === undefined)) throw new InputError(`${U} and ${T} go together`);
+  if (input.upstashUrl !== undefined && !/^https:\/\/[^/\s]+/.test(input.upstashUrl)) throw new InputError(`${U} must be the database's https:// REST URL`);
+  const url = given(d, 'UPSTASH_REDIS_REST_URL', U, input.upstashUrl, shared(old, 'UPSTASH_REDIS_REST_URL'), false);
+  const token = given(d, 'UPSTASH_REDIS_REST_TOKEN', T, input.upstashToken, shared(old, 'UPSTASH_REDIS_REST_TOKEN'), false);
   if (url && token) {
     d.router.UPSTASH_REDIS_REST_URL = d.control.UPSTASH_REDIS_REST_URL = url;
     d.router.UPSTASH_REDIS_REST_TOKEN = d.control.UPSTASH_REDIS_REST_TOKEN = token;
-  } else note(d, 'absent', 'UPSTASH_REDIS_REST_URL/TOKEN (optional: no L2 cache; --upstash-url, --upstash-token)');
-  const neon = given(d, 'NEON_API_KEY', '--neon-api-key', input.neonApiKey, old.control.NEON_API_KEY, true);
+  } else note(d, 'absent', `UPSTASH_REDIS_REST_URL/TOKEN (optional: no L2 cache; ${U}, ${T})`);
+  const neon = given(d, 'NEON_API_KEY', INPUT_VARS.neonApiKey, input.neonApiKey, old.control.NEON_API_KEY, true);
   if (neon) d.control.NEON_API_KEY = neon;
-  const cf = given(d, 'CLOUDFLARE_API_TOKEN', '--cloudflare-api-token', input.cloudflareApiToken, old.control.CLOUDFLARE_API_TOKEN, true);
+  const cf = given(d, 'CLOUDFLARE_API_TOKEN', INPUT_VARS.cloudflareApiToken, input.cloudflareApiToken, old.control.CLOUDFLARE_API_TOKEN, true);
   if (cf) d.control.CLOUDFLARE_API_TOKEN = cf;
 }
 

@@ -1,57 +1,56 @@
 /**
- * `npm run secrets -- --env <env> [options]`: generates the keys both workers need, composes the
- * routers' database URLs from the owner URLs given, and writes `.secrets/<env>/router.env` and
- * `control.env`. A second run keeps every value it finds unless `--rotate NAME` asks for a new
- * one; it prints variable names and the commands that upload them, never a value.
+ * `npm run secrets -- --env <env> [--input <file>|-] [--rotate NAME]`: generates the keys both
+ * workers need, composes the routers' database URLs from the owner URLs given (SECRETS_*
+ * variables of the environment or of the --input file, never arguments: secrets-input.ts), and
+ * writes `.secrets/<env>/router.env` and `control.env`. A second run keeps every value it finds
+ * unless `--rotate NAME` asks for a new one; it prints variable names and the commands that
+ * upload them, never a value.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
+import { DotenvError, parseDotenv } from '../dotenv/dotenv.js';
 import { InputError } from './database-urls.js';
+import { parseFlags } from './flags.js';
 import { ROTATABLE, type Rotatable } from './secret-values.js';
 import { DEFAULT_SECRETS_DIR, envDir, readSecrets, renderSecrets, writeSecrets } from './secrets-files.js';
-import { planSecrets, type SecretsInput } from './secrets-plan.js';
+import { RETIRED_FLAGS, secretsInput } from './secrets-input.js';
+import { planSecrets } from './secrets-plan.js';
 import { ENVIRONMENTS, isDeployEnv, secretBulkArgs, shellLine, WORKERS, type DeployEnv } from './targets.js';
 import { REPO_ROOT } from './wrangler.js';
 
+// Only names and paths: every given value comes from the environment or the --input file.
 const OPTIONS = {
-  env: { type: 'string' }, 'secrets-dir': { type: 'string' },
-  'control-owner-url': { type: 'string' }, region: { type: 'string', multiple: true },
-  'upstash-url': { type: 'string' }, 'upstash-token': { type: 'string' },
-  'neon-api-key': { type: 'string' }, 'cloudflare-api-token': { type: 'string' },
+  env: { type: 'string' }, 'secrets-dir': { type: 'string' }, input: { type: 'string' },
   rotate: { type: 'string', multiple: true },
 } as const;
 
-/** `--region aws-eu-central-1=postgres://…` (repeatable) as region → URL. */
-function regionsOf(specs: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const spec of specs) {
-    const at = spec.indexOf('=');
-    if (at <= 0) throw new InputError(`--region takes <region>=<owner URL>, as in --region aws-eu-central-1=postgres://owner:…@…/app`);
-    out[spec.slice(0, at)] = spec.slice(at + 1);
-  }
-  return out;
-}
-
 function rotationsOf(names: readonly string[]): Set<Rotatable> {
-  for (const n of names) if (!(ROTATABLE as readonly string[]).includes(n)) throw new InputError(`--rotate takes ${ROTATABLE.join(', ')}, not "${n}"`);
+  for (const n of names) if (!(ROTATABLE as readonly string[]).includes(n)) throw new InputError(`--rotate takes ${ROTATABLE.join(', ')} (the value given is none of them)`);
   return new Set(names as Rotatable[]);
 }
 
+/** The --input file's variables (`-`: standard input); none without the option. */
+function inputFile(path: string | undefined): Record<string, string> {
+  if (path === undefined) return {};
+  let text: string;
+  try { text = readFileSync(path === '-' ? 0 : path, 'utf8'); } catch (err) {
+    throw new InputError(`cannot read --input ${path === '-' ? 'from standard input' : path} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  try { return parseDotenv(text); } catch (err) {
+    throw new InputError(`--input ${path === '-' ? '(standard input)' : path}: ${(err as Error).message}`);
+  }
+}
+
 function main(argv: string[]): number {
-  const { values: v } = parseArgs({ args: argv, options: OPTIONS, strict: true });
+  const v = parseFlags(argv, OPTIONS, RETIRED_FLAGS);
   if (!isDeployEnv(v.env)) {
     console.error(`secrets are per environment: pass --env ${ENVIRONMENTS.join(' or --env ')}`);
     return 2;
   }
   const env = v.env;
   const dir = v['secrets-dir'] ?? DEFAULT_SECRETS_DIR;
-  const input: SecretsInput = {
-    controlOwnerUrl: v['control-owner-url'], regions: regionsOf(v.region ?? []),
-    upstashUrl: v['upstash-url'], upstashToken: v['upstash-token'],
-    neonApiKey: v['neon-api-key'], cloudflareApiToken: v['cloudflare-api-token'],
-    rotate: rotationsOf(v.rotate ?? []),
-  };
+  const input = secretsInput(process.env, inputFile(v.input), rotationsOf(v.rotate ?? []));
   const plan = planSecrets(input, readSecrets(dir, env), { bytes: (n) => randomBytes(n), now: () => new Date() });
   writeSecrets(dir, env, renderSecrets(env, plan.files));
   printSummary(env, dir, plan);
@@ -66,7 +65,7 @@ function printSummary(env: DeployEnv, dir: string, plan: ReturnType<typeof planS
   console.log('shared by both workers (one value in both files): MASTER_KEY, UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN;');
   console.log('  and one control database: the router reaches it as control_router, the control plane as its owner.');
   if (plan.missing.length > 0) {
-    console.log(`still missing (npm run deploy refuses until they are set; run this again with): ${plan.missing.join(', ')}`);
+    console.log(`still missing (npm run deploy refuses until they are set; run this again with these variables set): ${plan.missing.join(', ')}`);
   }
   console.log('next:');
   console.log(`  npx tenantctl bootstrap --env ${env}    # databases, migrations, the router roles with these passwords`);
@@ -78,7 +77,7 @@ function printSummary(env: DeployEnv, dir: string, plan: ReturnType<typeof planS
 try {
   process.exitCode = main(process.argv.slice(2));
 } catch (err) {
-  if (!(err instanceof InputError) && !(err instanceof TypeError && 'code' in err)) throw err;
+  if (!(err instanceof InputError) && !(err instanceof DotenvError)) throw err;
   console.error(err.message);
   process.exitCode = 2;
 }

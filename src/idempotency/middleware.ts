@@ -12,7 +12,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError } from '../errors.js';
 import type { ControlAppEnv } from '../control/app-env.js';
 import { keepsAnswer, replayedHeaders, requestHash, validKey } from './rules.js';
-import { claimKey, completeKey, releaseKey, type Claim, type KeyRef } from './store.js';
+import { claimKey, completeKey, releaseKey, type Claim, type HeldClaim, type KeyRef } from './store.js';
 
 /** The request header. */
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -34,10 +34,10 @@ export const idempotency = () => createMiddleware<ControlAppEnv>(async function 
   try {
     await next();
   } catch (err) {
-    await releaseKey(sql, ref).catch(logged);
+    await releaseKey(sql, claim.held).catch(logged);
     throw err;
   }
-  await keep(c, ref);
+  await keep(c, claim.held);
 });
 
 /** Replays a finished answer, or refuses the request. */
@@ -54,16 +54,16 @@ function answerExisting(c: Context<ControlAppEnv>, claim: Exclude<Claim, { kind:
 }
 
 /** Keeps the answer for replay, or releases the key when it must not be kept. */
-async function keep(c: Context<ControlAppEnv>, ref: KeyRef): Promise<void> {
+async function keep(c: Context<ControlAppEnv>, ref: HeldClaim): Promise<void> {
   const sql = c.var.services.sql;
   const body = await c.res.clone().text();
   const bytes = new TextEncoder().encode(body).byteLength;
   try {
-    if (keepsAnswer(c.res.status, c.res.headers, bytes)) {
-      await completeKey(sql, ref, { status: c.res.status, headers: replayedHeaders(c.res.headers), body });
-    } else {
-      await releaseKey(sql, ref);
-    }
+    const mine = keepsAnswer(c.res.status, c.res.headers, bytes)
+      ? await completeKey(sql, ref, { status: c.res.status, headers: replayedHeaders(c.res.headers), body })
+      : await releaseKey(sql, ref);
+    // A retry took the claim over (this request outlived RUNNING_STALE_SECONDS): its claim stays.
+    if (!mine) console.warn(JSON.stringify({ level: 'warn', msg: 'idempotency claim was taken over by a retry; this answer is not kept' }));
   } catch (err) {
     // The change is made; only its replay is lost. A retry then runs again (every change here
     // is safe to repeat: a second create is 409 TENANT_EXISTS), and the key is released.

@@ -8,8 +8,14 @@ const KEY = /^[\x20-\x7e]{1,255}$/;
 
 /** How long a key is remembered (the maintenance run deletes older ones). */
 export const KEY_TTL_HOURS = 24;
-/** A `running` key older than this belongs to a request whose isolate died: a retry may take it over. */
-export const RUNNING_STALE_SECONDS = 300;
+/**
+ * A `running` key older than this belongs to a request whose isolate died: a retry may take it
+ * over. It outlasts the longest wait inside an admin request, a `POST …/provision` through
+ * Neon's operations (bounded by the provisioning claim, STALE_CLAIM_SECONDS = 10 minutes), so a
+ * live request is never taken over; even then its late answer cannot finish the retry's claim
+ * (claim ids, store.ts).
+ */
+export const RUNNING_STALE_SECONDS = 900;
 /** The largest response body kept for replay (bytes); a larger answer is not replayable. */
 export const MAX_STORED_BODY_BYTES = 256 * 1024;
 /** Headers a replay repeats; the rest (X-Request-Id, timings) belong to the new request. */

@@ -63,6 +63,45 @@ describe('bootstrap on empty databases (a Neon-like owner)', () => {
     });
   });
 
+  it("the router's control role reads only what it resolves tenants from: not the audit log, idempotency keys, outbox or catalogue", async () => {
+    const readable = await sqlAt(f.ownerUrl('ctl')).query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') AND has_table_privilege($1::name, c.oid, 'SELECT') ORDER BY c.relname`, [f.controlRole]) as { relname: string }[];
+    expect(readable.map((r) => r.relname)).toEqual(['tenant_domains', 'tenant_geo', 'tenant_jwt', 'tenant_placements', 'tenants', 'tiers', 'usage_flushes']);
+    // A table made by a later migration is not readable by default either.
+    await sqlAt(f.ownerUrl('ctl')).query('CREATE TABLE later_table (x int)');
+    try {
+      expect(await sqlAt(f.ownerUrl('ctl')).query(`SELECT has_table_privilege($1::name, 'later_table', 'SELECT') AS r`, [f.controlRole])).toEqual([{ r: false }]);
+    } finally {
+      await sqlAt(f.ownerUrl('ctl')).query('DROP TABLE later_table');
+    }
+  });
+
+  it('brings a role of an earlier bootstrap (SELECT on every table, now and later) down to its reads', async () => {
+    const owner = sqlAt(f.ownerUrl('ctl'));
+    await owner.query(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${f.controlRole}`);
+    await owner.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${f.controlRole}`);
+    const r = await bootstrap(f.env, MIGRATIONS);
+    expect(r.lines.find((l) => l.kind === 'verify' && l.name === f.controlRole)).toMatchObject({ outcome: 'safe' });
+    const [p] = await owner.query(`SELECT has_table_privilege($1::name, 'audit_log', 'SELECT') AS audit, has_table_privilege($1::name, 'idempotency_keys', 'SELECT') AS keys,
+      (SELECT count(*)::int FROM pg_default_acl d WHERE d.defaclacl::text LIKE '%' || $1 || '=%') AS defaults`, [f.controlRole]);
+    expect(p).toEqual({ audit: false, keys: false, defaults: 0 });
+  });
+
+  it("the verification reports a control role that can read more than the router needs, by any grant", async () => {
+    await sqlAt(f.superUrl).query(`GRANT pg_read_all_data TO ${f.controlRole}`);
+    try {
+      const r = await bootstrap(f.env, MIGRATIONS);
+      expect(r.ok).toBe(false);
+      const line = r.lines.find((l) => l.kind === 'verify' && l.name === f.controlRole)!;
+      expect(line.outcome).toBe('unsafe');
+      expect(line.detail).toMatch(new RegExp(`^role ${f.controlRole} may read or write control tables the router does not use: .*audit_log.*idempotency_keys`));
+      expect(formatReport(r).join('\n')).toContain('NOT SAFE');
+    } finally {
+      await sqlAt(f.superUrl).query(`REVOKE pg_read_all_data FROM ${f.controlRole}`);
+    }
+    expect((await bootstrap(f.env, MIGRATIONS)).ok).toBe(true);
+  });
+
   it('the shared database has RLS forced, DML for the router, and no ledger rights', async () => {
     const [p] = await sqlAt(f.ownerUrl('app')).query(`SELECT
         (SELECT relforcerowsecurity AND relrowsecurity FROM pg_class WHERE oid = 'shared.tracks'::regclass) AS forced,

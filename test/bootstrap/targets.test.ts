@@ -1,6 +1,6 @@
 /** The bootstrap's reading of the workers' variables and of .env files (pure): what it refuses, in one sentence naming the variable, never a value. */
 import { describe, expect, it } from 'vitest';
-import { DotenvError, parseDotenv } from '../../src/bootstrap/dotenv.js';
+import { DotenvError, parseDotenv } from '../../src/dotenv/dotenv.js';
 import { bootstrapTargets, maskUrl, planLines, type BootstrapEnv } from '../../src/bootstrap/index.js';
 
 const owner = (db: string) => `postgres://neondb_owner:ownerSecret1@ep-x.eu-central-1.aws.neon.tech/${db}?sslmode=require`;

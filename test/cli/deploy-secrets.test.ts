@@ -1,16 +1,18 @@
 /**
  * `npm run secrets`: fresh keys in the key-ring format, router database URLs composed from the
  * owner URLs, values kept across runs unless rotated, refusals of bad input, and files written
- * 0600 in a 0700 folder, with nothing but names on the terminal.
+ * 0600 in a 0700 folder, with nothing but names on the terminal; given values come from
+ * SECRETS_* variables or an --input file (or stdin), never from arguments.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { formatEnvFile, parseEnvFile } from '../../src/deploy/dotenv.js';
+import { formatDotenv as formatEnvFile, parseDotenv as parseEnvFile } from '../../src/dotenv/dotenv.js';
 import { newKid, ringKids } from '../../src/deploy/key-ring.js';
 import { planSecrets, type SecretsInput } from '../../src/deploy/secrets-plan.js';
+import { secretsInput } from '../../src/deploy/secrets-input.js';
 import type { Randomness } from '../../src/deploy/secret-values.js';
 import { ROOT } from './support.js';
 
@@ -97,17 +99,18 @@ describe('planSecrets', () => {
 
   it('lists what deploy will need and is still absent, by variable and option', () => {
     const { missing, files } = planSecrets({ regions: {}, rotate: new Set() }, none, counter());
-    expect(missing).toEqual(['CONTROL_DATABASE_URL (--control-owner-url)', 'REGION_ADMIN_URLS (--region <region>=<owner URL>)', 'NEON_API_KEY (--neon-api-key)', 'CLOUDFLARE_API_TOKEN (--cloudflare-api-token)']);
+    expect(missing).toEqual(['CONTROL_DATABASE_URL (SECRETS_CONTROL_OWNER_URL)', 'REGION_ADMIN_URLS (SECRETS_REGION_<REGION>, as SECRETS_REGION_AWS_EU_CENTRAL_1)',
+      'NEON_API_KEY (SECRETS_NEON_API_KEY)', 'CLOUDFLARE_API_TOKEN (SECRETS_CLOUDFLARE_API_TOKEN)']);
     expect(Object.keys(files.router).sort()).toEqual(['MASTER_KEY', 'PLATFORM_JWT_SECRET']);
   });
 
   it('refuses bad input with one sentence', () => {
     const plan = (i: Partial<SecretsInput>, old = none) => () => planSecrets({ regions: {}, rotate: new Set(), ...i }, old, counter());
-    expect(plan({ controlOwnerUrl: 'postgresql://neondb_owner@ep-1.aws.neon.tech/control' })).toThrow('--control-owner-url must name the owner role and its password');
+    expect(plan({ controlOwnerUrl: 'postgresql://neondb_owner@ep-1.aws.neon.tech/control' })).toThrow('SECRETS_CONTROL_OWNER_URL must name the owner role and its password');
     expect(plan({ controlOwnerUrl: 'https://ep-1.aws.neon.tech/control' })).toThrow('must be a postgres:// URL');
     expect(plan({ regions: { 'aws-eu-central-1': 'postgresql://o:p@ep-1.aws.neon.tech/' } })).toThrow('must name its database');
     expect(plan({ regions: { 'eu-mars-1': EU_OWNER } })).toThrow('unknown region "eu-mars-1"');
-    expect(plan({ upstashUrl: 'https://x.upstash.io' })).toThrow('--upstash-url and --upstash-token go together');
+    expect(plan({ upstashUrl: 'https://x.upstash.io' })).toThrow('SECRETS_UPSTASH_URL and SECRETS_UPSTASH_TOKEN go together');
     expect(plan({ upstashUrl: 'http://x.upstash.io', upstashToken: 't' })).toThrow('https:// REST URL');
     expect(plan({}, { router: { MASTER_KEY: 'k20261201:a' }, control: { MASTER_KEY: 'k20261201:b' } })).toThrow('different MASTER_KEY values');
   });
@@ -138,13 +141,40 @@ describe('key rings and the file format', () => {
   });
 });
 
+/** The given values as `npm run secrets` reads them: SECRETS_* variables. */
+const GIVEN: Record<string, string> = {
+  SECRETS_CONTROL_OWNER_URL: CONTROL_OWNER, SECRETS_REGION_AWS_EU_CENTRAL_1: EU_OWNER, SECRETS_NEON_API_KEY: 'napi_key',
+  SECRETS_CLOUDFLARE_API_TOKEN: 'cf_token', SECRETS_UPSTASH_URL: 'https://eu1-test.upstash.io', SECRETS_UPSTASH_TOKEN: 'AXupstash',
+};
+/** The runner's environment without any SECRETS_* of its own, plus `extra`. */
+const envWith = (extra: Record<string, string> = {}) =>
+  ({ ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SECRETS_'))), ...extra });
+
+describe('secretsInput', () => {
+  it('takes SECRETS_* variables, the --input file over the environment, regions by their upper-cased id, empty as absent', () => {
+    const input = secretsInput({ SECRETS_NEON_API_KEY: 'from-env', SECRETS_UPSTASH_URL: '', PATH: '/bin', CLOUDFLARE_API_TOKEN: 'wranglers-own' },
+      { SECRETS_NEON_API_KEY: 'from-file', SECRETS_REGION_AWS_US_EAST_2: US_OWNER }, new Set());
+    expect(input).toEqual({ controlOwnerUrl: undefined, regions: { 'aws-us-east-2': US_OWNER }, upstashUrl: undefined, upstashToken: undefined,
+      neonApiKey: 'from-file', cloudflareApiToken: undefined, rotate: new Set() });
+  });
+
+  it('refuses an unknown SECRETS_ name or region, naming the variable and not its value', () => {
+    expect(() => secretsInput({ SECRETS_NEON_KEY: 'napi_zzz' }, {}, new Set())).toThrow(/^SECRETS_NEON_KEY is not a variable npm run secrets reads/);
+    expect(() => secretsInput({}, { SECRETS_REGION_MARS_1: 'postgres://o:pw_zzz@h/app' }, new Set())).toThrow(/^SECRETS_REGION_MARS_1 names no region/);
+    expect(() => secretsInput({}, { NEON_API_KEY: 'napi_zzz' }, new Set())).toThrow(/^the input file holds NEON_API_KEY/);
+    for (const f of [() => secretsInput({ SECRETS_NEON_KEY: 'napi_zzz' }, {}, new Set()), () => secretsInput({}, { NEON_API_KEY: 'napi_zzz' }, new Set())]) {
+      try { f(); } catch (err) { expect((err as Error).message).not.toContain('zzz'); }
+    }
+  });
+});
+
 describe('npm run secrets', () => {
-  const run = (dir: string, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/secrets.ts'), '--secrets-dir', dir, ...args], { cwd: ROOT, encoding: 'utf8' });
+  const run = (dir: string, args: string[], env: Record<string, string> = {}, stdin?: string) => spawnSync(process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src/deploy/secrets.ts'), '--secrets-dir', dir, ...args], { cwd: ROOT, encoding: 'utf8', env: envWith(env), input: stdin });
 
   it('writes both files 0600 in 0700 folders, prints names and commands but no value, and keeps them on a rerun', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'secrets-')), '.secrets');
-    const r = run(dir, '--env', 'staging', '--control-owner-url', CONTROL_OWNER, '--region', `aws-eu-central-1=${EU_OWNER}`,
-      '--neon-api-key', 'napi_key', '--cloudflare-api-token', 'cf_token', '--upstash-url', 'https://eu1-test.upstash.io', '--upstash-token', 'AXupstash');
+    const r = run(dir, ['--env', 'staging'], GIVEN);
     expect(r.status, r.stderr).toBe(0);
     for (const d of [dir, join(dir, 'staging')]) expect(statSync(d).mode & 0o777).toBe(0o700);
     const router = readFileSync(join(dir, 'staging/router.env'), 'utf8');
@@ -160,7 +190,7 @@ describe('npm run secrets', () => {
     expect(r.stdout).toContain(`npx wrangler secret bulk ${join(dir, 'staging/control.env')} --env staging -c workers/control/wrangler.toml`);
     expect(r.stdout).toContain('shared by both workers (one value in both files): MASTER_KEY, UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN');
 
-    const again = run(dir, '--env', 'staging');
+    const again = run(dir, ['--env', 'staging']);
     expect(again.status, again.stderr).toBe(0);
     expect(readFileSync(join(dir, 'staging/router.env'), 'utf8')).toBe(router);
     expect(readFileSync(join(dir, 'staging/control.env'), 'utf8')).toBe(control);
@@ -168,12 +198,54 @@ describe('npm run secrets', () => {
 
   it('refuses to run without an environment or with an unknown rotation, writing nothing', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'secrets-')), '.secrets');
-    const noEnv = run(dir);
+    const noEnv = run(dir, []);
     expect(noEnv.status).toBe(2);
     expect(noEnv.stderr.trim()).toBe('secrets are per environment: pass --env staging or --env production');
-    const badRotate = run(dir, '--env', 'production', '--rotate', 'NEON_API_KEY');
+    const badRotate = run(dir, ['--env', 'production', '--rotate', 'NEON_API_KEY']);
     expect(badRotate.status).toBe(2);
-    expect(badRotate.stderr.trim()).toBe('--rotate takes MASTER_KEY, PLATFORM_JWT_SECRET, ADMIN_TOKEN, ROUTER_PASSWORDS, not "NEON_API_KEY"');
+    expect(badRotate.stderr.trim()).toBe('--rotate takes MASTER_KEY, PLATFORM_JWT_SECRET, ADMIN_TOKEN, ROUTER_PASSWORDS (the value given is none of them)');
+    expect(() => statSync(dir)).toThrow();
+  });
+
+  it('reads the given values from an --input file, or from standard input (--input -), with the same result as the environment', () => {
+    const fromEnv = join(mkdtempSync(join(tmpdir(), 'secrets-')), '.secrets');
+    expect(run(fromEnv, ['--env', 'staging'], GIVEN).status).toBe(0);
+    const file = join(mkdtempSync(join(tmpdir(), 'secrets-in-')), 'given.env');
+    const text = formatEnvFile(['the owner URLs and tokens'], Object.entries(GIVEN).map(([name, value]) => ({ name, value })));
+    writeFileSync(file, text, { mode: 0o600 });
+    for (const [args, stdin] of [[['--env', 'staging', '--input', file], undefined], [['--env', 'staging', '--input', '-'], text]] as const) {
+      const dir = join(mkdtempSync(join(tmpdir(), 'secrets-')), '.secrets');
+      const r = run(dir, [...args], {}, stdin);
+      expect(r.status, r.stderr).toBe(0);
+      const keys = (f: string) => Object.keys(parseEnvFile(readFileSync(f, 'utf8'))).sort();
+      expect(keys(join(dir, 'staging/control.env'))).toEqual(keys(join(fromEnv, 'staging/control.env')));
+      expect(parseEnvFile(readFileSync(join(dir, 'staging/control.env'), 'utf8')).CONTROL_DATABASE_URL).toBe(CONTROL_OWNER);
+      expect(r.stdout).not.toContain('npg_');
+    }
+  });
+
+  it('takes no value on the command line: the old options, a stray argument and a bad input file are refused without echoing what was typed', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'secrets-')), '.secrets');
+    const secret = 'postgresql://neondb_owner:npg_LEAKED@ep-ctl-1.aws.neon.tech/control';
+    const retired = run(dir, ['--env', 'staging', '--control-owner-url', secret]);
+    expect(retired.status).toBe(2);
+    expect(retired.stderr).toContain('--control-owner-url is no longer taken on the command line');
+    expect(retired.stderr).toContain('set SECRETS_CONTROL_OWNER_URL in the environment or in the --input file');
+    const inline = run(dir, ['--env', 'staging', `--region=aws-eu-central-1=${secret}`]);
+    expect(inline.status).toBe(2);
+    expect(inline.stderr).toContain('--region is no longer taken on the command line');
+    const stray = run(dir, ['--env', 'staging', secret]);
+    expect(stray.status).toBe(2);
+    expect(stray.stderr).toContain('an argument that belongs to no option (not shown');
+    const unknown = run(dir, ['--env', 'staging', `--owner=${secret}`]);
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr.trim()).toBe('unknown option --owner: the options are --env, --secrets-dir, --input, --rotate');
+    const badFile = join(mkdtempSync(join(tmpdir(), 'secrets-in-')), 'bad.env');
+    writeFileSync(badFile, `SECRETS_NEON_API_KEY='napi_LEAKED\n${secret}\n`);
+    const bad = run(dir, ['--env', 'staging', '--input', badFile]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim()).toBe(`--input ${badFile}: line 1 has an unterminated quote`);
+    for (const r of [retired, inline, stray, unknown, bad]) expect(r.stdout + r.stderr).not.toContain('LEAKED');
     expect(() => statSync(dir)).toThrow();
   });
 });

@@ -9,21 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { placeholdersIn, requiredSecrets, sharedMismatches } from '../../src/deploy/deploy-checks.js';
-import { parseEnvFile } from '../../src/deploy/dotenv.js';
+import { parseDotenv as parseEnvFile } from '../../src/dotenv/dotenv.js';
 import { WORKERS } from '../../src/deploy/targets.js';
 import { ROOT } from './support.js';
 
 const deploy = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/deploy.ts'), ...args], {
   cwd: ROOT, encoding: 'utf8', env: { ...process.env, CLOUDFLARE_API_TOKEN: '', CLOUDFLARE_ACCOUNT_ID: '' },
 });
-const secrets = (dir: string, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/secrets.ts'), '--secrets-dir', dir, ...args], { cwd: ROOT, encoding: 'utf8' });
+const secrets = (dir: string, given: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/deploy/secrets.ts'), '--secrets-dir', dir, ...args], {
+  cwd: ROOT, encoding: 'utf8', env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SECRETS_'))), ...given },
+});
 
 const OWNER = (host: string, db: string) => `postgresql://neondb_owner:npg_${host}@ep-${host}.eu-central-1.aws.neon.tech/${db}?sslmode=require`;
 /** A complete secrets folder for `env` (every option given), made by the real secrets script. */
 function completeSecrets(env: string): string {
   const dir = join(mkdtempSync(join(tmpdir(), 'deploy-')), '.secrets');
-  const r = secrets(dir, '--env', env, '--control-owner-url', OWNER('ctl', 'control'), '--region', `aws-eu-central-1=${OWNER('eu', 'app')}`,
-    '--neon-api-key', 'napi_secretvalue', '--cloudflare-api-token', 'cf_secretvalue', '--upstash-url', 'https://eu1-secret.upstash.io', '--upstash-token', 'AXsecretvalue');
+  const r = secrets(dir, {
+    SECRETS_CONTROL_OWNER_URL: OWNER('ctl', 'control'), SECRETS_REGION_AWS_EU_CENTRAL_1: OWNER('eu', 'app'), SECRETS_NEON_API_KEY: 'napi_secretvalue',
+    SECRETS_CLOUDFLARE_API_TOKEN: 'cf_secretvalue', SECRETS_UPSTASH_URL: 'https://eu1-secret.upstash.io', SECRETS_UPSTASH_TOKEN: 'AXsecretvalue',
+  }, '--env', env);
   expect(r.status, r.stderr).toBe(0);
   return dir;
 }
@@ -50,7 +54,7 @@ describe('npm run deploy refuses', () => {
 
   it('with a required secret missing, naming it and not a single value', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'deploy-')), '.secrets');
-    expect(secrets(dir, '--env', 'staging', '--control-owner-url', OWNER('ctl', 'control'), '--region', `aws-eu-central-1=${OWNER('eu', 'app')}`).status).toBe(0);
+    expect(secrets(dir, { SECRETS_CONTROL_OWNER_URL: OWNER('ctl', 'control'), SECRETS_REGION_AWS_EU_CENTRAL_1: OWNER('eu', 'app') }, '--env', 'staging').status).toBe(0);
     const r = deploy('--env', 'staging', '--secrets-dir', dir, '--dry-run');
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toBe(`refusing to deploy staging: ${join(dir, 'staging/control.env')} has no NEON_API_KEY, CLOUDFLARE_API_TOKEN; set them with npm run secrets -- --env staging (docs/deploy.md)`);

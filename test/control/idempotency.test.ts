@@ -5,6 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runMaintenance } from '../../src/control/maintenance.js';
+import { STALE_CLAIM_SECONDS } from '../../src/control/provisioning.js';
+import { PROVISION_WAIT_MAX_MS } from '../../src/control/env.js';
+import { RUNNING_STALE_SECONDS } from '../../src/idempotency/rules.js';
+import { claimKey, completeKey, releaseKey, type HeldClaim } from '../../src/idempotency/store.js';
 import { errorOf, idpToken, sqlAt, stack, unique } from '../support/helpers.js';
 import { admin } from '../support/control.js';
 import { call, controlEnv, servicesFor } from './in-process.js';
@@ -129,5 +133,67 @@ describe('Idempotency-Key', () => {
     expect(again.status).toBe(409);
     expect((await errorOf(again)).code).toBe('TENANT_EXISTS');
     await control().query('DELETE FROM tenants WHERE slug = $1', [slug]);
+  });
+
+  describe('a claim has an owner', () => {
+    const sql = () => control() as unknown as Parameters<typeof claimKey>[0];
+    const request = (key: string) => ({ principal: 'test-owner', key, hash: 'h'.repeat(64), method: 'POST', path: '/admin/v1/tenants' });
+    const held = (c: Awaited<ReturnType<typeof claimKey>>): HeldClaim => {
+      if (c.kind !== 'claimed') throw new Error(`expected a claim, got ${c.kind}`);
+      return c.held;
+    };
+    const row = async (key: string) => ((await control().query(
+      'SELECT state, status, body, claim_id FROM idempotency_keys WHERE principal = $1 AND key = $2', ['test-owner', key])) as { state: string; status: number | null; body: string | null; claim_id: string }[])[0];
+    const goStale = (key: string) => control().query(
+      `UPDATE idempotency_keys SET started_at = now() - make_interval(secs => $2) - interval '1 second' WHERE key = $1`, [key, RUNNING_STALE_SECONDS]);
+
+    it('two racing claims: exactly one holds the key, the other sees it running', async () => {
+      const key = unique('own-');
+      const claims = await Promise.all([claimKey(sql(), request(key)), claimKey(sql(), request(key))]);
+      expect(claims.map((c) => c.kind).sort()).toEqual(['claimed', 'running']);
+      expect((await row(key))!.claim_id).toBe(held(claims.find((c) => c.kind === 'claimed')!).claimId);
+    });
+
+    it('after a stale takeover the first request can neither finish nor release the retry\'s claim', async () => {
+      const key = unique('own-');
+      const first = held(await claimKey(sql(), request(key)));
+      // The first request outlives the stale bound; its retry takes the key over.
+      await goStale(key);
+      const second = held(await claimKey(sql(), request(key)));
+      expect(second.claimId).not.toBe(first.claimId);
+      // The first request answers late: neither its completion nor its release touches the retry's claim.
+      expect(await completeKey(sql(), first, { status: 201, headers: {}, body: 'first' })).toBe(false);
+      expect(await releaseKey(sql(), first)).toBe(false);
+      expect(await row(key)).toMatchObject({ state: 'running', status: null, body: null, claim_id: second.claimId });
+      // While the retry runs, a third attempt is still 409 (running), not a replay of the first answer.
+      expect((await claimKey(sql(), request(key))).kind).toBe('running');
+      expect(await completeKey(sql(), second, { status: 201, headers: {}, body: 'second' })).toBe(true);
+      expect(await row(key)).toMatchObject({ state: 'done', status: 201, body: 'second' });
+      // And once done, a late release by the first changes nothing either.
+      expect(await releaseKey(sql(), first)).toBe(false);
+      expect(await row(key)).toMatchObject({ state: 'done', body: 'second' });
+    });
+
+    it('over HTTP: a retry takes over a stale claim and its answer survives the first request\'s late completion', async () => {
+      const key = unique('k-');
+      const slug = unique('idem-');
+      const body = new TextEncoder().encode(JSON.stringify(spec(slug)));
+      const { requestHash } = await import('../../src/idempotency/rules.js');
+      const hash = await requestHash('POST', '/admin/v1/tenants', body.buffer as ArrayBuffer);
+      // The first request claimed the key and is still running, past the stale bound.
+      const first = held(await claimKey(sql(), { principal: 'admin-token', key, hash, method: 'POST', path: '/admin/v1/tenants' }));
+      await goStale(key);
+      const retry = await create(key, spec(slug));
+      expect(retry.status).toBe(201);
+      const kept = await retry.text();
+      expect(await completeKey(sql(), first, { status: 500, headers: {}, body: 'late' })).toBe(false);
+      const again = await create(key, spec(slug));
+      expect([again.status, again.headers.get('idempotent-replayed'), await again.text()]).toEqual([201, 'true', kept]);
+    });
+
+    it('the stale bound outlasts the longest wait inside a request (the provisioning claim, the provisioning wait)', () => {
+      expect(RUNNING_STALE_SECONDS).toBeGreaterThanOrEqual(STALE_CLAIM_SECONDS);
+      expect(RUNNING_STALE_SECONDS * 1000).toBeGreaterThan(PROVISION_WAIT_MAX_MS);
+    });
   });
 });

@@ -33,9 +33,19 @@ describe('key ring format', () => {
     expect([...r.keys]).toEqual([['k0', `${S1} `]]);
   });
 
-  it('ignores whitespace around entries and keeps colons inside a secret', () => {
-    const r = ring(` k2:${S2} , k1:${S1}:x `);
-    expect([...r.keys]).toEqual([['k2', S2], ['k1', `${S1}:x`]]);
+  it('ignores whitespace around entries', () => {
+    const r = ring(` k2:${S2} , k1:${S1} `);
+    expect([...r.keys]).toEqual([['k2', S2], ['k1', S1]]);
+  });
+
+  it('refuses a bare secret that contains a colon rather than splitting it into a key id and another secret', () => {
+    const bare = [`Zm9v+YmFy/${S1}:tail`, `passphrase: ${S1}`, `Prefix:${S1}`, `k1:${S1}:x`, `a:b:${S1}`];
+    for (const value of bare) {
+      const error = refusal(value);
+      expect(error, value).toMatch(/^(key id must be|secret must not contain)/);
+      expect(error).toContain("a value containing ':' is read as a key ring");
+      for (const s of [S1, 'Zm9v', 'tail', 'passphrase', 'Prefix']) expect(error).not.toContain(s);
+    }
   });
 
   it('accepts every kid of [a-z0-9_-]{1,32}', () => {
@@ -102,6 +112,13 @@ describe('configuration', () => {
     expect(kidsOf(c.PLATFORM_JWT_SECRET)).toEqual(['p2', 'p1']);
     expect(c.MASTER_KEY.current).toBe('k0');
     expect(c.MASTER_KEY.keys.get('k0')).toBe(key(1));
+  });
+
+  it('refuses a bare PLATFORM_JWT_SECRET containing a colon at start-up instead of reading part of it as a key id', () => {
+    expect(() => parseConfig(router({ PLATFORM_JWT_SECRET: `Secret:${S1}` }))).toThrow(/PLATFORM_JWT_SECRET: key id must be .*a bare secret must not contain ':'/);
+    expect(() => parseConfig(router({ PLATFORM_JWT_SECRET: `pass: ${S1}` }))).toThrow(/PLATFORM_JWT_SECRET: secret must not contain ':', ',' or whitespace/);
+    expect(() => parseConfig(router({ PLATFORM_JWT_SECRET: `k1:${S1}:x` }))).toThrow(/PLATFORM_JWT_SECRET: secret must not contain/);
+    expect(kidsOf(parseConfig(router({ PLATFORM_JWT_SECRET: `k1:${S1}` })).PLATFORM_JWT_SECRET)).toEqual(['k1']);
   });
 
   it('names the bad variable and the entry, never the value', () => {

@@ -129,6 +129,53 @@ describe('a custom domain through Cloudflare for SaaS', () => {
     expect(await within(BOUND_MS, routerSees(host, token, false))).not.toBeNull();
   });
 
+  it('an active domain is re-checked daily by the scheduled run: moved at Cloudflare, it is failed and no longer served', async () => {
+    const t = await createViaApi();
+    const token = await tokenFor(t.id);
+    const host = `${unique('daily')}.example.org`;
+    const added = await (await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname: host } })).json() as DomainView;
+    await publishRecords(added.records);
+    expect((await refresh(t.id, host)).status).toBe('active');
+    expect(await within(BOUND_MS, routerSees(host, token))).not.toBeNull();
+    const [next] = await control().query(`SELECT extract(epoch FROM next_check_at - now())::int AS s FROM tenant_domains WHERE hostname = $1`, [host]) as { s: number }[];
+    expect(next!.s).toBeGreaterThan(86_400 - 120);
+    expect(next!.s).toBeLessThanOrEqual(86_400);
+    for (const r of added.records.filter((x) => x.purpose !== 'certificate')) {
+      await fetch(`${stack.cloudflare.hooks}/_dns/${r.type}/${r.name}`, { method: 'DELETE' });
+    }
+    // A day later (first in the sweep's batch):
+    await control().query(`UPDATE tenant_domains SET next_check_at = now() - interval '10 days' WHERE hostname = $1`, [host]);
+    expect((await fetch(`${stack.control.url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)).status).toBe(200);
+    expect(await within(10_000, async () => (await rowsOf(host))[0]?.status === 'failed')).not.toBeNull();
+    expect(await within(BOUND_MS, routerSees(host, token, false))).not.toBeNull();
+  });
+
+  it('the scheduled run stops its batch at the first 503 from Cloudflare: the domains after it wait for the next run', async () => {
+    const t = await createViaApi({ tier: 'STANDARD' });
+    const label = unique('sw');
+    const hosts = [0, 1, 2].map((i) => `s${i}-${label}.example.org`);
+    const ids: string[] = [];
+    for (const hostname of hosts) {
+      const res = await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname } });
+      expect(res.status).toBe(201);
+      ids.push((await res.json() as DomainView).cloudflareId!);
+    }
+    // Due long ago, in this order: the first three of the batch.
+    for (const [i, h] of hosts.entries()) {
+      await control().query(`UPDATE tenant_domains SET next_check_at = now() - interval '10 days' + make_interval(secs => $2) WHERE hostname = $1`, [h, i]);
+    }
+    const counts = async () => (await control().query(
+      'SELECT hostname, check_count FROM tenant_domains WHERE hostname = ANY($1) ORDER BY hostname', [hosts]) as { hostname: string; check_count: number }[]).map((r) => r.check_count);
+    const before = await counts();
+    // Cloudflare answers 503 to the first domain's check.
+    await fetch(`${stack.cloudflare.hooks}/_test/fail-next`, { method: 'POST', body: JSON.stringify({ zone: stack.cloudflare.zoneId, status: 503, count: 1, id: ids[0] }) });
+    expect((await fetch(`${stack.control.url}/__scheduled?cron=${encodeURIComponent('* * * * *')}`)).status).toBe(200);
+    expect(await counts()).toEqual(before);
+    // Claimed, they come up again in 2 minutes, not on the next minute's run.
+    const next = await control().query(`SELECT hostname FROM tenant_domains WHERE hostname = ANY($1) AND next_check_at > now() + interval '1 minute'`, [hosts]);
+    expect(next).toHaveLength(3);
+  });
+
   it('concurrent adds past the tier cap leave exactly the recorded hostnames at Cloudflare', async () => {
     const t = await createViaApi({ tier: 'FREE', overrides: { ratePerMinute: 6000, burst: 100 } });
     const label = unique('cap');

@@ -1,12 +1,12 @@
 /** The pure parts: Cloudflare's hostname and certificate states mapped onto ours, the records, refusals. */
 import { describe, expect, it } from 'vitest';
 import type { CustomHostname } from 'cloudflare/resources/custom-hostnames/custom-hostnames';
-import { nextState, observe, recheckAfterSeconds, recordsOf } from '../../src/custom-hostnames/status.js';
+import { ACTIVE_RECHECK_SECONDS, nextState, observe, recheckAfterSeconds, recheckSeconds, recordsOf } from '../../src/custom-hostnames/status.js';
 import { refusalOf } from '../../src/custom-hostnames/refusals.js';
 
 type SslStatus = NonNullable<CustomHostname['ssl']>['status'];
 const ch = (status: CustomHostname['status'], ssl: SslStatus, extra: Partial<CustomHostname> = {}): CustomHostname =>
-  ({ id: 'id-1', hostname: 'shop.acme.org', status, ssl: { status: ssl }, ...extra });
+  ({ id: 'id-1', hostname: 'shop.acme.org', status, ssl: { status: ssl, method: 'txt' }, ...extra });
 
 describe('observe', () => {
   it('is active only when both the hostname and its certificate are', () => {
@@ -30,6 +30,14 @@ describe('observe', () => {
     const timedOut = observe({ id: 'x', hostname: 'h.acme.org', status: 'pending', ssl: { status: 'validation_timed_out', validation_errors: [{ message: 'TXT not found' }] } });
     expect(timedOut).toEqual({ state: 'failed', detail: 'certificate validation timed out; TXT not found' });
     expect(observe({ id: 'x', hostname: 'h.acme.org' }).state).toBe('pending');
+  });
+
+  it('activates only a certificate validated through its TXT record: http (a CNAME suffices) or none stays pending', () => {
+    for (const method of ['http', 'email', undefined] as const) {
+      const seen = observe({ id: 'id-1', hostname: 'shop.acme.org', status: 'active', ssl: { status: 'active', ...(method ? { method } : {}) } });
+      expect(seen.state, String(method)).toBe('pending');
+      expect(seen.detail).toContain('not the TXT record');
+    }
   });
 
   it('keeps an active domain active through transient states, but not through a failure', () => {
@@ -62,6 +70,12 @@ describe('recordsOf', () => {
 
   it('checks pending domains often at first, then less and less', () => {
     expect([0, 599, 600, 3599, 3600, 86_399, 86_400, 10 ** 7].map(recheckAfterSeconds)).toEqual([15, 15, 60, 60, 600, 600, 3600, 3600]);
+  });
+
+  it('checks active domains again once a day, whatever their age', () => {
+    expect(ACTIVE_RECHECK_SECONDS).toBe(86_400);
+    expect([0, 10 ** 7].map((age) => recheckSeconds('active', age))).toEqual([86_400, 86_400]);
+    expect(recheckSeconds('pending', 0)).toBe(15);
   });
 });
 

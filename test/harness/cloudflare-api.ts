@@ -20,13 +20,22 @@
  * `_acme-challenge` TXT for `txt`, the CNAME for `http` (Cloudflare answers the CA's HTTP challenge
  * itself once traffic reaches it). Validation records are dropped once the certificate is active,
  * as Cloudflare does.
+ * Validation as Cloudflare documents it (Cloudflare for SaaS, "Hostname validation" and "Validate
+ * certificates"): the hostname's ownership passes by real-time validation (the CNAME to the zone)
+ * or by pre-validation (`ownership_verification`, the `_cf-custom-hostname` TXT); nothing in the
+ * API says which of the two passed (`ownership_verification` has name, type and value only). The
+ * certificate's DCV follows `ssl.method`: `txt` needs its `_acme-challenge` TXT whatever CNAME
+ * exists; `http` is met by the CNAME alone, because Cloudflare serves the CA's token itself once
+ * traffic reaches it. A create without `ssl` gets `http` here (the dashboard's default).
  * Not modelled: the `initializing` and `pending_issuance`/`pending_deployment` steps (validated is
  * issued at once), email DCV, timeouts of validation, reserved names (1409 `.test`, 1411
  * `example.*`: the test suites use such names), custom certificates, metadata, origins, rate limits.
  * Test hooks (no auth): `PUT/DELETE /_dns/<TYPE>/<name>`, `GET /_dns`; `POST /_test/block/<host>
  * {reason}` blocks a hostname (status `blocked`, the reason in `verification_errors`);
  * `PUT /_test/zones/<id> {quota}`; `POST /_test/hang {zone, count}` leaves the zone's next `count`
- * API requests unanswered; `POST /_test/fail-next {zone, status, count}`; `GET /_test/hostnames?hostname=` (any zone).
+ * API requests unanswered; `POST /_test/delay {zone, ms, count}` answers them `ms` late;
+ * `POST /_test/fail-next {zone, status, count, id?}` (with `id`: only requests for that custom
+ * hostname); `GET /_test/requests?zone=` counts the zone's API requests; `GET /_test/hostnames?hostname=` (any zone).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -53,7 +62,9 @@ export async function startCloudflareApi(opts: CloudflareApiOptions): Promise<Cl
   const dns = new Map<string, string>(); // `${TYPE} ${name}` → value
   // Per zone, so a test's injected outage never reaches another test's calls.
   const hang = new Map<string, number>();
-  const failNext = new Map<string, { status: number; count: number }>();
+  const failNext = new Map<string, { status: number; count: number; id?: string }>();
+  const delay = new Map<string, { ms: number; count: number }>();
+  const requests = new Map<string, number>();
   const hung = new Set<ServerResponse>();
 
   const published = (type: string, name: string, value: string) => dns.get(`${type} ${name.toLowerCase()}`) === value;
@@ -171,10 +182,16 @@ export async function startCloudflareApi(opts: CloudflareApiOptions): Promise<Cl
       return [200, { hang: hang.get(b.zone) }];
     }
     if (path === '/_test/fail-next' && method === 'POST') {
-      const b = JSON.parse(await readBody(req)) as { zone: string; status?: number; count?: number };
-      failNext.set(b.zone, { status: b.status ?? 500, count: b.count ?? 1 });
+      const b = JSON.parse(await readBody(req)) as { zone: string; status?: number; count?: number; id?: string };
+      failNext.set(b.zone, { status: b.status ?? 500, count: b.count ?? 1, ...(b.id ? { id: b.id } : {}) });
       return [200, failNext.get(b.zone)];
     }
+    if (path === '/_test/delay' && method === 'POST') {
+      const b = JSON.parse(await readBody(req)) as { zone: string; ms: number; count?: number };
+      delay.set(b.zone, { ms: b.ms, count: b.count ?? 1 });
+      return [200, delay.get(b.zone)];
+    }
+    if (path === '/_test/requests' && method === 'GET') return [200, { requests: requests.get(q.get('zone') ?? '') ?? 0 }];
     if (path === '/_test/hostnames' && method === 'GET') {
       const host = q.get('hostname');
       return [200, [...zones.entries()].flatMap(([zone, z]) => [...z.hostnames.values()].filter((h) => !host || h.hostname === host).map((h) => ({ zone, ...h })))];
@@ -186,12 +203,18 @@ export async function startCloudflareApi(opts: CloudflareApiOptions): Promise<Cl
     const url = new URL(req.url ?? '/', 'http://x');
     const send = ([status, body]: Reply) => { if (!res.headersSent) { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); } };
     const onApi = url.pathname.startsWith(`${V4}/`);
-    const zone = /^\/client\/v4\/zones\/([^/]+)/.exec(url.pathname)?.[1] ?? '';
+    const [, zone = '', target] = /^\/client\/v4\/zones\/([^/]+)(?:\/custom_hostnames\/([^/]+))?/.exec(url.pathname) ?? [];
+    if (onApi) requests.set(zone, (requests.get(zone) ?? 0) + 1);
     if (onApi && (hang.get(zone) ?? 0) > 0) { hang.set(zone, hang.get(zone)! - 1); hung.add(res); return; }
     const fail = failNext.get(zone);
-    if (onApi && fail && fail.count > 0) { fail.count--; send(failure(fail.status, 1500, 'Internal Server Error')); return; }
-    const work = onApi ? api(req, url.pathname.slice(V4.length), url.searchParams) : hooks(req, url.pathname, url.searchParams);
-    work.then(send, (err: unknown) => send(failure(500, 1500, `Internal Server Error: ${String(err).slice(0, 100)}`)));
+    if (onApi && fail && fail.count > 0 && (!fail.id || fail.id === target)) { fail.count--; send(failure(fail.status, 1500, 'Internal Server Error')); return; }
+    const late = onApi ? delay.get(zone) : undefined;
+    const wait = late && late.count > 0 ? (late.count--, late.ms) : 0;
+    const run = () => {
+      const work = onApi ? api(req, url.pathname.slice(V4.length), url.searchParams) : hooks(req, url.pathname, url.searchParams);
+      work.then(send, (err: unknown) => send(failure(500, 1500, `Internal Server Error: ${String(err).slice(0, 100)}`)));
+    };
+    if (wait > 0) setTimeout(run, wait); else run();
   });
   const port = await listen(server);
   const base = `http://127.0.0.1:${port}`;

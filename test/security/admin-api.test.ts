@@ -1,7 +1,7 @@
 /** The admin API: credentials (constant-time secret, scoped admin JWTs of bounded lifetime), body limit, host separation, OpenAPI and its pinned Swagger UI. */
 import { importJWK, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { call, errorOf, idpToken, platformToken, stack } from '../support/helpers.js';
+import { call, errorOf, idpToken, platformToken, sqlAt, stack } from '../support/helpers.js';
 import { admin } from '../support/control.js';
 
 const adminJwt = (scope: string, opts: { audience?: string; idp?: string } = {}) =>
@@ -40,6 +40,39 @@ describe('admin credentials', () => {
     }
     // A tenant's platform token is no admin credential.
     expect((await admin('/admin/v1/tenants', { token: await platformToken('acme') })).status).toBe(401);
+  });
+});
+
+describe('admin JWT subject', () => {
+  const tierPost = (token: string, key: string, name: string) =>
+    admin('/admin/v1/tiers', { token, method: 'POST', json: { name, from: 'FREE' }, headers: { 'Idempotency-Key': key } });
+
+  it('refuses an admin JWT without a subject, or with an empty one, with 401 INVALID_TOKEN (no shared jwt:unknown principal)', async () => {
+    for (const claims of [{ scope: 'admin:write' }, { sub: '', scope: 'admin:write' }]) {
+      const res = await tierPost(await idpToken('idp-a', claims, { audience: 'tenant-control' }), `k-${crypto.randomUUID()}`, `NOSUB_${Date.now()}`);
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('invalid_token');
+      const body = await res.json() as { error: { code: string; message: string; requestId: string } };
+      expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'requestId']);
+      expect(body.error.code).toBe('INVALID_TOKEN');
+    }
+    const rows = await sqlAt(stack.control.postgresUrl).query(`SELECT count(*) AS n FROM idempotency_keys WHERE principal = 'jwt:unknown'`) as { n: string }[];
+    expect(Number(rows[0]!.n)).toBe(0);
+  });
+
+  it('two long subjects sharing their first 100 characters are two principals: one\'s key never replays the other\'s answer', async () => {
+    const head = 'o'.repeat(100);
+    const key = `k-${crypto.randomUUID()}`;
+    const name = `LONGSUB_${Date.now()}`;
+    const [a, b] = await Promise.all(['a', 'b'].map((tail) => idpToken('idp-a', { sub: head + tail, scope: 'admin:write' }, { audience: 'tenant-control' })));
+    expect((await tierPost(a!, key, name)).status).toBe(201);
+    const theirs = await tierPost(b!, key, name);
+    // It ran on its own (the name is taken now): no replay of a's 201.
+    expect([theirs.status, theirs.headers.get('idempotent-replayed'), (await errorOf(theirs)).code]).toEqual([409, null, 'TEMPLATE_EXISTS']);
+    const principals = (await sqlAt(stack.control.postgresUrl).query('SELECT principal FROM idempotency_keys WHERE key = $1 ORDER BY principal', [key]) as { principal: string }[])
+      .map((r) => r.principal);
+    expect(principals).toHaveLength(2);
+    for (const p of principals) expect(p).toMatch(/^jwt:o{36}…sha256:[0-9a-f]{64}$/);
   });
 });
 
