@@ -29,6 +29,7 @@ import { authenticate } from '../../src/middleware/authenticate.js';
 import { residency } from '../../src/middleware/residency.js';
 import { quota } from '../../src/middleware/quota.js';
 import { breaker } from '../../src/middleware/breaker.js';
+import { contextJwks, proxy } from '../../src/proxy/index.js';
 import { routerServices, type Services } from '../../src/services.js';
 import type { Env } from '../../src/env.js';
 import { tracks } from '../../src/app/tracks.js';
@@ -51,11 +52,13 @@ export function buildRouter(build: (env: Env) => Services = routerServices, opts
   app.use(services(build));
   // Readiness: the control database, the L2 cache, each region's breaker.
   app.get('/readyz', readyz());
+  app.get('/.well-known/jwks.json', contextJwks());
   app.use(securityAudit());
   app.use(timed('tenant', resolveTenant()));
   app.use(timed('auth', authenticate()));
   app.use(timed('policy', residency()));
   app.use(timed('quota', quota({ weight: routeWeight })));
+  app.use(timed('proxy', proxy()));
   app.use(timed('breaker', breaker()));
 
   app.route('/api/v1/tracks', tracks);
