@@ -1,4 +1,5 @@
 import { createMiddleware } from 'hono/factory';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError } from '../errors.js';
 import type { Permit } from '../breaker/circuit.js';
 import type { RequestContextVars } from '../middleware/request-context.js';
@@ -78,6 +79,7 @@ export const proxy = () =>
       warn('origin unavailable', { requestId, tenant: tenant.id, origin: target.id, reason: r.reason, error: r.error });
       throw unavailable(r.reason === 'timeout' ? 'tenant origin did not answer in time' : 'tenant origin is unavailable');
     }
+    // Through c.body, so the headers earlier steps set (X-Request-Id, X-Tenant, rate limits) stay on the answer.
     const res = r.response;
-    return new Response(res.body, { status: res.status, statusText: res.statusText, headers: responseHeaders(res.headers) });
+    return c.body(res.body as ReadableStream, { status: res.status as ContentfulStatusCode, headers: responseHeaders(res.headers) });
   });
