@@ -51,8 +51,9 @@ export const proxy = () =>
     let permit: Permit;
     try {
       permit = await services.breakers.permit(key, p.breaker);
-    } catch {
+    } catch (err) {
       // As for databases: a breaker that cannot be asked does not stop traffic to a healthy origin.
+      warn('breaker unreachable', { metric: 'breaker_fail_open', target: key, error: String(err).slice(0, 200) });
       permit = { allowed: true, probe: false };
     }
     if (!permit.allowed) {
