@@ -8,6 +8,7 @@ import { parseBaseDomains } from './tenancy/host.js';
 import { DEFAULT_LOOKUP_BUDGET } from './tenancy/directory.js';
 import { keyRingVar } from './crypto/key-ring.js';
 import { checkMasterSecret } from './crypto/secret-box.js';
+import { checkProxyVars, PROXY_VARS } from './proxy/config.js';
 
 /** Bindings as declared in wrangler.toml (vars) and set as secrets. */
 export interface Env {
@@ -38,6 +39,15 @@ export interface Env {
   /** Longest a tenant database call may take, client and server side (default 5000 ms). */
   TENANT_QUERY_TIMEOUT_MS?: string;
   TENANT_LOOKUP_RATE?: string;
+  /** Proxy mode (src/proxy/config.ts, docs/proxy.md): JSON region → origin URL or `service:NAME`. */
+  ORIGINS?: string;
+  /** Proxy mode: path prefixes forwarded to the tenant's origin (`/app/,/v2/`). */
+  PROXY_PREFIXES?: string;
+  /** Proxy mode: the ES256 key ring signing tenant contexts (`kid:<base64url JWK>,...`). */
+  CONTEXT_SIGNING_KEY?: string;
+  ORIGIN_TIMEOUT_MS?: string;
+  /** An origin's breaker: `failures/windowSeconds/cooldownSeconds` (default 5/30/10). */
+  ORIGIN_BREAKER?: string;
 }
 
 const url = z.url({ protocol: /^(postgres|postgresql)$/ });
@@ -65,6 +75,7 @@ const ConfigSchema = z.object({
   TENANT_LOOKUP_RATE: z.coerce.number().min(0.1).max(10_000).default(DEFAULT_LOOKUP_BUDGET.perSecond),
   DO_JURISDICTIONS: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   QUOTA_LEASING: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  ...PROXY_VARS,
 });
 
 /** HS256 keys shorter than this are guessable offline from one token. */
@@ -83,6 +94,8 @@ export function parseConfig(env: Env): Config {
     const names = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${names}`);
   }
+  const proxy = checkProxyVars(r.data);
+  if (proxy) throw new Error(`invalid configuration: ${proxy}`);
   const { TENANT_BASE_DOMAINS, ...rest } = r.data;
   return { ...rest, baseDomains: parseBaseDomains(TENANT_BASE_DOMAINS) };
 }

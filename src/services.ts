@@ -15,6 +15,7 @@ import { GuardRateLimiter, type RateLimiter } from './quota/rate-limiter.js';
 import { LeasingRateLimiter } from './quota/leasing-limiter.js';
 import { BreakerGate } from './breaker/breaker-gate.js';
 import { controlAuditSink, type SecurityAuditSink } from './policy/security-audit.js';
+import { proxyServices, type ProxyServices } from './proxy/services.js';
 
 export interface Services {
   config: Config;
@@ -24,6 +25,7 @@ export interface Services {
   limiter: RateLimiter;
   breakers: BreakerGate;
   audit: SecurityAuditSink;
+  proxy: ProxyServices;
 }
 
 const built = new WeakMap<object, Services>();
@@ -50,6 +52,7 @@ export function routerServices(env: Env): Services {
     limiter: config.QUOTA_LEASING ? new LeasingRateLimiter(guard) : guard,
     breakers: new BreakerGate(env.CIRCUIT_BREAKER),
     audit: controlAuditSink(config.CONTROL_DATABASE_URL),
+    proxy: proxyServices(config, env),
   };
   built.set(env, services);
   return services;

@@ -48,6 +48,15 @@ export function checkPlacement(s: ControlServices, region: string, residency: st
   }
 }
 
+/** A dedicated proxy origin must be under a known jurisdiction that satisfies the residency (routers would refuse 451). */
+export function checkProxyOrigin(origin: { region: string } | null, residency: string | null): void {
+  if (!origin) return;
+  if (!jurisdictionOf(origin.region)) throw new AppError(422, 'UNKNOWN_REGION', `proxy origin region ${origin.region.slice(0, 64)} is not a known region`);
+  if (!satisfiesResidency(origin.region, residency)) {
+    throw new AppError(422, 'RESIDENCY_MISMATCH', `proxy origin region ${origin.region} is in ${jurisdictionOf(origin.region)}, which does not satisfy residency ${residency}`);
+  }
+}
+
 /** Inserts the tenant and its settings in one transaction, status `provisioning`. */
 export async function insertTenant(s: ControlServices, body: z.infer<typeof CreateTenantSchema>, baseDomains: string[]): Promise<string> {
   if (RESERVED_SLUGS.has(body.slug)) throw new AppError(422, 'SLUG_RESERVED', `${body.slug} is reserved`);

@@ -4,6 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { ISOLATIONS } from '../tenancy/tenant.js';
+import { isPrefix, parseTarget } from '../proxy/config.js';
 
 // `--` in positions 3-4 marks an ACE label (`xn--` punycode, look-alikes of other names): a slug
 // is shown as is, so it may not be one (also a CHECK in the database).
@@ -87,6 +88,17 @@ export const GeoPolicySchema = z.object({
 
 export const OverridesSchema = LimitsSchema.partial().openapi('Overrides');
 
+/** Proxy mode per tenant (docs/proxy.md): a dedicated origin and/or its own proxied prefixes. */
+export const ProxySettingsSchema = z.object({
+  origin: z.object({
+    url: z.string().max(500).refine((u) => typeof parseTarget(u) !== 'string', 'an http(s) URL without query or credentials, or service:NAME')
+      .openapi({ example: 'https://eu.app.acme.com' }),
+    region: z.string().min(1).max(64).openapi({ example: 'aws-eu-central-1', description: "The region whose jurisdiction the origin is under; must satisfy the tenant's residency" }),
+  }).strict().nullable().default(null).openapi({ description: "The tenant's dedicated origin; null: the router's origin of the tenant's region (ORIGINS)" }),
+  prefixes: z.array(z.string().refine(isPrefix, 'a path starting with /')).max(20).nullable().default(null)
+    .openapi({ description: "Path prefixes forwarded to the origin, replacing the router's PROXY_PREFIXES; [] forwards nothing; null: the router's" }),
+}).strict().openapi('ProxySettings');
+
 export const CreateTenantSchema = z.object({
   slug: z.string().regex(SLUG, 'a DNS label: a-z, 0-9 and -, 2-40 characters, no -- in positions 3-4'),
   name: z.string().min(1).max(200).optional(),
@@ -105,6 +117,7 @@ export const PatchTenantSchema = z.object({
   tier: z.string().regex(TEMPLATE_NAME).optional(),
   residency: z.enum(['EU', 'US', 'UK', 'APAC']).nullable().optional(),
   overrides: OverridesSchema.optional().openapi({ description: 'Replaces all overrides' }),
+  proxy: ProxySettingsSchema.nullable().optional().openapi({ description: 'Replaces the proxy settings; null removes them' }),
 }).strict().openapi('PatchTenant');
 
 export const TenantViewSchema = z.object({
@@ -126,6 +139,7 @@ export const TenantViewSchema = z.object({
     region: z.string(), strategy: z.enum(ISOLATIONS), schemaName: z.string().nullable(),
     databaseName: z.string().nullable(), externalRef: z.string().nullable(),
   }).nullable().openapi({ description: 'Where the rows live; the connection string is never returned' }),
+  proxy: ProxySettingsSchema.nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 }).openapi('Tenant');

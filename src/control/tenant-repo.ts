@@ -20,7 +20,8 @@ SELECT json_build_object(
   'geo', (SELECT json_build_object('allowCountries', g.allow_countries, 'blockCountries', g.block_countries,
             'ipAllow', g.ip_allow::text[]) FROM tenant_geo g WHERE g.tenant_id = t.id),
   'placement', (SELECT json_build_object('region', p.region, 'strategy', p.strategy, 'schemaName', p.schema_name,
-            'databaseName', p.database_name, 'externalRef', p.external_ref) FROM tenant_placements p WHERE p.tenant_id = t.id)
+            'databaseName', p.database_name, 'externalRef', p.external_ref) FROM tenant_placements p WHERE p.tenant_id = t.id),
+  'proxy', t.proxy
 ) AS tenant FROM tenants t `;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

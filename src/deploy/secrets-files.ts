@@ -17,6 +17,7 @@ export const envDir = (dir: string, env: string): string => join(dir, env);
 
 const ROUTER_VARS: Record<string, string> = {
   PLATFORM_JWT_SECRET: 'key ring <kid>:<secret>,… of platform tokens (HS256): the first entry signs, all verify',
+  CONTEXT_SIGNING_KEY: 'key ring <kid>:<base64url ES256 private JWK>,… signing proxied requests\' tenant contexts (published at /.well-known/jwks.json)',
   MASTER_KEY: 'key ring <kid>:<base64 32 bytes>,… sealing dedicated databases\' URLs: the SAME value as in control.env',
   CONTROL_DATABASE_URL: 'the router\'s role on the control database (control_router)',
   REGION_DATABASE_URLS: 'JSON: region -> the router\'s role (app_router) on that region\'s shared database',

@@ -6,7 +6,7 @@
  */
 import { knownRegions } from '../regions.js';
 import { CONTROL_ROUTER_ROLE, checkOwnerUrl, InputError, parseUrlMap, passwordOf, REGION_ROUTER_ROLE, withRole } from './database-urls.js';
-import { adminToken, masterKey, platformJwtSecret, rolePassword, type Randomness, type Rotatable } from './secret-values.js';
+import { adminToken, contextSigningKey, masterKey, platformJwtSecret, rolePassword, type Randomness, type Rotatable } from './secret-values.js';
 import { INPUT_VARS, REGION_PREFIX, regionVar } from './secrets-input.js';
 
 /** The operator's options to `npm run secrets`. */
@@ -69,6 +69,8 @@ export function planSecrets(input: SecretsInput, old: SecretsFiles, r: Randomnes
   d.control.ADMIN_TOKEN = generated(d, 'ADMIN_TOKEN', old.control.ADMIN_TOKEN, input.rotate.has('ADMIN_TOKEN'), () => adminToken(r));
   planDatabases(d, input, old, r);
   planServices(d, input, old);
+  // Proxy mode's context key (src/proxy/): the router's alone; origins get its public half from /.well-known/jwks.json.
+  d.router.CONTEXT_SIGNING_KEY = generated(d, 'CONTEXT_SIGNING_KEY', old.router.CONTEXT_SIGNING_KEY, input.rotate.has('CONTEXT_SIGNING_KEY'), (o) => contextSigningKey(r, o));
   keepUnknown(d, old.router, d.router, 'router.env');
   keepUnknown(d, old.control, d.control, 'control.env');
   return { files: { router: d.router, control: d.control }, report: d.report, missing: d.missing };

@@ -2,7 +2,7 @@
  * The edge router. The whole request path, top to bottom:
  *
  *   requestContext → observe → services → readyz → securityAudit → resolveTenant → authenticate
- *     → residency → quota → breaker → the caller's routes
+ *     → residency → quota → proxy → breaker → the caller's routes
  *
  * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
  * but nothing about it is told before the token is: resolveTenant finds the tenant silently, and
@@ -10,7 +10,9 @@
  * refuses a suspended or not-yet-ready tenant. Policy comes after authentication too, so that an
  * anonymous caller learns nothing about a tenant's state, geo rules or residency; on the shared
  * API host every token refused before that point gets one and the same answer. Quota comes after
- * policy so that refused requests do not spend the tenant's budget, and the breaker last, right
+ * policy so that refused requests do not spend the tenant's budget. proxy forwards the paths under
+ * the proxied prefixes to the tenant's region-pinned origin with a signed tenant context (each
+ * origin has its breaker), so a database outage never refuses them; the breaker comes last, right
  * before the database. securityAudit wraps the steps that refuse: it sees their refusals and
  * records the ones an operator must find later (tenant mismatch, residency violation) in the
  * audit log. observe wraps it all: it takes up the caller's trace, and writes the
@@ -35,6 +37,7 @@ import { authenticate } from '../middleware/authenticate.js';
 import { residency } from '../middleware/residency.js';
 import { quota } from '../middleware/quota.js';
 import { breaker } from '../middleware/breaker.js';
+import { contextJwks, proxy } from '../proxy/index.js';
 import { routerServices } from '../services.js';
 import { mountRoutes, type TenantRouterOptions } from './options.js';
 import { failModeFunction, weightFunction } from './route-table.js';
@@ -55,14 +58,16 @@ export function createTenantRouter(opts: TenantRouterOptions): Hono<AppEnv> {
   app.use(services(opts.services ?? routerServices));
   // Readiness: the control database, the L2 cache, each region's breaker.
   app.get('/readyz', readyz());
+  // The public keys of the signed tenant context that proxied requests carry (API host only).
+  app.get('/.well-known/jwks.json', contextJwks());
   app.use(securityAudit());
   app.use(timed('tenant', resolveTenant()));
   app.use(timed('auth', authenticate()));
   app.use(timed('policy', residency()));
   app.use(timed('quota', quota({ weight, failMode })));
+  // Proxied prefixes leave here for the tenant's origin (its own breaker, not the database's).
+  app.use(timed('proxy', proxy()));
   app.use(timed('breaker', breaker()));
-  // Route-level steps that need the whole pipeline behind them (a proxy to the tenant's origin)
-  // belong here: after the breaker, before the caller's routes.
 
   mountRoutes(app, opts.routes);
   return app;

@@ -20,7 +20,8 @@ SELECT json_build_object(
             'ipAllow', g.ip_allow::text[]) FROM tenant_geo g WHERE g.tenant_id = t.id),
   'placement', (SELECT json_build_object('region', p.region, 'strategy', p.strategy, 'schemaName', p.schema_name,
             'roleName', p.role_name, 'databaseName', p.database_name, 'connectionSecret', p.connection_secret)
-            FROM tenant_placements p WHERE p.tenant_id = t.id)
+            FROM tenant_placements p WHERE p.tenant_id = t.id),
+  'proxy', t.proxy
 ) AS tenant
 FROM tenants t JOIN tiers tr ON tr.name = t.tier
 WHERE t.status <> 'deleting' AND `;

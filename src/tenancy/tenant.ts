@@ -18,6 +18,12 @@ export const TierSchema = z.object({
   breaker_cooldown_seconds: z.number().int().positive(),
 }).loose();
 
+/** A tenant's proxy settings as the router reads them (the admin API validates them on the way in). */
+export const ProxySettingsRecord = z.object({
+  origin: z.object({ url: z.string(), region: z.string() }).nullable().default(null),
+  prefixes: z.array(z.string()).nullable().default(null),
+});
+
 export const TenantSchema = z.object({
   id: z.uuid(),
   slug: z.string(),
@@ -50,6 +56,12 @@ export const TenantSchema = z.object({
     databaseName: z.string().nullable(),
     connectionSecret: z.string().nullable(),
   }).nullable(),
+  /**
+   * Proxy mode settings of the tenant (src/proxy/, migration 0010); null: the router's own. The
+   * default lets records cached before the field existed parse (as "no settings"), so the L2 key
+   * version did not need a bump.
+   */
+  proxy: ProxySettingsRecord.nullable().default(null),
 });
 
 export type Tenant = z.infer<typeof TenantSchema>;

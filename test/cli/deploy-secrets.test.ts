@@ -14,6 +14,8 @@ import { newKid, ringKids } from '../../src/deploy/key-ring.js';
 import { planSecrets, type SecretsInput } from '../../src/deploy/secrets-plan.js';
 import { secretsInput } from '../../src/deploy/secrets-input.js';
 import type { Randomness } from '../../src/deploy/secret-values.js';
+import { importJWK, jwtVerify, SignJWT } from 'jose';
+import { parseSigningKeys } from '../../src/proxy/signing-keys.js';
 import { ROOT } from './support.js';
 
 /** Deterministic randomness: each call's bytes differ (a counter from `seed`), on a fixed day. */
@@ -76,6 +78,22 @@ describe('planSecrets', () => {
     expect(report).toContain('rotated   MASTER_KEY');
   });
 
+  it('generates CONTEXT_SIGNING_KEY as a ring of ES256 private JWKs that sign what their public halves verify; --rotate keeps the old key', async () => {
+    const first = planSecrets(FULL, none, counter());
+    const parsed = parseSigningKeys(first.files.router.CONTEXT_SIGNING_KEY!);
+    if (!parsed.ok) throw new Error(parsed.error);
+    expect(parsed.ring.current).toBe('k20261202');
+    const jwk = parsed.ring.keys.get('k20261202')!;
+    const jwt = await new SignJWT({ tid: 't' }).setProtectedHeader({ alg: 'ES256' }).sign(await importJWK(jwk, 'ES256'));
+    const { payload } = await jwtVerify(jwt, await importJWK({ kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y }, 'ES256'));
+    expect(payload.tid).toBe('t');
+    expect(first.files.control.CONTEXT_SIGNING_KEY).toBeUndefined();
+    const { files } = planSecrets({ regions: {}, rotate: new Set(['CONTEXT_SIGNING_KEY']) }, first.files, counter(undefined, 100));
+    expect(ringKids(files.router.CONTEXT_SIGNING_KEY)).toEqual(['k20261202-2', 'k20261202']);
+    expect(files.router.CONTEXT_SIGNING_KEY!.endsWith(`,${first.files.router.CONTEXT_SIGNING_KEY}`)).toBe(true);
+    expect({ ...files.router, CONTEXT_SIGNING_KEY: '' }).toEqual({ ...first.files.router, CONTEXT_SIGNING_KEY: '' });
+  });
+
   it('--rotate ROUTER_PASSWORDS gives the router roles new passwords on the same hosts, owners untouched', () => {
     const first = planSecrets(FULL, none, counter());
     const { files } = planSecrets({ regions: {}, rotate: new Set(['ROUTER_PASSWORDS']) }, first.files, counter('2026-12-03T00:00:00Z', 100));
@@ -101,7 +119,7 @@ describe('planSecrets', () => {
     const { missing, files } = planSecrets({ regions: {}, rotate: new Set() }, none, counter());
     expect(missing).toEqual(['CONTROL_DATABASE_URL (SECRETS_CONTROL_OWNER_URL)', 'REGION_ADMIN_URLS (SECRETS_REGION_<REGION>, as SECRETS_REGION_AWS_EU_CENTRAL_1)',
       'NEON_API_KEY (SECRETS_NEON_API_KEY)', 'CLOUDFLARE_API_TOKEN (SECRETS_CLOUDFLARE_API_TOKEN)']);
-    expect(Object.keys(files.router).sort()).toEqual(['MASTER_KEY', 'PLATFORM_JWT_SECRET']);
+    expect(Object.keys(files.router).sort()).toEqual(['CONTEXT_SIGNING_KEY', 'MASTER_KEY', 'PLATFORM_JWT_SECRET']);
   });
 
   it('refuses bad input with one sentence', () => {
@@ -181,7 +199,7 @@ describe('npm run secrets', () => {
     const control = readFileSync(join(dir, 'staging/control.env'), 'utf8');
     for (const f of ['router.env', 'control.env']) expect(statSync(join(dir, 'staging', f)).mode & 0o777).toBe(0o600);
     const values = { ...parseEnvFile(router), ...parseEnvFile(control) };
-    expect(Object.keys(parseEnvFile(router)).sort()).toEqual(['CONTROL_DATABASE_URL', 'MASTER_KEY', 'PLATFORM_JWT_SECRET', 'REGION_DATABASE_URLS', 'UPSTASH_REDIS_REST_TOKEN', 'UPSTASH_REDIS_REST_URL']);
+    expect(Object.keys(parseEnvFile(router)).sort()).toEqual(['CONTEXT_SIGNING_KEY', 'CONTROL_DATABASE_URL', 'MASTER_KEY', 'PLATFORM_JWT_SECRET', 'REGION_DATABASE_URLS', 'UPSTASH_REDIS_REST_TOKEN', 'UPSTASH_REDIS_REST_URL']);
     expect(Object.keys(parseEnvFile(control)).sort()).toEqual(['ADMIN_TOKEN', 'CLOUDFLARE_API_TOKEN', 'CONTROL_DATABASE_URL', 'MASTER_KEY', 'NEON_API_KEY', 'REGION_ADMIN_URLS', 'UPSTASH_REDIS_REST_TOKEN', 'UPSTASH_REDIS_REST_URL']);
     for (const v of [...Object.values(values), new URL(parseEnvFile(router).CONTROL_DATABASE_URL!).password]) {
       expect(r.stdout + r.stderr).not.toContain(v);
@@ -203,7 +221,7 @@ describe('npm run secrets', () => {
     expect(noEnv.stderr.trim()).toBe('secrets are per environment: pass --env staging or --env production');
     const badRotate = run(dir, ['--env', 'production', '--rotate', 'NEON_API_KEY']);
     expect(badRotate.status).toBe(2);
-    expect(badRotate.stderr.trim()).toBe('--rotate takes MASTER_KEY, PLATFORM_JWT_SECRET, ADMIN_TOKEN, ROUTER_PASSWORDS (the value given is none of them)');
+    expect(badRotate.stderr.trim()).toBe('--rotate takes MASTER_KEY, PLATFORM_JWT_SECRET, CONTEXT_SIGNING_KEY, ADMIN_TOKEN, ROUTER_PASSWORDS (the value given is none of them)');
     expect(() => statSync(dir)).toThrow();
   });
 

@@ -33,6 +33,8 @@ import { startFaultServer } from './faults.js';
 import { startNeonApi } from './neon-api.js';
 import { startCloudflareApi } from './cloudflare-api.js';
 import { signPlatformToken, type PlatformSigner } from './token.js';
+import { startOrigins } from './origins.js';
+import { contextSigningKey } from '../../src/deploy/secret-values.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const mode = process.argv[2] ?? 'services';
@@ -126,6 +128,12 @@ async function main() {
   const masterKey = `${STACK_KID}:${randomBytes(32).toString('base64')}`;
   const routerPort = Number(process.env.ROUTER_PORT ?? 8787);
   const platform = { issuer: 'https://platform.tenant-router.local', audience: 'tenant-router', kid: STACK_KID, secret: randomBytes(32).toString('hex') };
+  // Proxy mode: one tenant origin per region of the demo (src/proxy/, docs/proxy.md); under
+  // `start` they fetch the router's JWKS from its API host, in the tests the tests hand it to them.
+  const origins = await startOrigins(['aws-us-east-2', 'aws-eu-central-1'],
+    mode === 'start' ? { url: `http://127.0.0.1:${routerPort}/.well-known/jwks.json`, host: `api.localhost:${routerPort}` } : null);
+  closers.unshift(async () => { await Promise.all(Object.values(origins).map((o) => o.close())); });
+  log(`origins: ${Object.values(origins).map((o) => `${o.region}=${o.url}`).join(' ')}`);
   const routerEnv: Record<string, string> = {
     TENANT_BASE_DOMAINS: 'localhost,example.com',
     PLATFORM_ISSUER: platform.issuer,
@@ -137,6 +145,11 @@ async function main() {
     NEON_LOCAL_ENDPOINT: neon.url,
     // workerd has no Durable Object jurisdictions ("not implemented in workerd"); production keeps them on.
     DO_JURISDICTIONS: 'false',
+    ORIGINS: JSON.stringify(Object.fromEntries(Object.values(origins).map((o) => [o.region, o.url]))),
+    PROXY_PREFIXES: '/app/',
+    CONTEXT_SIGNING_KEY: contextSigningKey({ bytes: (n) => randomBytes(n), now: () => new Date() }),
+    // Small, so that the tests see an origin's breaker open and close again quickly.
+    ORIGIN_BREAKER: '3/30/2',
     ...(upstash ? { UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token } : {}),
     ...prefixed('STACK_ROUTER_'),
   };
@@ -203,6 +216,7 @@ async function main() {
     neonApi: { url: neonApi.url, apiKey: neonApi.apiKey, orgId: neonApi.orgId, regionProjects: neonApi.regionProjects },
     cloudflare: { url: cloudflare.url, hooks: cloudflare.hooks, token: cloudflare.token, zoneId: cloudflare.zoneId, cnameTarget: cloudflare.cnameTarget },
     upstash,
+    origins: Object.fromEntries(Object.values(origins).map((o) => [o.region, { url: o.url }])),
     jwks: { url: jwks.url, idps: jwks.idps },
     platform,
     regions: Object.fromEntries(REGIONS.map((r) => [r, {
@@ -237,6 +251,12 @@ function printWelcome(router: string, port: number, tenants: Record<string, Seed
     lines.push(`curl -H "Authorization: Bearer ${token}" -H 'content-type: application/json' -d '{"title":"Song","artist":"Band","durationMs":180000}' http://${t.slug}.localhost:${port}/api/v1/tracks`);
     for (const d of t.domains) lines.push(`curl -H "Host: ${d}" -H "Authorization: Bearer ${token}" http://127.0.0.1:${port}/api/v1/tracks`);
     lines.push('');
+  }
+  const acme = tenants.acme;
+  if (acme) {
+    lines.push(`# proxy mode: /app/ goes to the tenant region's origin, with a signed X-Tenant-Context (docs/proxy.md)`);
+    lines.push(`curl -H "Authorization: Bearer ${signPlatformToken(platform, acme.id, 24 * 3600)}" http://acme.localhost:${port}/app/hello`);
+    lines.push(`curl http://api.localhost:${port}/.well-known/jwks.json`, '');
   }
   lines.push(`A fresh token: npm run -s token -- <slug>`);
   console.log(lines.join('\n'));

@@ -11,6 +11,8 @@ export interface Stack {
   /** The Cloudflare API v4 stand-in (custom hostnames); `hooks` is its test-hook base (`/_dns`, `/_test`). */
   cloudflare: { url: string; hooks: string; token: string; zoneId: string; cnameTarget: string };
   upstash: { url: string; token: string } | null;
+  /** Proxy mode's tenant origins (test/harness/origins.ts), by region; their control routes are under `/_origin/`. */
+  origins: Record<string, { url: string }>;
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
   /** The current key of the router's PLATFORM_JWT_SECRET ring (`kid:secret`) and its id. */
   platform: { issuer: string; audience: string; kid: string; secret: string };

@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import type { ControlAppEnv } from '../app-env.js';
 import { deleteTenant, findArchived } from '../deletion.js';
 import { toColumns } from '../limits.js';
-import { checkPlacement, insertTenant, migrateTenant, requireTenant, setSuspended } from '../lifecycle.js';
+import { checkPlacement, checkProxyOrigin, insertTenant, migrateTenant, requireTenant, setSuspended } from '../lifecycle.js';
 import { audit } from '../middleware.js';
 import { commitAndInvalidate } from '../outbox.js';
 import { provisionTenant, provisionWithin } from '../provisioning.js';
@@ -63,7 +63,7 @@ tenants.openapi(createRoute({
 
 tenants.openapi(createRoute({
   method: 'patch', path: '/{id}', tags, operationId: 'updateTenant',
-  summary: 'Change name, tier, residency or overrides (If-Match: only at that version)',
+  summary: 'Change name, tier, residency, overrides or proxy settings (If-Match: only at that version)',
   request: { params: TenantRefParam, headers: IfMatchHeader, body: jsonBody(PatchTenantSchema) },
   responses: { 200: one('The changed tenant, with its new ETag'), ...ERRORS, ...NOT_FOUND, ...PRECONDITION, ...UNPROCESSABLE },
 }), async (c) => {
@@ -74,13 +74,17 @@ tenants.openapi(createRoute({
   if (body.tier && !(await findTemplate(s.sql, body.tier))) throw new AppError(422, 'TEMPLATE_NOT_FOUND', `no tier or template ${body.tier}`);
   const residency = body.residency === undefined ? t.residency : body.residency;
   checkPlacement(s, t.region, residency);
+  const proxy = body.proxy === undefined ? t.proxy : body.proxy;
+  checkProxyOrigin(proxy?.origin ?? null, residency);
   // With If-Match, conditional in the UPDATE itself: a change committed since the version the
   // caller read makes it change nothing, never overwrite. Without, the last write wins.
   const [changed] = await commitAndInvalidate(s, [s.sql.query(
     `UPDATE tenants SET name = coalesce($2, name), tier = coalesce($3, tier), residency = $4,
-       overrides = coalesce($5::jsonb, overrides), version = version + 1, updated_at = now()
+       overrides = coalesce($5::jsonb, overrides), proxy = CASE WHEN $7::boolean THEN $8::jsonb ELSE proxy END,
+       version = version + 1, updated_at = now()
      WHERE id = $1 AND ($6::bigint IS NULL OR version = $6) RETURNING version`,
-    [t.id, body.name ?? null, body.tier ?? null, residency, body.overrides ? JSON.stringify(toColumns(body.overrides)) : null, ifVersion])], lookupKeys(t)) as unknown[][];
+    [t.id, body.name ?? null, body.tier ?? null, residency, body.overrides ? JSON.stringify(toColumns(body.overrides)) : null, ifVersion,
+      body.proxy !== undefined, body.proxy ? JSON.stringify(body.proxy) : null])], lookupKeys(t)) as unknown[][];
   if (!changed || changed.length === 0) {
     const now = await requireTenant(s, t.id);
     throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${now.version}, not ${ifVersion}: nothing was changed`);
