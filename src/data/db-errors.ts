@@ -34,8 +34,8 @@ export function toAppError(err: unknown): AppError {
     if (code === '23505') return new AppError(409, 'BAD_REQUEST', 'conflicts with an existing record');
     if (code.startsWith('22') || code.startsWith('23')) return new AppError(400, 'BAD_REQUEST', 'value rejected by the database');
     // 57014 covers the statement timeout and a request whose deadline passed before it ran;
-    // 55P03 a lock wait that ran out of that time.
-    if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '53300' || code === '53400') return unavailable();
+    // 55P03 a lock wait that ran out of that time; 25P03 a session idle in its transaction too long.
+    if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '25P03' || code === '53300' || code === '53400') return unavailable();
     // The tenant's own database is gone: it was deleted and a router still held it for at most
     // its L1 TTL. Not found (as the fence says for shared databases), and no breaker failure.
     if (code === '3D000') return new AppError(404, 'TENANT_NOT_FOUND', 'tenant no longer exists');

@@ -126,7 +126,8 @@ export class TenantDataRouter {
       },
       batch: batch as TenantDb['batch'],
       transaction: async <R>(fn: (tx: TenantTx) => Promise<R>, options?: TransactionOptions) => {
-        const limit = Math.min(this.maxTransactions, (this.opts.transactionLimit ?? ((x: Tenant) => tierConnectionLimit(x.tier)))(tenant));
+        const own = (this.opts.transactionLimit ?? ((x: Tenant) => tierConnectionLimit(x.tier)))(tenant);
+        const limit = Number.isNaN(own) ? this.maxTransactions : Math.min(this.maxTransactions, Math.max(0, own));
         const release = this.slots.take(tenant.id, limit);
         if (!release) throw new AppError(429, 'CONCURRENCY_LIMIT', 'too many open transactions for this tenant', { 'Retry-After': '1' });
         try {

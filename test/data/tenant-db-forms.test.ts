@@ -5,8 +5,10 @@
  * batch and one WebSocket session per transaction, timeouts on both sides, the per-tenant bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importMasterKey } from '../../src/crypto/secret-box.js';
+import { importMasterKey, open } from '../../src/crypto/secret-box.js';
 import { StatementRefused } from '../../src/data/db-errors.js';
+import { interactive } from '../../src/data/interactive.js';
+import { tenantSetup } from '../../src/data/setup.js';
 import { TenantDataRouter, type DataRouterOptions } from '../../src/data/tenant-db.js';
 import { AppError } from '../../src/errors.js';
 import { LocalProvisioner } from '../../src/provisioning/local-provisioner.js';
@@ -163,8 +165,23 @@ describe('transaction', () => {
     }
   });
 
+  it("is bounded by the server alone too: a statement at statement_timeout, a quiet session at idle_in_transaction_session_timeout", async () => {
+    const url = await open(await importMasterKey(stack.routerEnv.MASTER_KEY!), placement.connectionSecret!, tenant.id);
+    const setup = (o: { timeoutMs: number; idleMs: number }) => tenantSetup({ tenantId: tenant.id, schema: 'public', role: null, check: false, deadline: new Date(Date.now() + 10_000), ...o });
+    // The client would wait 10 s; the server stops each at 300 ms.
+    const t0 = Date.now();
+    const slow = await refusal(interactive({ url, setup: setup({ timeoutMs: 300, idleMs: 10_000 }), totalMs: 10_000 }, (tx) => tx.query('SELECT pg_sleep(3)')));
+    expect([slow.status, slow.code]).toEqual([503, 'UPSTREAM_UNAVAILABLE']);
+    const quiet = await refusal(interactive({ url, setup: setup({ timeoutMs: 10_000, idleMs: 300 }), totalMs: 10_000 }, async (tx) => {
+      await new Promise((r) => setTimeout(r, 1_000));
+      return tx.query('SELECT 1');
+    }));
+    expect([quiet.status, quiet.code]).toEqual([503, 'UPSTREAM_UNAVAILABLE']);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+  });
+
   it('holds at most maxTransactions open per tenant (or its own lower limit), refusing more with 429', async () => {
-    for (const [opts, allowed] of [[{ maxTransactions: 2 }, 2], [{ transactionLimit: () => 1 }, 1]] as const) {
+    for (const [opts, allowed] of [[{ maxTransactions: 2 }, 2], [{ transactionLimit: () => 1 }, 1], [{ transactionLimit: () => Number.NaN, maxTransactions: 1 }, 1]] as const) {
       const r = router(opts);
       let release!: () => void;
       const gate = new Promise<void>((resolve) => { release = resolve; });
