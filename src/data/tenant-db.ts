@@ -12,14 +12,14 @@
  * transaction), and the server refuses to start a transaction after the same deadline and stops
  * any statement at it.
  */
-import { neon } from '@neondatabase/serverless';
 import { open, UnknownKeyError, type MasterKeys } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import type { Tenant } from '../tenancy/tenant.js';
-import { StatementRefused, toAppError } from './db-errors.js';
+import { StatementRefused } from './db-errors.js';
+import { httpBatch } from './http-batch.js';
 import { beginStatement, interactive, type TenantTx, type TransactionOptions } from './interactive.js';
 import { tenantSetup } from './setup.js';
-import { batchRefusal, statementRefusal } from './statement-guard.js';
+import { batchRefusal } from './statement-guard.js';
 import { tierConnectionLimit, TransactionSlots } from './tx-slots.js';
 
 export type { IsolationLevel, TenantTx, TransactionOptions } from './interactive.js';
@@ -107,20 +107,12 @@ export class TenantDataRouter {
       beginStatement(options);
       if (statements.length === 0) return [];
       const { t, setup, passed } = await open(this.timeoutMs, false);
-      const sql = neon(t.url);
-      try {
-        const [, ...results] = await sql.transaction([sql.query(setup.text, setup.params), ...statements.map((s) => sql.query(s.text, s.params ?? []))],
-          { isolationLevel: options.isolationLevel, readOnly: options.readOnly, fetchOptions: { signal: AbortSignal.timeout(this.timeoutMs) } });
-        passed();
-        return results as unknown[][];
-      } catch (err) {
-        throw toAppError(err);
-      }
+      const results = await httpBatch(t.url, setup, statements, options, this.timeoutMs);
+      passed();
+      return results;
     };
     return {
       query: async <T>(text: string, params: unknown[] = []) => {
-        const why = statementRefusal(text);
-        if (why) throw new StatementRefused(why);
         const [rows] = await batch([{ text, params }]);
         return rows as T[];
       },
