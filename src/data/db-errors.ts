@@ -7,6 +7,17 @@
 import { AppError } from '../errors.js';
 import { SQLSTATE_FENCED, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
 
+/**
+ * A statement the handle will not send (statement-guard.ts) or a handle used wrongly: a bug in the
+ * application's code, not the caller's request, so a 500 whose reason goes to the log only.
+ */
+export class StatementRefused extends AppError {
+  constructor(readonly reason: string) {
+    super(500, 'INTERNAL', 'internal error');
+    console.error(JSON.stringify({ level: 'error', msg: 'tenant statement refused', reason }));
+  }
+}
+
 /** Maps an error from `@neondatabase/serverless` to an AppError. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -18,11 +29,13 @@ export function toAppError(err: unknown): AppError {
       log('tenant database role is not safe to serve', code, err);
       return unavailable('tenant database role is not safe to serve');
     }
+    // A serialization failure or a deadlock: the transaction lost a race; the client may retry.
+    if (code === '40001' || code === '40P01') return new AppError(409, 'BAD_REQUEST', 'conflicts with a concurrent change; retry', { 'Retry-After': '1' });
     if (code === '23505') return new AppError(409, 'BAD_REQUEST', 'conflicts with an existing record');
     if (code.startsWith('22') || code.startsWith('23')) return new AppError(400, 'BAD_REQUEST', 'value rejected by the database');
     // 57014 covers the statement timeout and a request whose deadline passed before it ran;
-    // 55P03 a lock wait that ran out of that time.
-    if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '53300' || code === '53400') return unavailable();
+    // 55P03 a lock wait that ran out of that time; 25P03 a session idle in its transaction too long.
+    if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '25P03' || code === '53300' || code === '53400') return unavailable();
     // The tenant's own database is gone: it was deleted and a router still held it for at most
     // its L1 TTL. Not found (as the fence says for shared databases), and no breaker failure.
     if (code === '3D000') return new AppError(404, 'TENANT_NOT_FOUND', 'tenant no longer exists');

@@ -2,8 +2,8 @@
  * The first statement of every tenant transaction (pure). `router.enter` comes first in the
  * target list, so it runs as the router's login role, before `role` changes (schema tenants), and
  * a fenced, late or unsafe target is refused before anything else happens. The rest is
- * transaction-local: the server-side statement timeout, the search path, the tenant setting.
- * Names travel as bound parameters; nothing is spliced into the SQL.
+ * transaction-local: the server-side timeouts, the search path (the one schema, then pg_temp),
+ * the tenant setting. The same statement opens a `query`, a `batch` and a `transaction`. Values travel as bound parameters; nothing is spliced into the SQL.
  */
 
 export interface SetupInput {
@@ -18,13 +18,15 @@ export interface SetupInput {
   timeoutMs: number;
   /** Whether `enter` also checks that the serving role cannot bypass row-level security. */
   check: boolean;
+  /**
+   * Interactive transactions: idle_in_transaction_session_timeout, in milliseconds, so the server
+   * ends a session whose client went quiet inside the transaction.
+   */
+  idleMs?: number;
   /** The request's W3C trace id: the session's application_name says it (pg_stat_activity, logs with %a). */
   traceId?: string;
 }
 
-const ENTER = 'router.enter($1, $2, $3)';
-const BASE = `SELECT ${ENTER}, set_config('statement_timeout', $4, true), set_config('search_path', $5, true), set_config('app.tenant_id', $6, true), set_config('application_name', $7, true)`;
-const AS_ROLE = `SELECT ${ENTER}, set_config('statement_timeout', $4, true), set_config('role', $5, true), set_config('search_path', $6, true), set_config('app.tenant_id', $7, true), set_config('application_name', $8, true)`;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 
 /** `tenant-router` and, when there is one, the trace: `tenant-router trace=<32 hex>` (63 bytes at most, as PostgreSQL keeps). */
@@ -32,8 +34,19 @@ const applicationName = (traceId?: string) => (traceId && TRACE_ID.test(traceId)
 
 /** The setup statement and its parameters. */
 export function tenantSetup(i: SetupInput): { text: string; params: unknown[] } {
-  const head = [i.tenantId, i.deadline.toISOString(), i.check ? 'true' : 'false', String(Math.max(1, Math.trunc(i.timeoutMs)))];
-  return i.role
-    ? { text: AS_ROLE, params: [...head, i.role, i.schema, i.tenantId, applicationName(i.traceId)] }
-    : { text: BASE, params: [...head, i.schema, i.tenantId, applicationName(i.traceId)] };
+  const ms = (v: number) => String(Math.max(1, Math.trunc(v)));
+  // pg_temp last: a temporary table left in a pooled session by anyone can never shadow the tenant's tables.
+  const settings: [string, string][] = [
+    ['statement_timeout', ms(i.timeoutMs)],
+    ...(i.idleMs === undefined ? [] : [['idle_in_transaction_session_timeout', ms(i.idleMs)] as [string, string]]),
+    ...(i.role ? [['role', i.role] as [string, string]] : []),
+    ['search_path', `${i.schema}, pg_temp`],
+    ['app.tenant_id', i.tenantId],
+    ['application_name', applicationName(i.traceId)],
+  ];
+  const calls = settings.map(([name], k) => `set_config('${name}', $${k + 4}, true)`);
+  return {
+    text: `SELECT router.enter($1, $2, $3), ${calls.join(', ')}`,
+    params: [i.tenantId, i.deadline.toISOString(), i.check ? 'true' : 'false', ...settings.map(([, v]) => v)],
+  };
 }

@@ -1,21 +1,40 @@
 /**
  * Per-request database access for a tenant, on its region-pinned Postgres, with its isolation
- * applied. The setup (`router.enter` + isolation, see setup.ts) and the query travel together in
- * one `transaction()` batch: one HTTP round trip, and `set_config(..., true)` is
- * transaction-local, so nothing leaks into a pooled connection. Every call is bounded in time on
- * both sides: the fetch is aborted after `queryTimeoutMs`, and the server refuses to start a
- * transaction after the same deadline and stops the statement at it.
+ * applied. Every call is one transaction whose first statement is the setup (`router.enter` +
+ * isolation, see setup.ts), with `set_config(..., true)`: transaction-local, so nothing leaks into
+ * a pooled connection.
+ * - `query`: setup and statement in one `transaction()` batch over HTTP, one round trip;
+ * - `batch`: setup and several statements in one such batch, still one round trip, all or nothing;
+ * - `transaction`: interactive, over a WebSocket `Client` made and closed within the call
+ *   (interactive.ts), at most `maxTransactions` open per tenant in this isolate.
+ * Statements pass the statement guard first (statement-guard.ts). Every call is bounded in time on
+ * both sides: the client gives up after `queryTimeoutMs` (`transactionTimeoutMs` for a whole
+ * transaction), and the server refuses to start a transaction after the same deadline and stops
+ * any statement at it.
  */
-import { neon } from '@neondatabase/serverless';
 import { open, UnknownKeyError, type MasterKeys } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
 import type { Tenant } from '../tenancy/tenant.js';
-import { toAppError } from './db-errors.js';
+import { StatementRefused } from './db-errors.js';
+import { httpBatch } from './http-batch.js';
+import { beginStatement, interactive, type TenantTx, type TransactionOptions } from './interactive.js';
 import { tenantSetup } from './setup.js';
+import { batchRefusal } from './statement-guard.js';
+import { tierConnectionLimit, TransactionSlots } from './tx-slots.js';
 
+export type { IsolationLevel, TenantTx, TransactionOptions } from './interactive.js';
+
+/** One statement of a batch. */
+export interface Statement { text: string; params?: unknown[] }
+
+/** The tenant's database, as the application sees it (`c.var.db`). */
 export interface TenantDb {
   /** Runs one statement for the tenant; rows as objects. */
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Runs the statements in one non-interactive transaction (one round trip); each one's rows, in order. All or nothing. */
+  batch<T = Record<string, unknown>>(statements: readonly Statement[], options?: TransactionOptions): Promise<T[][]>;
+  /** Runs `fn` in one interactive transaction: committed when it resolves, rolled back when it throws. */
+  transaction<R>(fn: (tx: TenantTx) => Promise<R>, options?: TransactionOptions): Promise<R>;
 }
 
 const IDENT = /^t_[0-9a-f]{32}$/;
@@ -32,7 +51,16 @@ export interface DataRouterOptions {
   masterKey: Promise<MasterKeys>;
   /** Upper bound of one tenant call, client and server side (default 5000 ms). */
   queryTimeoutMs?: number;
+  /** Upper bound of one interactive transaction, connecting included (default: queryTimeoutMs). */
+  transactionTimeoutMs?: number;
+  /** Interactive transactions one tenant may hold open at once in this isolate (default 5). */
+  maxTransactions?: number;
+  /** The tenant's own bound on open transactions (default: its tier's connection_limit); the lower bound wins. */
+  transactionLimit?: (tenant: Tenant) => number;
 }
+
+/** Default of `maxTransactions`: Workers allow six open connections per request, and a tenant's transactions share an isolate. */
+export const DEFAULT_MAX_TRANSACTIONS = 5;
 
 /** Opens tenant databases: shared regional databases for `row`/`schema`, the tenant's own for `database`. */
 export class TenantDataRouter {
@@ -42,32 +70,65 @@ export class TenantDataRouter {
   // Connection URLs whose role passed router.enter's safety check in this isolate.
   private readonly checked = new Set<string>();
   private readonly timeoutMs: number;
+  private readonly txTimeoutMs: number;
+  private readonly maxTransactions: number;
+  private readonly slots = new TransactionSlots();
 
   constructor(private readonly opts: DataRouterOptions) {
     this.timeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
-    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 1) throw new Error('queryTimeoutMs must be a positive integer');
+    this.txTimeoutMs = opts.transactionTimeoutMs ?? this.timeoutMs;
+    this.maxTransactions = opts.maxTransactions ?? DEFAULT_MAX_TRANSACTIONS;
+    for (const [name, v] of [['queryTimeoutMs', this.timeoutMs], ['transactionTimeoutMs', this.txTimeoutMs], ['maxTransactions', this.maxTransactions]] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+    }
   }
 
-  /** A database handle for `tenant`; no I/O until the first query. `traceId` names the request in the session (application_name). */
+  /** Interactive transactions `tenantId` holds open in this isolate now. */
+  openTransactions(tenantId: string): number {
+    return this.slots.count(tenantId);
+  }
+
+  /** A database handle for `tenant`; no I/O until the first call. `traceId` names the request in the session (application_name). */
   for(tenant: Tenant, ctx: { traceId?: string } = {}): TenantDb {
     let target: Promise<Target> | undefined;
+    const open = async (timeoutMs: number, idle: boolean) => {
+      target ??= this.target(tenant);
+      const t = await target;
+      const check = !this.checked.has(t.url);
+      const setup = tenantSetup({
+        tenantId: tenant.id, schema: t.schema, role: t.role, check, traceId: ctx.traceId,
+        deadline: new Date(Date.now() + timeoutMs), timeoutMs, idleMs: idle ? timeoutMs : undefined,
+      });
+      return { t, setup, passed: () => { if (check) remember(this.checked, t.url); } };
+    };
+    const batch = async (statements: readonly Statement[], options: TransactionOptions = {}): Promise<unknown[][]> => {
+      const why = batchRefusal(statements);
+      if (why) throw new StatementRefused(why);
+      beginStatement(options);
+      if (statements.length === 0) return [];
+      const { t, setup, passed } = await open(this.timeoutMs, false);
+      const results = await httpBatch(t.url, setup, statements, options, this.timeoutMs);
+      passed();
+      return results;
+    };
     return {
       query: async <T>(text: string, params: unknown[] = []) => {
-        target ??= this.target(tenant);
-        const t = await target;
-        const check = !this.checked.has(t.url);
-        const setup = tenantSetup({
-          tenantId: tenant.id, schema: t.schema, role: t.role, check,
-          deadline: new Date(Date.now() + this.timeoutMs), timeoutMs: this.timeoutMs, traceId: ctx.traceId,
-        });
-        const sql = neon(t.url);
+        const [rows] = await batch([{ text, params }]);
+        return rows as T[];
+      },
+      batch: batch as TenantDb['batch'],
+      transaction: async <R>(fn: (tx: TenantTx) => Promise<R>, options?: TransactionOptions) => {
+        const own = (this.opts.transactionLimit ?? ((x: Tenant) => tierConnectionLimit(x.tier)))(tenant);
+        const limit = Number.isNaN(own) ? this.maxTransactions : Math.min(this.maxTransactions, Math.max(0, own));
+        const release = this.slots.take(tenant.id, limit);
+        if (!release) throw new AppError(429, 'CONCURRENCY_LIMIT', 'too many open transactions for this tenant', { 'Retry-After': '1' });
         try {
-          const [, result] = await sql.transaction([sql.query(setup.text, setup.params), sql.query(text, params)],
-            { fetchOptions: { signal: AbortSignal.timeout(this.timeoutMs) } });
-          if (check) remember(this.checked, t.url);
-          return result as T[];
-        } catch (err) {
-          throw toAppError(err);
+          const { t, setup, passed } = await open(this.txTimeoutMs, true);
+          const out = await interactive({ url: t.url, setup, totalMs: this.txTimeoutMs, options }, fn);
+          passed();
+          return out;
+        } finally {
+          release();
         }
       },
     };

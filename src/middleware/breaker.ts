@@ -44,20 +44,24 @@ export const breaker = () =>
       reported = true;
       c.executionCtx.waitUntil(services.breakers.report(target, ok, probe, limits).catch(() => {}));
     };
+    // Each call is one transaction, so one report and one database call in the access log.
+    const measured = async <R>(call: () => Promise<R>): Promise<R> => {
+      const t0 = performance.now();
+      try {
+        const out = await call();
+        report(true);
+        return out;
+      } catch (err) {
+        report(!(err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE'));
+        throw err;
+      } finally {
+        if (record) { record.dbCalls++; record.dbMs += performance.now() - t0; }
+      }
+    };
     c.set('db', {
-      query: async <T>(text: string, params?: unknown[]) => {
-        const t0 = performance.now();
-        try {
-          const rows = await db.query<T>(text, params);
-          report(true);
-          return rows;
-        } catch (err) {
-          report(!(err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE'));
-          throw err;
-        } finally {
-          if (record) { record.dbCalls++; record.dbMs += performance.now() - t0; }
-        }
-      },
+      query: (text, params) => measured(() => db.query(text, params)),
+      batch: (statements, options) => measured(() => db.batch(statements, options)),
+      transaction: (fn, options) => measured(() => db.transaction(fn, options)),
     });
     await next();
   });

@@ -20,7 +20,8 @@ const post = async (body: BodyInit | null, contentType?: string, extra: Record<s
 describe('methods', () => {
   it.each([
     ['/api/v1/tracks', ['PUT', 'PATCH', 'DELETE', 'OPTIONS'], 'GET, POST, HEAD'],
-    [`/api/v1/tracks/${crypto.randomUUID()}`, ['PUT', 'PATCH', 'POST', 'OPTIONS'], 'GET, DELETE, HEAD'],
+    [`/api/v1/tracks/${crypto.randomUUID()}`, ['PUT', 'POST', 'OPTIONS'], 'GET, PATCH, DELETE, HEAD'],
+    ['/api/v1/tracks/import', ['PUT', 'PATCH', 'DELETE'], 'POST'],
     ['/api/v1/me', ['POST', 'PUT', 'DELETE'], 'GET, HEAD'],
   ])('%s answers other methods 405 METHOD_NOT_ALLOWED with Allow', async (path, methods, allow) => {
     for (const method of methods) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, errorOf, platformToken, postJson, sqlAt, stack, tenant, unique } from '../support/helpers.js';
+import { call, errorOf, platformToken, postJson, queriesWithParam, sqlAt, stack, tenant, unique } from '../support/helpers.js';
 
 type Track = { id: string; title: string; artist: string; durationMs: number; createdAt: string };
 
@@ -93,5 +93,74 @@ describe('tracks API input', () => {
     expect((await call(host, '/api/v1/tracks?limit=1000', { token })).status).toBe(400);
     const res = await call(host, '/api/v1/tracks?limit=1', { token });
     expect(((await res.json()) as { tracks: Track[] }).tracks.length).toBeLessThanOrEqual(1);
+  });
+});
+
+async function patchJson(host: string, path: string, body: unknown, token: string): Promise<Response> {
+  return call(host, path, { method: 'PATCH', token, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+}
+
+describe.each([
+  ['acme', 'acme.localhost'],
+  ['globex', 'globex.localhost'],
+  ['initech', 'initech.test'],
+])('batch and transaction routes for %s', (slug, host) => {
+  it('imports several tracks in one batch (one HTTP request to the database) and answers the new total', async () => {
+    const token = await platformToken(slug);
+    const marker = unique('import-');
+    const items = [1, 2, 3].map((n) => ({ title: `${marker}-${n}`, artist: 'Batch', durationMs: n * 1000 }));
+    const res = await postJson(host, '/api/v1/tracks/import', { tracks: items }, token);
+    expect(res.status).toBe(201);
+    const body = await res.json() as { tracks: Track[]; total: number };
+    expect(body.tracks.map((t) => [t.title, t.durationMs])).toEqual(items.map((t) => [t.title, t.durationMs]));
+    expect(body.total).toBeGreaterThanOrEqual(3);
+    // Every insert and the count travelled in one request.
+    expect((await (await fetch(`${stack.neonEndpoint}/_stats?contains=${marker}`)).json() as { requests: number }).requests).toBe(1);
+    for (const t of body.tracks) expect((await call(host, `/api/v1/tracks/${t.id}`, { token })).status).toBe(200);
+  });
+
+  it('edits a track in a transaction: changed fields change, the others stay; 404 for an unknown track', async () => {
+    const token = await platformToken(slug);
+    const created = await postJson(host, '/api/v1/tracks', { title: unique('edit-'), artist: 'Before', durationMs: 1000 }, token);
+    const { track } = await created.json() as { track: Track };
+    const res = await patchJson(host, `/api/v1/tracks/${track.id}`, { artist: 'After' }, token);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { track: Track }).track).toEqual({ ...track, artist: 'After' });
+    expect(((await (await call(host, `/api/v1/tracks/${track.id}`, { token })).json()) as { track: Track }).track.artist).toBe('After');
+    const missing = await patchJson(host, `/api/v1/tracks/${crypto.randomUUID()}`, { artist: 'x' }, token);
+    expect(missing.status).toBe(404);
+    expect((await errorOf(missing)).code).toBe('NOT_FOUND');
+  });
+});
+
+describe('batch and transaction routes: input and concurrency', () => {
+  const host = 'globex.localhost';
+
+  it('refuses an empty or oversized import and an empty edit with 400, storing nothing', async () => {
+    const token = await platformToken('globex');
+    const marker = unique('bad-import-');
+    const many = Array.from({ length: 51 }, (_, n) => ({ title: `${marker}${n}`, artist: 'a', durationMs: 1 }));
+    for (const body of [{ tracks: [] }, { tracks: many }, { tracks: [{ title: marker, artist: 'a', durationMs: -1 }] }]) {
+      const res = await postJson(host, '/api/v1/tracks/import', body, token);
+      expect(res.status).toBe(400);
+      expect((await errorOf(res)).code).toBe('BAD_REQUEST');
+    }
+    expect(await queriesWithParam(marker)).toBe(0);
+    const res = await patchJson(host, `/api/v1/tracks/${crypto.randomUUID()}`, {}, token);
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toMatch(/nothing to change/);
+  });
+
+  it('two concurrent edits of different fields both land (the row is locked between read and write)', async () => {
+    const token = await platformToken('globex');
+    const created = await postJson(host, '/api/v1/tracks', { title: unique('race-'), artist: 'A', durationMs: 1 }, token);
+    const { track } = await created.json() as { track: Track };
+    const [one, two] = await Promise.all([
+      patchJson(host, `/api/v1/tracks/${track.id}`, { artist: 'Edited' }, token),
+      patchJson(host, `/api/v1/tracks/${track.id}`, { durationMs: 4242 }, token),
+    ]);
+    expect([one.status, two.status]).toEqual([200, 200]);
+    const now = ((await (await call(host, `/api/v1/tracks/${track.id}`, { token })).json()) as { track: Track }).track;
+    expect([now.artist, now.durationMs, now.title]).toEqual(['Edited', 4242, track.title]);
   });
 });

@@ -14,10 +14,14 @@ describe('toAppError', () => {
     expect(e).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE', message: 'tenant database role is not safe to serve' });
   });
 
-  it.each(['57014', '55P03', '08006', '28P01'])('maps %s (timeout, late request, lost or refused connection) to 503 with Retry-After', (code) => {
+  it.each(['57014', '55P03', '25P03', '08006', '28P01'])('maps %s (timeout, late request, idle transaction, lost or refused connection) to 503 with Retry-After', (code) => {
     const e = toAppError(pgError(code));
     expect(e).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
     expect(e.headers['Retry-After']).toBe('5');
+  });
+
+  it('maps a serialization failure or deadlock to 409 with Retry-After: the client may retry', () => {
+    for (const code of ['40001', '40P01']) expect(toAppError(pgError(code))).toMatchObject({ status: 409, code: 'BAD_REQUEST', headers: { 'Retry-After': '1' } });
   });
 
   it('maps a dropped dedicated database (3D000: its tenant was deleted) to 404 TENANT_NOT_FOUND', () => {

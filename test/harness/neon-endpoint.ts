@@ -3,10 +3,16 @@
  * - `POST /sql`: the SQL-over-HTTP protocol of `@neondatabase/serverless` (`neon()`), single
  *   queries and `transaction()` batches, raw text values, pg field metadata, errors as HTTP 400
  *   with PostgreSQL's error fields, as the driver expects;
- * - `GET /v1?address=host:port` (WebSocket): the WebSocket-to-TCP proxy of `Pool`/`Client`.
+ * - `GET /v1?address=host:port` (WebSocket): the WebSocket-to-TCP proxy of `Pool`/`Client`, as
+ *   Neon's wsproxy: binary frames carry the PostgreSQL protocol both ways, unchanged, to the TCP
+ *   address the query names (Neon resolves the endpoint from the host; here the address must be
+ *   one of the clusters). TLS inside the socket is not offered (the driver runs with
+ *   `pipelineTLS = false`, `useSecureWebSocket = false`, see src/data/neon-config.ts).
  * Only the local clusters it was given are reachable through it. `GET /_stats` counts queries and
- * HTTP requests per database, and queries by bound parameter (`param`, exact) or by a substring of
- * one (`contains`), so tests and the benchmark can prove how often the router reached Postgres.
+ * HTTP requests per database, and queries (`count`) and HTTP requests (`requests`) by bound
+ * parameter (`param`, exact) or by a substring of one (`contains`), so tests and the benchmark can prove how often the router reached Postgres;
+ * for the WebSocket proxy, sessions per database (read from the startup message) and the server's
+ * ReadyForQuery messages in them (one per round trip after the handshake, one at its end).
  * `POST /_test/delay` (see Delay) holds the answer to chosen queries, so tests can make a read
  * slow and change the data while it is in flight.
  */
@@ -37,8 +43,13 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
   const allowed = new Set(targets);
   const pools = new Map<string, pg.Pool>();
   const seen: Seen[] = [];
+  /** Each HTTP request's bound parameters, all its queries together. */
+  const requests: Seen[] = [];
   const perDatabase = new Map<string, number>();
   const httpPerDatabase = new Map<string, number>();
+  const wsSessions = new Map<string, number>();
+  const wsReady = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   const delays = new Map<string, Delay>();
   const held = { arrived: 0, executed: 0, waiting: 0 };
 
@@ -103,6 +114,8 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
     const queries = body.queries ?? [{ query: body.query ?? '', params: body.params ?? [] }];
     httpPerDatabase.set(database, (httpPerDatabase.get(database) ?? 0) + 1);
     for (const q of queries) record(database, q.params ?? []);
+    requests.push({ database, params: queries.flatMap((q) => (q.params ?? []).map(String)) });
+    if (requests.length > 20_000) requests.splice(0, 5_000);
 
     let client: pg.PoolClient;
     try {
@@ -151,9 +164,11 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
       const param = q.get('param');
       const contains = q.get('contains');
       const db = q.get('db');
-      const count = seen.filter((s) => (!db || s.database === db) && (!param || s.params.includes(param))
-        && (!contains || s.params.some((p) => p.includes(contains)))).length;
-      sendJson(res, 200, { count, perDatabase: Object.fromEntries(perDatabase), httpRequestsPerDatabase: Object.fromEntries(httpPerDatabase) });
+      const match = (s: Seen) => (!db || s.database === db) && (!param || s.params.includes(param))
+        && (!contains || s.params.some((p) => p.includes(contains)));
+      const count = seen.filter(match).length;
+      sendJson(res, 200, { count, requests: requests.filter(match).length, perDatabase: Object.fromEntries(perDatabase), httpRequestsPerDatabase: Object.fromEntries(httpPerDatabase),
+        wsSessionsPerDatabase: Object.fromEntries(wsSessions), wsReadyPerDatabase: Object.fromEntries(wsReady) });
     } else if (path === '/_test/delay') {
       testDelay(req, res).catch((err) => sendJson(res, 400, { message: String(err) }));
     } else {
@@ -179,12 +194,14 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
       const [host, p] = address.split(':');
       const tcp = connect(Number(p), host!);
       const pending: Buffer[] = [];
+      const watch = sessionWatch((db) => bump(wsSessions, db), (db) => bump(wsReady, db));
       tcp.on('connect', () => { for (const b of pending.splice(0)) tcp.write(b); });
       ws.on('message', (data) => {
         const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+        watch.fromClient(buf);
         if (tcp.connecting) pending.push(buf); else tcp.write(buf);
       });
-      tcp.on('data', (chunk) => ws.send(chunk));
+      tcp.on('data', (chunk) => { watch.fromServer(chunk); ws.send(chunk); });
       // When PostgreSQL hangs up, close the WebSocket with a close frame and drop it if the peer
       // does not answer. Measured here: an immediate terminate() after the client's own `end()`
       // makes workerd log "Network connection lost" as an uncaught rejection; a close frame does not.
@@ -203,6 +220,44 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...pools.values()].map((p) => p.end().catch(() => {})));
+    },
+  };
+}
+
+/**
+ * Reads a proxied session without changing it: the database of its startup message, then each
+ * ReadyForQuery ('Z') of the server's messages (type byte, int32 length that includes itself).
+ */
+function sessionWatch(onSession: (db: string) => void, onReady: (db: string) => void) {
+  let head = Buffer.alloc(0);
+  let db: string | undefined;
+  let skip = 0;
+  let partial = Buffer.alloc(0);
+  return {
+    fromClient(buf: Buffer) {
+      if (db !== undefined) return;
+      head = Buffer.concat([head, buf]);
+      if (head.length < 8) return;
+      const len = head.readInt32BE(0);
+      const code = head.readInt32BE(4);
+      if (code === 80877103) { head = head.subarray(8); return; } // SSLRequest: the startup follows.
+      if (head.length < len) return;
+      const parts = head.subarray(8, len).toString('utf8').split('\0');
+      const user = parts[parts.indexOf('user') + 1] ?? '';
+      const i = parts.indexOf('database');
+      db = i >= 0 ? parts[i + 1]! : user;
+      onSession(db);
+    },
+    fromServer(chunk: Buffer) {
+      if (db === undefined) return;
+      let buf = Buffer.concat([partial, chunk]);
+      partial = Buffer.alloc(0);
+      while (buf.length > 0) {
+        if (skip > 0) { const n = Math.min(skip, buf.length); skip -= n; buf = buf.subarray(n); continue; }
+        if (buf.length < 5) { partial = buf; return; }
+        if (buf[0] === 0x5a) onReady(db);
+        skip = 1 + buf.readInt32BE(1);
+      }
     },
   };
 }
