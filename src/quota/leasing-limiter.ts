@@ -15,6 +15,7 @@ import { LEASE_TTL_MS, leaseSize } from './lease-size.js';
 import { guardLimits, type RateLimiter } from './rate-limiter.js';
 import type { AdmitResult, GuardLimits, HolderReport, LeaseGrant, LeaseRequest } from './guard-types.js';
 import { within } from '../flight/within.js';
+import { ack, addBytes, type Bytes } from './byte-meter.js';
 import { abandonCall, beginCall, canSpend, endCall, install, isIdle, LOCAL_LEASE, needsSync, newLane, spend, takeReport, type Call, type Lane, type Refused } from './lease-lane.js';
 
 /** What the leasing limiter needs of the object (the TenantGuard stub, or a test's stand-in). */
@@ -92,6 +93,18 @@ export class LeasingRateLimiter implements RateLimiter {
     return this.sync(tenant, lane);
   }
 
+  /**
+   * Counts body bytes of an admitted request (bandwidth). They go with the lane's next call: the
+   * release of a running request or the loose grant's settle carries them; with neither coming,
+   * a report is sent now (the promise, for waitUntil).
+   */
+  meter(tenant: Tenant, bytes: Partial<Bytes>): Promise<void> | null {
+    const lane = this.lane(tenant.id);
+    addBytes(lane.bytes, bytes);
+    if (lane.inflight > 0 || !needsSync(lane, this.t.now())) return lane.settle;
+    return this.sync(tenant, lane);
+  }
+
   /** This isolate's background work for `tenant` (settle, report retries), for waitUntil. */
   background(tenant: Tenant): Promise<void> | null {
     const lane = this.lanes.get(tenant.id);
@@ -113,6 +126,8 @@ export class LeasingRateLimiter implements RateLimiter {
       if (!answer.settled) throw new Error(`TenantGuard did not answer within ${this.callTimeoutMs} ms`);
       // Given up on by a request that waited for it: its grant is being reported abandoned.
       if (lane.call !== call) throw new Error('TenantGuard answered after the call was given up on');
+      // Answered, granted or not: the object applied the bytes it carried.
+      ack(lane.bytes, report.meter);
       const g = answer.value;
       if (!g.ok) {
         refused = { result: g, cost, sentAt, until: sentAt + Math.min(g.retryAfterMs ?? 1, LEASE_TTL_MS) - 1, releasesAtSend };
@@ -161,6 +176,7 @@ export class LeasingRateLimiter implements RateLimiter {
         try {
           const answer = await within(this.source.sync(tenant, { tenantId: tenant.id, holderId: lane.holderId, limits: guardLimits(tenant.tier), ...report }), this.callTimeoutMs, this.wait);
           if (!answer.settled) { abandonCall(lane, call); return false; }
+          ack(lane.bytes, report.meter);
         } catch {
           abandonCall(lane, call);
           return false;
