@@ -1,7 +1,8 @@
 /**
  * The edge router. The whole request path, top to bottom:
  *
- *   requestContext → observe → securityAudit → resolveTenant → authenticate → residency → quota → breaker → route
+ *   requestContext → observe → securityAudit → resolveTenant → authenticate → residency
+ *     → storageQuota → requestBodyLimit → quota → meterBandwidth → breaker → route
  *
  * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
  * but nothing about it is told before the token is: resolveTenant finds the tenant silently, and
@@ -9,7 +10,9 @@
  * refuses a suspended or not-yet-ready tenant. Policy comes after authentication too, so that an
  * anonymous caller learns nothing about a tenant's state, geo rules or residency; on the shared
  * API host every token refused before that point gets one and the same answer. Quota comes after
- * policy so that refused requests do not spend the tenant's budget, and the breaker last, right
+ * policy so that refused requests do not spend the tenant's budget, and so do the tier's
+ * storage and body limits (a write over storage is 507, a body over the limit 413, neither
+ * metered); bandwidth is metered right after admission, and the breaker last, right
  * before the database. securityAudit wraps the steps that refuse: it sees their refusals and
  * records the ones an operator must find later (tenant mismatch, residency violation) in the
  * audit log. observe wraps it all: it takes up the caller's trace, and writes the
@@ -28,6 +31,9 @@ import { resolveTenant } from '../../src/middleware/resolve-tenant.js';
 import { authenticate } from '../../src/middleware/authenticate.js';
 import { residency } from '../../src/middleware/residency.js';
 import { quota } from '../../src/middleware/quota.js';
+import { storageQuota } from '../../src/middleware/storage-quota.js';
+import { requestBodyLimit } from '../../src/middleware/request-body-limit.js';
+import { meterBandwidth } from '../../src/middleware/meter-bandwidth.js';
 import { breaker } from '../../src/middleware/breaker.js';
 import { routerServices, type Services } from '../../src/services.js';
 import type { Env } from '../../src/env.js';
@@ -55,7 +61,10 @@ export function buildRouter(build: (env: Env) => Services = routerServices, opts
   app.use(timed('tenant', resolveTenant()));
   app.use(timed('auth', authenticate()));
   app.use(timed('policy', residency()));
+  app.use(storageQuota());
+  app.use(requestBodyLimit());
   app.use(timed('quota', quota({ weight: routeWeight })));
+  app.use(meterBandwidth());
   app.use(timed('breaker', breaker()));
 
   app.route('/api/v1/tracks', tracks);
