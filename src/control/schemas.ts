@@ -29,6 +29,7 @@ export const LimitsSchema = z.object({
   breakerCooldownSeconds: z.number().int().positive().max(86_400),
   storageMb: z.number().int().positive().max(100_000_000),
   connectionLimit: z.number().int().positive().max(100_000),
+  maxBodyBytes: z.number().int().positive().max(1_073_741_824).openapi({ description: 'Largest request body, in bytes (413 PAYLOAD_TOO_LARGE past it)' }),
 }).strict().openapi('Limits');
 export type Limits = z.infer<typeof LimitsSchema>;
 
@@ -42,7 +43,7 @@ export const LIMIT_COLUMNS: Record<keyof Limits, string> = {
   ratePerMinute: 'rate_per_minute', burst: 'burst', monthlyRequests: 'monthly_requests', hardCap: 'hard_cap',
   concurrency: 'concurrency', failMode: 'fail_mode', breakerFailures: 'breaker_failures',
   breakerWindowSeconds: 'breaker_window_seconds', breakerCooldownSeconds: 'breaker_cooldown_seconds',
-  storageMb: 'storage_mb', connectionLimit: 'connection_limit',
+  storageMb: 'storage_mb', connectionLimit: 'connection_limit', maxBodyBytes: 'max_body_bytes',
 };
 
 export const TemplateSchema = z.object({
