@@ -12,6 +12,7 @@ import { CreateTenantSchema, DeletedSchema, ListTenantsQuery, PatchTenantSchema,
 import { findTenant, listTenants, lookupKeys } from '../tenant-repo.js';
 import { findTemplate } from '../templates.js';
 import { billingTerms, invoicePreview, monthOf, usageHistory } from '../usage.js';
+import { applyConnectionLimit } from '../../storage/connection-limit.js';
 import { CONFLICT, ERRORS, etagOf, IfMatchHeader, IfNoneMatchHeader, jsonBody, jsonOk, jsonTagged, NOT_FOUND, NOT_MODIFIED, PRECONDITION, requiredVersion, tagged, UNPROCESSABLE, validationHook } from './common.js';
 
 export const tenants = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
@@ -86,6 +87,8 @@ tenants.openapi(createRoute({
     throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${now.version}, not ${ifVersion}: nothing was changed`);
   }
   audit(c, 'tenant.update', t.id, { fields: Object.keys(body) });
+  // A new tier or overrides may change the connection limit of the tenant's role.
+  if (body.tier !== undefined || body.overrides !== undefined) await applyConnectionLimit(s, t.id);
   const after = (await findTenant(s.sql, t.id))!;
   c.header('ETag', etagOf(after.version));
   return c.json(after, 200);
