@@ -14,7 +14,7 @@ import { deliver, WRITER_LEASE } from '../control/outbox.js';
 import type { ControlServices } from '../control/services.js';
 import type { LookupKey } from '../tenancy/tenant.js';
 import type { Isolation } from '../tenancy/tenant.js';
-import { measureDatabase, measureRegion, type Measurement } from './measure.js';
+import { measureDatabase, measureRegion, type Measurement, type Method } from './measure.js';
 
 /** Tenants measured per run: bounds the run (row tenants are read row by row). */
 export const BATCH = 200;
@@ -127,11 +127,11 @@ function warn(msg: string, where: Record<string, string>, err: unknown): void {
 }
 
 /** The last measurement of a tenant, for the usage API. */
-export async function storageOf(sql: Sql, id: string): Promise<{ bytes: number; method: string; measuredAt: string; limitBytes: number } | null> {
+export async function storageOf(sql: Sql, id: string): Promise<{ bytes: number; method: Method; measuredAt: string; limitBytes: number } | null> {
   const rows = await db(() => sql.query(
     `SELECT s.bytes, s.method, s.measured_at, coalesce((t.overrides->>'storage_mb')::bigint, tr.storage_mb) * 1048576 AS limit_bytes
        FROM tenant_storage s JOIN tenants t ON t.id = s.tenant_id JOIN tiers tr ON tr.name = t.tier WHERE s.tenant_id = $1`, [id])) as
-    { bytes: string; method: string; measured_at: string; limit_bytes: string }[];
+    { bytes: string; method: Method; measured_at: string; limit_bytes: string }[];
   const r = rows[0];
   return r ? { bytes: Number(r.bytes), method: r.method, measuredAt: new Date(r.measured_at).toISOString(), limitBytes: Number(r.limit_bytes) } : null;
 }
