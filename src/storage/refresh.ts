@@ -33,6 +33,7 @@ SELECT t.id, p.region, p.strategy, p.schema_name, p.role_name, p.connection_secr
   LEFT JOIN tenant_storage s ON s.tenant_id = t.id
  WHERE t.status IN ('active', 'suspended', 'migrating')
    AND (s.measured_at IS NULL OR s.measured_at <= now() - make_interval(secs => $1))
+   AND ($3::uuid[] IS NULL OR t.id = ANY($3::uuid[]))
  ORDER BY s.measured_at NULLS FIRST, t.id LIMIT $2`;
 
 /**
@@ -59,9 +60,9 @@ k AS (SELECT jsonb_build_object('kind', 'id', 'value', b.id::text) AS key FROM b
 o AS (INSERT INTO cache_outbox (keys, next_at) SELECT jsonb_agg(key), now() + ${WRITER_LEASE} FROM k HAVING count(*) > 0 RETURNING id, keys)
 SELECT (SELECT count(*) FROM up) AS stored, (SELECT count(*) FROM b) AS changed, (SELECT id FROM o) AS outbox, (SELECT keys FROM o) AS keys`;
 
-/** Measures the due tenants and records what it found; see the file's comment. */
-export async function refreshStorage(s: ControlServices, batch = BATCH): Promise<StorageReport> {
-  const due = await db(() => s.sql.query(DUE, [s.config.STORAGE_REFRESH_SECONDS, batch])) as Due[];
+/** Measures the due tenants (of `only`, when given) and records what it found; see the file's comment. */
+export async function refreshStorage(s: ControlServices, opts: { batch?: number; only?: string[] } = {}): Promise<StorageReport> {
+  const due = await db(() => s.sql.query(DUE, [s.config.STORAGE_REFRESH_SECONDS, opts.batch ?? BATCH, opts.only ?? null])) as Due[];
   const found = new Map<string, Measurement>();
   let failed = 0;
   const byRegion = new Map<string, Due[]>();
