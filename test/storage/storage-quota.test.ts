@@ -99,4 +99,23 @@ describe('storage quota', () => {
     expect(b).toEqual({ bytes: 0, method: 'row_tuples' });
     expect(rowTuplesQuery(['"shared"."tracks"'])).toContain('pg_column_size(x.*)');
   });
+
+  it("the row method's error: the tuple sum of rows against PostgreSQL's own sizes of the same rows (docs/quotas.md)", async () => {
+    // The same rows in a schema tenant's table, where PostgreSQL's exact figures are known.
+    const t = await createViaApi({ tier: 'PREMIUM' });
+    const table = `${tenantIdent(t.id)}.tracks`;
+    const sql = owner();
+    const [, , r] = await sql.transaction([
+      sql.query("SELECT set_config('app.tenant_id', $1, true)", [t.id]),
+      sql.query(`INSERT INTO ${table} (tenant_id, title, artist, duration_ms) SELECT $1, 'Song ' || g, 'Band ' || (g % 50), 180000 + g FROM generate_series(1, 2000) g`, [t.id]),
+      sql.query(`SELECT (SELECT sum(pg_column_size(x.*)) FROM ${table} x)::float8 AS tuples, pg_relation_size('${table}')::float8 AS heap,
+                        pg_total_relation_size('${table}')::float8 AS total`),
+    ]) as [unknown, unknown, { tuples: number; heap: number; total: number }[]];
+    const { tuples, heap, total } = r[0]!;
+    console.log(JSON.stringify({ rows: 2000, tuples, heap, total, ofHeap: +(tuples / heap).toFixed(3), ofTotal: +(tuples / total).toFixed(3) }));
+    // Counted: the rows' data; not counted: page and line-pointer overhead (heap) and the indexes (total).
+    expect(tuples).toBeLessThan(heap);
+    expect(tuples / heap).toBeGreaterThan(0.8);
+    expect(tuples / total).toBeGreaterThan(0.3);
+  });
 });
