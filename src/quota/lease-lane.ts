@@ -48,6 +48,8 @@ export interface Lane {
   retries?: number;
   /** Body bytes of this lane's requests (bandwidth), carried by its calls until acknowledged. */
   bytes: ByteCounter;
+  /** A report of bytes counted after the last release, sent if no other call carries them first. */
+  flush: Promise<void> | null;
 }
 
 /** A call to the object in progress: what it carries, so that it can be given up on and requeued. */
@@ -66,7 +68,7 @@ export const LOCAL_LEASE = 'local';
 /** A new lane for holder `holderId`. */
 export const newLane = (holderId: string): Lane => ({
   holderId, grant: null, inflight: 0, releases: 0, dirty: false, returns: [], abandoned: [], blocked: null, call: null, settle: null, syncing: null, syncingSince: 0, retry: null, retryDue: 0,
-  bytes: newCounter(),
+  bytes: newCounter(), flush: null,
 });
 
 /** Whether the current grant admits `cost` more units now without asking the object. */
@@ -155,4 +157,4 @@ export function install(l: Lane, g: LeaseGrant, cost: number, sentAt: number): A
 /** Whether the lane holds nothing worth keeping. */
 export const isIdle = (l: Lane, now: number): boolean =>
   l.inflight === 0 && l.grant === null && !l.dirty && !unacked(l.bytes) && l.returns.length === 0 && l.abandoned.length === 0
-  && l.call === null && l.settle === null && l.syncing === null && l.retry === null && (l.blocked === null || l.blocked.until <= now);
+  && l.call === null && l.settle === null && l.flush === null && l.syncing === null && l.retry === null && (l.blocked === null || l.blocked.until <= now);
