@@ -18,7 +18,8 @@ export function countingStream(source: ReadableStream<Uint8Array>, opts: Countin
   const reader = source.getReader();
   let n = 0;
   let ended = false;
-  const end = () => { if (!ended) { ended = true; opts.onEnd?.(n); } };
+  // The report is the caller's business: its failure never breaks the stream.
+  const end = () => { if (!ended) { ended = true; try { opts.onEnd?.(n); } catch { /* reported nowhere */ } } };
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<Uint8Array>;

@@ -17,21 +17,18 @@ export const meterBandwidth = () =>
     const { tenant, services } = c.var;
     const limiter = services.limiter;
     if (!limiter.meter) return;
-    const request = c.var.requestBytes?.() ?? 0;
     const report = (response: number) => {
-      const sent = limiter.meter!(tenant, { request, response });
-      if (sent) c.executionCtx.waitUntil(sent.catch(() => {}));
+      const sent = limiter.meter!(tenant, { request: c.var.requestBytes?.() ?? 0, response });
+      if (!sent) return;
+      const quiet = sent.catch(() => {});
+      // From a stream's end the request may be over already (a caller that waited for it first).
+      try { c.executionCtx.waitUntil(quiet); } catch { /* runs on its own */ }
     };
     const res = c.res;
     if (c.req.method === 'HEAD' || !res.body || res.status === 101 || res.webSocket) { report(0); return; }
     const declared = declaredLength(res.headers.get('content-length'));
     if (declared !== null) { report(declared); return; }
-    let ended!: (bytes: number) => void;
-    const total = new Promise<number>((resolve) => { ended = resolve; });
-    const counted = countingStream(res.body, { onEnd: (n) => ended(n) });
-    c.res = new Response(counted.stream, res);
-    c.executionCtx.waitUntil(total.then((n) => {
-      const sent = limiter.meter!(tenant, { request: c.var.requestBytes?.() ?? request, response: n });
-      return sent ?? undefined;
-    }).catch(() => {}));
+    // Reported from the stream's end, not awaited by a waitUntil of its own: whoever waits for
+    // the request's background work before reading the body would otherwise wait forever.
+    c.res = new Response(countingStream(res.body, { onEnd: report }).stream, res);
   });
