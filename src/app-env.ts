@@ -6,8 +6,9 @@ import type { TenantVars } from './middleware/resolve-tenant.js';
 import type { AuthVars } from './middleware/authenticate.js';
 import type { DbVars } from './middleware/breaker.js';
 import type { ObserveVars } from './middleware/observe.js';
+import type { BodyVars } from './middleware/request-body-limit.js';
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: RequestContextVars & ObserveVars & ServicesVars & TenantVars & AuthVars & DbVars;
+  Variables: RequestContextVars & ObserveVars & ServicesVars & TenantVars & AuthVars & DbVars & BodyVars;
 };

@@ -47,5 +47,16 @@ export const dollars = (cents: number): string => `$${(cents / 100).toFixed(2)}`
 /** 1234567 → "1,234,567". */
 export const count = (n: number): string => n.toLocaleString('en-US');
 
+const UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
+
+/** Bytes for people: 1536 → "1,536 bytes (1.5 KiB)"; below 1 KiB the count alone. */
+export function bytes(n: number): string {
+  if (n < 1024) return `${count(n)} bytes`;
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < UNITS.length - 1) { v /= 1024; i++; }
+  return `${count(n)} bytes (${v.toFixed(1)} ${UNITS[i]})`;
+}
+
 /** A list for a cell or a line: empty lists show as "-". */
 export const list = (xs: readonly string[]): string => (xs.length ? xs.join(', ') : '-');

@@ -13,7 +13,7 @@ type Kind = 'count' | 'cents' | 'boolean' | 'failMode';
 const LIMITS: Record<keyof Limits, Kind> = {
   ratePerMinute: 'count', burst: 'count', monthlyRequests: 'count', hardCap: 'boolean', concurrency: 'count',
   failMode: 'failMode', breakerFailures: 'count', breakerWindowSeconds: 'count', breakerCooldownSeconds: 'count',
-  storageMb: 'count', connectionLimit: 'count',
+  storageMb: 'count', connectionLimit: 'count', maxBodyBytes: 'count',
 };
 const PRICING: Record<keyof Pricing, Kind> = { monthlyCents: 'cents', overageCentsPer1k: 'cents' };
 

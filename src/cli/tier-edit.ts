@@ -20,6 +20,7 @@ function templateLines(t: Template): string[] {
     ['monthlyRequests', count(l.monthlyRequests)], ['hardCap', String(l.hardCap)], ['concurrency', count(l.concurrency)],
     ['failMode', l.failMode], ['breakerFailures', count(l.breakerFailures)], ['breakerWindowSeconds', count(l.breakerWindowSeconds)],
     ['breakerCooldownSeconds', count(l.breakerCooldownSeconds)], ['storageMb', count(l.storageMb)], ['connectionLimit', count(l.connectionLimit)],
+    ['maxBodyBytes', count(l.maxBodyBytes)],
     ['monthlyCents', `${t.pricing.monthlyCents} (${dollars(t.pricing.monthlyCents)})`],
     ['overageCentsPer1k', `${t.pricing.overageCentsPer1k} (${dollars(t.pricing.overageCentsPer1k)})`],
   ]);

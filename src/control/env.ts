@@ -48,6 +48,8 @@ export interface ControlEnv {
   CONTROL_DB_TIMEOUT_MS?: string;
   /** How long POST /tenants waits for provisioning before answering 202 (default 20000 ms). */
   PROVISION_WAIT_MS?: string;
+  /** Seconds between two measurements of a tenant's storage by the scheduled job (default 300; docs/quotas.md). */
+  STORAGE_REFRESH_SECONDS?: string;
   /** `cloudflare`: custom domains are Cloudflare for SaaS custom hostnames, served once verified; `off` (default): active at once. */
   CUSTOM_HOSTNAMES?: string;
   /** API token with Zone → SSL and Certificates: Edit on the SaaS zone (secret). */
@@ -112,6 +114,8 @@ const ConfigSchema = z.object({
   REFUSAL_AUDIT_WINDOW_SECONDS: intVar(60, 1, 3600),
   CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
   PROVISION_WAIT_MS: intVar(20_000, 0, PROVISION_WAIT_MAX_MS),
+  // Row tenants are measured by scanning their rows: not every minute (0: at every run, tests).
+  STORAGE_REFRESH_SECONDS: intVar(300, 0, 86_400),
   CUSTOM_HOSTNAMES: z.enum(['cloudflare', 'off']).default('off'),
   CLOUDFLARE_API_TOKEN: z.string().min(1).optional(),
   CLOUDFLARE_ZONE_ID: z.string().regex(/^[0-9a-f]{32}$/, 'must be a zone id (32 hex digits)').optional(),

@@ -4,7 +4,7 @@
  * calls. The Cron Trigger's run also checks pending custom hostnames at Cloudflare (a bounded
  * batch: API calls, which admin writes should not repeat) and resumes provisionings whose caller
  * died (a Neon provisioning can outlast the ~30 s a request's waitUntil is given, so it must not be
- * started from one), see runScheduled. Maintenance runs from the Cron Trigger (every minute) and, in
+ * started from one), and measures tenants' storage (src/storage/refresh.ts), see runScheduled. Maintenance runs from the Cron Trigger (every minute) and, in
  * the background, after every admin write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
  * per run and independent: one failing does not stop the others.
  */
@@ -14,6 +14,7 @@ import { runDuePurges } from './purge.js';
 import { purgeExpiredKeys } from '../idempotency/store.js';
 import { resumeProvisioning } from './provisioning.js';
 import { refreshDue, type RefreshReport } from '../custom-hostnames/sweep.js';
+import { refreshStorage, type StorageReport } from '../storage/refresh.js';
 import type { RefusalSummaryEntry } from './refusals.js';
 import type { ControlServices } from './services.js';
 
@@ -27,6 +28,8 @@ export interface MaintenanceReport {
 export interface ScheduledReport extends MaintenanceReport {
   provisioning: { resumed: number; failed: number } | { error: string };
   hostnames: RefreshReport | { error: string };
+  /** Tenants' storage measured (src/storage/): who is over storage_mb, and their roles' connection limits. */
+  storage: StorageReport | { error: string };
 }
 
 // Keyed by the isolate's control-database client: every request's services (forRequest) share it.
@@ -53,7 +56,8 @@ export async function runScheduled(s: ControlServices): Promise<ScheduledReport>
   const report = await runMaintenance(s);
   const provisioning = await resumeProvisioning(s).catch(failed('provisioning'));
   const hostnames = await refreshDue(s).catch(failed('custom hostnames'));
-  return { ...report, provisioning, hostnames };
+  const storage = await refreshStorage(s).catch(failed('storage'));
+  return { ...report, provisioning, hostnames, storage };
 }
 
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {

@@ -12,6 +12,7 @@ import { commitAndInvalidate } from './outbox.js';
 import type { ControlServices } from './services.js';
 import type { TenantView } from './schemas.js';
 import { findTenant, lookupKeys, savePlacement } from './tenant-repo.js';
+import { connectionLimitOf } from '../storage/connection-limit.js';
 
 /** How long a provisioning claim holds (seconds): longer than any provisioning takes (Neon operations included). */
 export const STALE_CLAIM_SECONDS = 600;
@@ -37,7 +38,8 @@ export async function provisionTenant(s: ControlServices, t: TenantView, claimed
   if (!claimed) await claimProvisioning(s.sql, t.id);
   const migrations = await loadCatalogue(s.sql);
   try {
-    const placement = await s.provisioner.provision({ tenantId: t.id, region: t.region, isolation: t.isolation, migrations });
+    const connectionLimit = (await connectionLimitOf(s.sql, t.id)) ?? undefined;
+    const placement = await s.provisioner.provision({ tenantId: t.id, region: t.region, isolation: t.isolation, migrations, connectionLimit });
     await savePlacement(s.sql, t.id, placement);
   } catch (err) {
     const reason = err instanceof AppError ? err.message : 'storage provisioning failed';

@@ -30,6 +30,7 @@ export const LimitsSchema = z.object({
   breakerCooldownSeconds: z.number().int().positive().max(86_400),
   storageMb: z.number().int().positive().max(100_000_000),
   connectionLimit: z.number().int().positive().max(100_000),
+  maxBodyBytes: z.number().int().positive().max(1_073_741_824).openapi({ description: 'Largest request body, in bytes (413 PAYLOAD_TOO_LARGE past it)' }),
 }).strict().openapi('Limits');
 export type Limits = z.infer<typeof LimitsSchema>;
 
@@ -43,7 +44,7 @@ export const LIMIT_COLUMNS: Record<keyof Limits, string> = {
   ratePerMinute: 'rate_per_minute', burst: 'burst', monthlyRequests: 'monthly_requests', hardCap: 'hard_cap',
   concurrency: 'concurrency', failMode: 'fail_mode', breakerFailures: 'breaker_failures',
   breakerWindowSeconds: 'breaker_window_seconds', breakerCooldownSeconds: 'breaker_cooldown_seconds',
-  storageMb: 'storage_mb', connectionLimit: 'connection_limit',
+  storageMb: 'storage_mb', connectionLimit: 'connection_limit', maxBodyBytes: 'max_body_bytes',
 };
 
 export const TemplateSchema = z.object({
@@ -164,10 +165,27 @@ export const TenantRefParam = z.object({
 
 export const DomainBodySchema = z.object({ hostname: z.string().min(1).max(253) }).strict().openapi('DomainBody');
 
+const MonthUsageSchema = z.object({
+  month: z.string(),
+  requests: z.number().int(),
+  requestBytes: z.number().int().openapi({ description: 'Body bytes of admitted requests' }),
+  responseBytes: z.number().int().openapi({ description: 'Body bytes of the responses the router sent them' }),
+});
+
+export const StorageSchema = z.object({
+  bytes: z.number().int(),
+  limitBytes: z.number().int().openapi({ description: "The tier's storage_mb (or override) in bytes" }),
+  over: z.boolean().openapi({ description: 'Writes are refused 507 STORAGE_QUOTA_EXCEEDED while true' }),
+  method: z.enum(['row_tuples', 'schema_relations', 'database_size']).openapi({ description: 'How it was measured (docs/quotas.md)' }),
+  measuredAt: z.string(),
+}).openapi('Storage');
+
 export const UsageSchema = z.object({
   tenantId: z.uuid(),
   month: z.string(),
   requests: z.number().int(),
+  requestBytes: z.number().int(),
+  responseBytes: z.number().int(),
   included: z.number().int(),
   overage: z.number().int(),
   hardCap: z.boolean(),
@@ -177,8 +195,11 @@ export const UsageSchema = z.object({
     baseCents: z.number().int(),
     overageCents: z.number().int(),
     totalCents: z.number().int(),
+    requestBytes: z.number().int().openapi({ description: 'Bandwidth in: shown, not priced' }),
+    responseBytes: z.number().int().openapi({ description: 'Bandwidth out: shown, not priced' }),
   }),
-  history: z.array(z.object({ month: z.string(), requests: z.number().int() })),
+  storage: StorageSchema.nullable().openapi({ description: 'The last measurement (null: not measured yet, or a deleted tenant)' }),
+  history: z.array(MonthUsageSchema),
   deletedAt: z.string().nullable().openapi({ description: 'Set for a deleted tenant, billed on its terms at deletion' }),
 }).openapi('Usage');
 

@@ -17,7 +17,7 @@ const DocumentSchema = z.object({
 }).strict();
 
 const LIMIT_ORDER = ['ratePerMinute', 'burst', 'monthlyRequests', 'hardCap', 'concurrency', 'failMode', 'breakerFailures',
-  'breakerWindowSeconds', 'breakerCooldownSeconds', 'storageMb', 'connectionLimit'] as const;
+  'breakerWindowSeconds', 'breakerCooldownSeconds', 'storageMb', 'connectionLimit', 'maxBodyBytes'] as const;
 
 /** The YAML document for `templates`. */
 export function exportTemplates(templates: Template[]): string {

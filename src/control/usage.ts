@@ -5,6 +5,8 @@
  * outlives the tenant: a deleted tenant's unbilled month stays billable. The preview prices it
  * with the tenant's template: the monthly price covers the included requests, overage is charged
  * per started thousand. Hard-capped tiers have no overage: the guard refuses past the quota.
+ * Bandwidth (body bytes of admitted requests and their responses, metered by the same guards)
+ * and storage (the last measurement, src/storage/) are shown beside it; tiers price neither.
  */
 import { db, type Sql } from './db.js';
 
@@ -20,11 +22,15 @@ export function invoicePreview(requests: number, included: number, hardCap: bool
 /** The current month in UTC as YYYY-MM. */
 export const monthOf = (ms: number): string => new Date(ms).toISOString().slice(0, 7);
 
+/** A month of usage: request units and body bytes (bandwidth) of requests and responses. */
+export interface MonthUsage { month: string; requests: number; requestBytes: number; responseBytes: number }
+
 /** Usage of a tenant per month (summed over its sources), newest first (at most 24 months). */
-export async function usageHistory(sql: Sql, tenantId: string): Promise<{ month: string; requests: number }[]> {
+export async function usageHistory(sql: Sql, tenantId: string): Promise<MonthUsage[]> {
   const rows = await db(() => sql.query(
-    'SELECT month, requests FROM tenant_usage WHERE tenant_id = $1 ORDER BY month DESC LIMIT 24', [tenantId])) as { month: string; requests: string }[];
-  return rows.map((r) => ({ month: r.month, requests: Number(r.requests) }));
+    'SELECT month, requests, request_bytes, response_bytes FROM tenant_usage WHERE tenant_id = $1 ORDER BY month DESC LIMIT 24', [tenantId])) as
+    { month: string; requests: string; request_bytes: string; response_bytes: string }[];
+  return rows.map((r) => ({ month: r.month, requests: Number(r.requests), requestBytes: Number(r.request_bytes), responseBytes: Number(r.response_bytes) }));
 }
 
 /** The effective included requests, hard cap and pricing of a tenant (template + overrides). */

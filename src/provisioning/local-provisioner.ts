@@ -17,7 +17,7 @@ import { passwordClause, randomPassword, scramVerifier } from '../crypto/scram.j
 import { applyMigrations, type Migration } from '../migrations/runner.js';
 import { exists, withClient } from './pg-client.js';
 import { assertSafeRole, countSharedRows, deleteSharedRows, DELETED, fenceDatabase, fenceTenant, hasRouterSchema, installRouterSchema, removeFence } from './router-objects.js';
-import { RUNTIME_ROLE_ATTRIBUTES } from './runtime-role.js';
+import { connectionLimitSql, RUNTIME_ROLE_ATTRIBUTES } from './runtime-role.js';
 import { leftoverCount, tenantIdent, withDatabase, type Leftovers, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
 
 export { withClient } from './pg-client.js';
@@ -52,11 +52,13 @@ export class LocalProvisioner implements Provisioner {
     if (req.isolation === 'schema') {
       await withClient(adminUrl, async (c) => {
         await this.schemaTenant(c, ident, req.migrations);
+        if (req.connectionLimit) await c.query(connectionLimitSql(ident, req.connectionLimit));
         await assertSafeRole(c, router);
       });
       return { ...base, schemaName: ident, roleName: ident };
     }
     const url = await this.databaseTenant(adminUrl, ident, req.migrations);
+    if (req.connectionLimit) await withClient(adminUrl, (c) => c.query(connectionLimitSql(ident, req.connectionLimit!)));
     const connectionSecret = await seal(this.opts.masterKey, url, req.tenantId);
     return { ...base, schemaName: 'public', roleName: ident, databaseName: ident, connectionSecret };
   }
@@ -105,6 +107,13 @@ export class LocalProvisioner implements Provisioner {
       if (p.strategy === 'schema') return { schemas: await count(c, 'SELECT count(*) AS n FROM pg_namespace WHERE nspname = $1', ident), roles };
       return { databases: await count(c, 'SELECT count(*) AS n FROM pg_database WHERE datname = $1', ident), roles };
     });
+  }
+
+  async setConnectionLimit(tenantId: string, p: Placement, limit: number): Promise<void> {
+    tenantIdent(tenantId);
+    if (p.strategy === 'row') return;
+    // Roles are cluster-wide: a dedicated database's role lives in its region's cluster too.
+    await withClient(this.adminUrl(p.region), (c) => c.query(connectionLimitSql(checked(p.roleName), limit)));
   }
 
   async unfence(tenantId: string, p: Placement): Promise<void> {

@@ -27,7 +27,7 @@ import { callNeon, isNotFound } from './neon-calls.js';
 import { withClient } from './pg-client.js';
 import { leftoverCount, tenantIdent, type Leftovers, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
 import { assertSafeRole, fenceDatabase, installRouterSchema } from './router-objects.js';
-import { ensureRuntimeRole, runtimeRoleName } from './runtime-role.js';
+import { connectionLimitSql, ensureRuntimeRole, runtimeRoleName } from './runtime-role.js';
 
 export { backoff, NeonApiError } from './neon-calls.js';
 
@@ -98,6 +98,7 @@ export class NeonProvisioner implements Provisioner {
     await withClient(uri, async (c) => {
       await applyMigrations(c, req.migrations, { schema: 'public' });
       await ensureRuntimeRole(c, runtime, database, password);
+      if (req.connectionLimit) await c.query(connectionLimitSql(runtime, req.connectionLimit));
       await installRouterSchema(c, runtime);
       await assertSafeRole(c, runtime);
     });
@@ -150,6 +151,16 @@ export class NeonProvisioner implements Provisioner {
       }
     }
     return { projects: ids.size };
+  }
+
+  async setConnectionLimit(tenantId: string, p: Placement, limit: number): Promise<void> {
+    if (p.strategy !== 'database') return this.shared.setConnectionLimit(tenantId, p, limit);
+    const projectId = p.externalRef ?? (await this.findProjects(projectName(tenantId)))[0]?.id;
+    if (!projectId) throw new Error(`tenant ${tenantId} has no Neon project`);
+    const role = p.roleName ?? await runtimeRoleName(tenantId);
+    // The owner made the runtime role (CREATEROLE), so it may change it; the role itself may not.
+    const owner = await this.connectionUri(projectId, tenantIdent(tenantId));
+    await withClient(owner, (c) => c.query(connectionLimitSql(role, limit)));
   }
 
   async unfence(tenantId: string, p: Placement): Promise<void> {

@@ -8,6 +8,8 @@ export interface ProvisionRequest {
   isolation: Isolation;
   /** The tenant migrations to apply once the storage exists (the control plane's catalogue). */
   migrations: Migration[];
+  /** The tier's connection_limit, set as the runtime role's CONNECTION LIMIT (schema, database). */
+  connectionLimit?: number;
 }
 
 /** Where a tenant's rows live, as recorded in `tenant_placements`. */
@@ -42,6 +44,11 @@ export interface Provisioner {
   unfence(tenantId: string, placement: Placement): Promise<void>;
   /** What is left of the tenant's storage, counted by kind (rows, schemas, roles, databases, projects); all 0 when purged. */
   leftovers(tenantId: string, placement: Placement): Promise<Leftovers>;
+  /**
+   * Sets the CONNECTION LIMIT of the tenant's runtime role (`schema`: its NOLOGIN role; `database`:
+   * the login role the router uses); `row` tenants share the router's role, so nothing changes. Idempotent.
+   */
+  setConnectionLimit(tenantId: string, placement: Placement, limit: number): Promise<void>;
 }
 
 /** Counts of what is left of a tenant's storage, by kind. */

@@ -89,7 +89,7 @@ export async function countSharedRows(c: Client, tenantId: string): Promise<numb
 }
 
 /** The shared tables (top-level, partitioned ones once) with a `tenant_id` column, quoted. */
-async function sharedTables(c: Client): Promise<string[]> {
+export async function sharedTables(c: Client): Promise<string[]> {
   const { rows } = await c.query<{ name: string }>(
     `SELECT format('%I.%I', n.nspname, t.relname) AS name FROM pg_class t
        JOIN pg_namespace n ON n.oid = t.relnamespace

@@ -15,6 +15,13 @@ const IDENT = /^t_[0-9a-f]{32}$/;
 /** Attributes of every role the router logs in as: nothing that could bypass RLS. */
 export const RUNTIME_ROLE_ATTRIBUTES = 'LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION';
 
+/** `ALTER ROLE … CONNECTION LIMIT n` for a tenant role (`t_` + 32 hex) and a positive integer limit. */
+export function connectionLimitSql(role: string, limit: number): string {
+  if (!IDENT.test(role)) throw new Error('invalid role name');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new Error('connection limit must be an integer from 1 to 100000');
+  return `ALTER ROLE ${role} CONNECTION LIMIT ${limit}`;
+}
+
 /** The runtime role's name for `tenantId`. */
 export async function runtimeRoleName(tenantId: string): Promise<string> {
   tenantIdent(tenantId);

@@ -11,17 +11,29 @@ export const IDLE_CHECK_MS = 24 * 3_600_000;
 const RETRY_BASE_MS = 5_000;
 const RETRY_CAP_MS = 5 * 60_000;
 
-/** Months whose admitted total differs from what was last flushed, with that total. */
-export function dirtyMonths(s: GuardState): [string, number][] {
-  return Object.entries(s.usage).filter(([, u]) => u.admitted !== u.flushed).map(([m, u]) => [m, u.admitted]);
+/** A month's absolute totals of one source: request units, request body bytes, response body bytes. */
+export type MonthTotal = [month: string, requests: number, requestBytes?: number, responseBytes?: number];
+
+const isDirty = (u: GuardState['usage'][string]) =>
+  u.admitted !== u.flushed || (u.reqBytes ?? 0) !== (u.flushedReqBytes ?? 0) || (u.resBytes ?? 0) !== (u.flushedResBytes ?? 0);
+
+/** Months whose totals differ from what was last flushed, with those totals. */
+export function dirtyMonths(s: GuardState): MonthTotal[] {
+  return Object.entries(s.usage).filter(([, u]) => isDirty(u)).map(([m, u]) => [m, u.admitted, u.reqBytes ?? 0, u.resBytes ?? 0]);
 }
 
 /** Records `totals` as flushed; months flushed and two months old are forgotten (no grant is that old). */
-export function markFlushed(s: GuardState, totals: [string, number][], currentMonth: string): void {
-  for (const [month, n] of totals) { const u = s.usage[month]; if (u) u.flushed = n; }
+export function markFlushed(s: GuardState, totals: MonthTotal[], currentMonth: string): void {
+  for (const [month, n, q, r] of totals) {
+    const u = s.usage[month];
+    if (!u) continue;
+    u.flushed = n;
+    u.flushedReqBytes = q ?? 0;
+    u.flushedResBytes = r ?? 0;
+  }
   const [y, m] = currentMonth.split('-').map(Number) as [number, number];
   const previous = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
-  for (const [month, u] of Object.entries(s.usage)) if (month < previous && u.admitted === u.flushed) delete s.usage[month];
+  for (const [month, u] of Object.entries(s.usage)) if (month < previous && !isDirty(u)) delete s.usage[month];
 }
 
 /**

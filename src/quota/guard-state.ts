@@ -9,6 +9,8 @@
  * is a holder of its own (`lease:<id>`) with one request, released by id or after `leaseMs`.
  */
 import { refill, fullBucket, type BucketState } from './token-bucket.js';
+import { applyReport as applyMeter, type MeterMark, type MeterReport } from './byte-meter.js';
+import { monthOf } from './monthly.js';
 import type { GuardLimits, HolderReport } from './guard-types.js';
 
 /** A holder that has not called for this long is gone (its isolate died): its slots are free. */
@@ -31,7 +33,15 @@ export interface Holder {
   expiresAt: number;
 }
 export interface Grant { tokens: number; month: string; at: number }
-export interface MonthUsage { admitted: number; flushed: number }
+/**
+ * A month's metering: admitted units, and body bytes of requests (`reqBytes`) and responses
+ * (`resBytes`), each with what was last flushed. The byte fields are absent in states stored
+ * before bandwidth was metered (read as 0).
+ */
+export interface MonthUsage {
+  admitted: number; flushed: number;
+  reqBytes?: number; resBytes?: number; flushedReqBytes?: number; flushedResBytes?: number;
+}
 
 export interface GuardState {
   v: 2;
@@ -44,6 +54,8 @@ export interface GuardState {
   grants: Record<string, Grant>;
   /** Grant ids their isolates gave up on: a late call naming one is not granted. */
   dropped: Record<string, number>;
+  /** Per byte meter (an isolate lane), the highest totals applied (byte-meter.ts); absent in older states. */
+  meters?: Record<string, MeterMark>;
   /** Flush sequence of this source; persisted before each write. */
   seq: number;
   /** Consecutive failed flushes (retry back-off). */
@@ -52,7 +64,7 @@ export interface GuardState {
 
 /** A new state that meters as `source`. */
 export const freshState = (source: string): GuardState => ({
-  v: 2, source, tenantId: null, bucket: null, usage: {}, holders: {}, grants: {}, dropped: {}, seq: 0, failures: 0,
+  v: 2, source, tenantId: null, bucket: null, usage: {}, holders: {}, grants: {}, dropped: {}, meters: {}, seq: 0, failures: 0,
 });
 
 /** Running requests a holder may have now: reported ones plus headroom while it lasts. */
@@ -73,6 +85,7 @@ export function prune(s: GuardState, now: number): void {
   }
   for (const [id, g] of Object.entries(s.grants)) if (g.at + GRANT_MEMORY_MS <= now) delete s.grants[id];
   for (const [id, at] of Object.entries(s.dropped)) if (at + GRANT_MEMORY_MS <= now) delete s.dropped[id];
+  for (const [id, m] of Object.entries(s.meters ?? {})) if (m.at + GRANT_MEMORY_MS <= now) delete s.meters![id];
 }
 
 /** The bucket refilled to `now` (full for a new state). */
@@ -85,6 +98,21 @@ export function bucketAt(s: GuardState, limits: GuardLimits, now: number): Bucke
 export function addUsage(s: GuardState, month: string, n: number): void {
   const u = s.usage[month] ?? (s.usage[month] = { admitted: 0, flushed: 0 });
   u.admitted = Math.max(0, u.admitted + n);
+}
+
+/**
+ * Applies a byte meter's report (bandwidth, byte-meter.ts) to the month of `now`: only what lies
+ * beyond what this meter already delivered, so retries and replays add nothing.
+ */
+export function meterBytes(s: GuardState, meterId: string, r: MeterReport, now: number): void {
+  const meters = (s.meters ??= {});
+  const { delta, mark } = applyMeter(meters[meterId], r);
+  meters[meterId] = { ...mark, at: now };
+  if (delta.request === 0 && delta.response === 0) return;
+  const month = monthOf(now);
+  const u = s.usage[month] ?? (s.usage[month] = { admitted: 0, flushed: 0 });
+  u.reqBytes = (u.reqBytes ?? 0) + delta.request;
+  u.resBytes = (u.resBytes ?? 0) + delta.response;
 }
 
 /** Gives back up to `tokens` of grant `grantId` (all of it when null): bucket and usage. Unknown ids change nothing. */
@@ -107,6 +135,8 @@ export function applyReport(s: GuardState, r: HolderReport, now: number, late = 
   prune(s, now);
   if (s.tenantId === null) s.tenantId = r.tenantId;
   const h = s.holders[r.holderId] ?? { inflight: 0, headroom: 0, until: 0, grantId: null, expiresAt: 0 };
+  // Idempotent by itself: applied even from a call its isolate gave up on.
+  if (r.meter) meterBytes(s, r.holderId, r.meter, now);
   for (const id of r.abandoned ?? []) {
     refund(s, id, null, r.limits, now);
     s.dropped[id] = now;

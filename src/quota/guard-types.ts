@@ -1,4 +1,5 @@
 /** The messages between the isolates' rate limiters and a tenant's TenantGuard object. */
+import type { MeterReport } from './byte-meter.js';
 
 export interface GuardLimits { ratePerMinute: number; burst: number; monthlyRequests: number; hardCap: boolean; concurrency: number }
 export type Refusal = 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'CONCURRENCY_LIMIT';
@@ -31,8 +32,13 @@ export interface HolderReport {
   returned?: Returned[];
   /** Grants whose answer never arrived (the call threw): refunded in full if the object recorded them. */
   abandoned?: string[];
+  /** This holder's body bytes (bandwidth), cumulative; the holder id is the meter's id. */
+  meter?: MeterReport;
   limits: GuardLimits;
 }
+
+/** A byte meter's report on its own (no leasing: QUOTA_LEASING=false). */
+export interface MeterCall { tenantId: string; meterId: string; meter: MeterReport }
 
 /** Asks for tokens and concurrency allowance; the grant admits the request that asked. */
 export interface LeaseRequest extends HolderReport {

@@ -6,6 +6,7 @@
  * exactly once, whatever grant admitted it, so the count cannot leak.
  */
 import type { AdmitResult, HolderReport, LeaseGrant, Returned } from './guard-types.js';
+import { newCounter, pendingReport, unacked, type ByteCounter } from './byte-meter.js';
 
 export interface LocalGrant {
   id: string;
@@ -45,6 +46,10 @@ export interface Lane {
   retryDue: number;
   /** Failed background reports in a row (reset by a delivered one). */
   retries?: number;
+  /** Body bytes of this lane's requests (bandwidth), carried by its calls until acknowledged. */
+  bytes: ByteCounter;
+  /** A report of bytes counted after the last release, sent if no other call carries them first. */
+  flush: Promise<void> | null;
 }
 
 /** A call to the object in progress: what it carries, so that it can be given up on and requeued. */
@@ -52,7 +57,7 @@ export interface Call {
   /** Resolves, with its refusal if any, when the call ends or is given up on. */
   busy: Promise<Refused | null>;
   done: (r: Refused | null) => void;
-  report: Pick<HolderReport, 'returned' | 'abandoned'>;
+  report: Pick<HolderReport, 'returned' | 'abandoned' | 'meter'>;
   /** The grant a lease call asks for (reported abandoned if its answer is lost). */
   grantId: string | null;
   sentAt: number;
@@ -63,6 +68,7 @@ export const LOCAL_LEASE = 'local';
 /** A new lane for holder `holderId`. */
 export const newLane = (holderId: string): Lane => ({
   holderId, grant: null, inflight: 0, releases: 0, dirty: false, returns: [], abandoned: [], blocked: null, call: null, settle: null, syncing: null, syncingSince: 0, retry: null, retryDue: 0,
+  bytes: newCounter(), flush: null,
 });
 
 /** Whether the current grant admits `cost` more units now without asking the object. */
@@ -83,14 +89,14 @@ export function spend(l: Lane, cost: number): AdmitResult {
 export function needsSync(l: Lane, now: number): boolean {
   const g = l.grant;
   if (g && g.loose && now < g.expiresAt) return false;
-  return l.dirty || l.returns.length > 0 || l.abandoned.length > 0 || g !== null;
+  return l.dirty || l.returns.length > 0 || l.abandoned.length > 0 || g !== null || unacked(l.bytes);
 }
 
 /**
  * What the next call carries; hands back the current grant (its unused tokens) when it is being
  * replaced, has expired, or is exact (spent by the request it admitted).
  */
-export function takeReport(l: Lane, now: number, replacing: boolean): Pick<HolderReport, 'inflight' | 'returned' | 'abandoned'> {
+export function takeReport(l: Lane, now: number, replacing: boolean): Pick<HolderReport, 'inflight' | 'returned' | 'abandoned' | 'meter'> {
   const g = l.grant;
   if (g && (replacing || !g.loose || now >= g.expiresAt)) {
     l.returns.push({ grantId: g.id, tokens: g.tokens });
@@ -99,7 +105,9 @@ export function takeReport(l: Lane, now: number, replacing: boolean): Pick<Holde
   const returned = l.returns.splice(0);
   const abandoned = l.abandoned.splice(0);
   l.dirty = false;
-  return { inflight: l.inflight, ...(returned.length ? { returned } : {}), ...(abandoned.length ? { abandoned } : {}) };
+  // Bytes are not taken: they stay counted until a call carrying them is answered (ack).
+  const meter = pendingReport(l.bytes);
+  return { inflight: l.inflight, ...(returned.length ? { returned } : {}), ...(abandoned.length ? { abandoned } : {}), ...(meter ? { meter } : {}) };
 }
 
 /** Puts back what a failed call carried, so that the next call carries it again. */
@@ -110,7 +118,7 @@ export function requeue(l: Lane, r: Pick<HolderReport, 'returned' | 'abandoned'>
 }
 
 /** Starts a call carrying `report` (and asking for `grantId`, for a lease). */
-export function beginCall(l: Lane, report: Pick<HolderReport, 'returned' | 'abandoned'>, grantId: string | null, sentAt: number): Call {
+export function beginCall(l: Lane, report: Pick<HolderReport, 'returned' | 'abandoned' | 'meter'>, grantId: string | null, sentAt: number): Call {
   let done!: (r: Refused | null) => void;
   const busy = new Promise<Refused | null>((r) => { done = r; });
   l.call = { busy, done, report, grantId, sentAt };
@@ -148,5 +156,5 @@ export function install(l: Lane, g: LeaseGrant, cost: number, sentAt: number): A
 
 /** Whether the lane holds nothing worth keeping. */
 export const isIdle = (l: Lane, now: number): boolean =>
-  l.inflight === 0 && l.grant === null && !l.dirty && l.returns.length === 0 && l.abandoned.length === 0
-  && l.call === null && l.settle === null && l.syncing === null && l.retry === null && (l.blocked === null || l.blocked.until <= now);
+  l.inflight === 0 && l.grant === null && !l.dirty && !unacked(l.bytes) && l.returns.length === 0 && l.abandoned.length === 0
+  && l.call === null && l.settle === null && l.flush === null && l.syncing === null && l.retry === null && (l.blocked === null || l.blocked.until <= now);

@@ -15,6 +15,7 @@ import { LEASE_TTL_MS, leaseSize } from './lease-size.js';
 import { guardLimits, type RateLimiter } from './rate-limiter.js';
 import type { AdmitResult, GuardLimits, HolderReport, LeaseGrant, LeaseRequest } from './guard-types.js';
 import { within } from '../flight/within.js';
+import { ack, addBytes, type Bytes } from './byte-meter.js';
 import { abandonCall, beginCall, canSpend, endCall, install, isIdle, LOCAL_LEASE, needsSync, newLane, spend, takeReport, type Call, type Lane, type Refused } from './lease-lane.js';
 
 /** What the leasing limiter needs of the object (the TenantGuard stub, or a test's stand-in). */
@@ -92,10 +93,29 @@ export class LeasingRateLimiter implements RateLimiter {
     return this.sync(tenant, lane);
   }
 
+  /**
+   * Counts body bytes of an admitted request (bandwidth). They go with the lane's next call: the
+   * release of a running request, the loose grant's settle, or the next request's lease; with
+   * none of these within a lease TTL, a report of their own (the promise, for waitUntil). Most
+   * responses are counted as they stream out, after their request's release: without the wait,
+   * every request of an exact-mode tenant would cost a third object call.
+   */
+  meter(tenant: Tenant, bytes: Partial<Bytes>): Promise<void> | null {
+    const lane = this.lane(tenant.id);
+    addBytes(lane.bytes, bytes);
+    if (lane.inflight > 0 || !needsSync(lane, this.t.now())) return lane.settle;
+    if (lane.flush) return lane.flush;
+    const p: Promise<void> = this.t.sleep(LEASE_TTL_MS)
+      .then(() => { if (lane.flush === p) lane.flush = null; return needsSync(lane, this.t.now()) && lane.inflight === 0 ? this.sync(tenant, lane) : undefined; })
+      .finally(() => { if (lane.flush === p) lane.flush = null; this.dropIfIdle(tenant.id, lane); });
+    lane.flush = p;
+    return p;
+  }
+
   /** This isolate's background work for `tenant` (settle, report retries), for waitUntil. */
   background(tenant: Tenant): Promise<void> | null {
     const lane = this.lanes.get(tenant.id);
-    const work = lane ? [lane.settle, lane.syncing, lane.retry].filter((p) => p !== null) : [];
+    const work = lane ? [lane.settle, lane.flush, lane.syncing, lane.retry].filter((p) => p !== null) : [];
     return work.length ? Promise.all(work).then(() => {}) : null;
   }
 
@@ -113,6 +133,8 @@ export class LeasingRateLimiter implements RateLimiter {
       if (!answer.settled) throw new Error(`TenantGuard did not answer within ${this.callTimeoutMs} ms`);
       // Given up on by a request that waited for it: its grant is being reported abandoned.
       if (lane.call !== call) throw new Error('TenantGuard answered after the call was given up on');
+      // Answered, granted or not: the object applied the bytes it carried.
+      ack(lane.bytes, report.meter);
       const g = answer.value;
       if (!g.ok) {
         refused = { result: g, cost, sentAt, until: sentAt + Math.min(g.retryAfterMs ?? 1, LEASE_TTL_MS) - 1, releasesAtSend };
@@ -161,6 +183,7 @@ export class LeasingRateLimiter implements RateLimiter {
         try {
           const answer = await within(this.source.sync(tenant, { tenantId: tenant.id, holderId: lane.holderId, limits: guardLimits(tenant.tier), ...report }), this.callTimeoutMs, this.wait);
           if (!answer.settled) { abandonCall(lane, call); return false; }
+          ack(lane.bytes, report.meter);
         } catch {
           abandonCall(lane, call);
           return false;

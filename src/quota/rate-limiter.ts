@@ -6,7 +6,9 @@
  */
 import type { Tenant, Tier } from '../tenancy/tenant.js';
 import type { TenantGuard } from './tenant-guard.js';
-import type { AdmitResult, GuardLimits, HolderReport, LeaseGrant, LeaseRequest } from './guard-types.js';
+import type { AdmitResult, GuardLimits, HolderReport, LeaseGrant, LeaseRequest, MeterCall } from './guard-types.js';
+import { ack, addBytes, newCounter, pendingReport, unacked, type ByteCounter, type Bytes } from './byte-meter.js';
+import { within } from '../flight/within.js';
 
 export interface RateLimiter {
   /** Admits `cost` units for `tenant`, holding a concurrency slot until `release`. */
@@ -17,7 +19,18 @@ export interface RateLimiter {
   releaseQuietly?(tenant: Tenant, leaseId: string): void;
   /** Background work for `tenant` still pending after a failed admission (for waitUntil), if any. */
   background?(tenant: Tenant): Promise<void> | null;
+  /**
+   * Meters body bytes (bandwidth) of an admitted request, exactly once; the promise (for
+   * waitUntil) is a report sent now, null when a later call carries the bytes.
+   */
+  meter?(tenant: Tenant, bytes: Partial<Bytes>): Promise<void> | null;
 }
+
+/** A meter call this long unanswered counts as failed (its bytes go with the next call). */
+const METER_TIMEOUT_MS = 5_000;
+
+/** One tenant's bytes in an isolate that does not lease, and its requests running. */
+interface ByteLane { id: string; counter: ByteCounter; running: number }
 
 /** The guard limits of a tier. */
 export const guardLimits = (t: Tier): GuardLimits => ({
@@ -29,15 +42,41 @@ export type GuardKey = Pick<Tenant, 'id' | 'guardJurisdiction'>;
 
 /** A RateLimiter over the TenantGuard Durable Objects: one object call per admit and per release. */
 export class GuardRateLimiter implements RateLimiter {
+  private readonly bytes = new Map<string, ByteLane>();
+
   /** `jurisdictions` is false only where the runtime has none (workerd locally refuses them). */
   constructor(private readonly ns: DurableObjectNamespace<TenantGuard>, private readonly jurisdictions = true) {}
 
-  admit(tenant: Tenant, cost: number): Promise<AdmitResult> {
-    return this.stub(tenant).admit({ tenantId: tenant.id, cost, limits: guardLimits(tenant.tier) });
+  async admit(tenant: Tenant, cost: number): Promise<AdmitResult> {
+    const r = await this.stub(tenant).admit({ tenantId: tenant.id, cost, limits: guardLimits(tenant.tier) });
+    if (r.ok) this.byteLane(tenant.id).running++;
+    return r;
   }
 
-  release(tenant: Tenant, leaseId: string): Promise<void> {
-    return this.stub(tenant).release(leaseId);
+  /** Ends the request's lease, carrying the bytes counted so far (one call for both). */
+  async release(tenant: Tenant, leaseId: string): Promise<void> {
+    const b = this.bytes.get(tenant.id);
+    if (b) b.running = Math.max(0, b.running - 1);
+    const meter = b ? this.meterCall(tenant, b) : undefined;
+    try {
+      await this.stub(tenant).release(leaseId, meter);
+      if (b && meter) ack(b.counter, meter.meter);
+    } finally {
+      if (b) this.dropIfDone(tenant.id, b);
+    }
+  }
+
+  meter(tenant: Tenant, bytes: Partial<Bytes>): Promise<void> | null {
+    const b = this.byteLane(tenant.id);
+    addBytes(b.counter, bytes);
+    // A running request's release carries them.
+    if (b.running > 0) return null;
+    const call = this.meterCall(tenant, b);
+    if (!call) return null;
+    // Reports are cumulative: concurrent or repeated ones never add twice; a failed one is covered by the next.
+    return within(this.stub(tenant).meter(call), METER_TIMEOUT_MS)
+      .then((r) => { if (r.settled) ack(b.counter, call.meter); }, () => {})
+      .finally(() => this.dropIfDone(tenant.id, b));
   }
 
   lease(tenant: Tenant, req: LeaseRequest): Promise<LeaseGrant> {
@@ -51,6 +90,22 @@ export class GuardRateLimiter implements RateLimiter {
   /** The tenant's object, in its jurisdiction. */
   stub(tenant: GuardKey): DurableObjectStub<TenantGuard> {
     return guardStub(this.ns, tenant, this.jurisdictions);
+  }
+
+  private byteLane(tenantId: string): ByteLane {
+    let b = this.bytes.get(tenantId);
+    if (!b) { b = { id: `meter:${crypto.randomUUID()}`, counter: newCounter(), running: 0 }; this.bytes.set(tenantId, b); }
+    return b;
+  }
+
+  private meterCall(tenant: Tenant, b: ByteLane): MeterCall | undefined {
+    const meter = pendingReport(b.counter);
+    return meter && { tenantId: tenant.id, meterId: b.id, meter };
+  }
+
+  /** Forgets a lane with nothing running and nothing undelivered (the next gets a new meter id). */
+  private dropIfDone(tenantId: string, b: ByteLane): void {
+    if (this.bytes.get(tenantId) === b && b.running === 0 && !unacked(b.counter)) this.bytes.delete(tenantId);
   }
 }
 

@@ -12,12 +12,12 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../env.js';
 import { useLocalNeonEndpoint } from '../data/neon-config.js';
 import { monthOf } from './monthly.js';
-import { freshState, prune, type GuardState } from './guard-state.js';
+import { freshState, meterBytes, prune, type GuardState } from './guard-state.js';
 import { admitOne, lease, releaseOne, sync } from './guard-ops.js';
 import { backoffMs, dirtyMonths, FLUSH_MS, IDLE_CHECK_MS, markFlushed } from './guard-flush.js';
 import { loadState, saveState } from './guard-storage.js';
 import { writeUsage } from './usage-sink.js';
-import type { AdmitRequest, AdmitResult, HolderReport, LeaseGrant, LeaseRequest } from './guard-types.js';
+import type { AdmitRequest, AdmitResult, HolderReport, LeaseGrant, LeaseRequest, MeterCall } from './guard-types.js';
 
 export type * from './guard-types.js';
 
@@ -28,7 +28,7 @@ export class TenantGuard extends DurableObject<Env> {
   /** Named apart from CircuitBreaker's members: test hosts type a stub as both classes at once. */
   private guard: GuardState | null = null;
   /** Calls served since this instance started (metrics; not durable). */
-  private readonly calls = { admit: 0, lease: 0, release: 0, sync: 0 };
+  private readonly calls = { admit: 0, lease: 0, release: 0, sync: 0, meter: 0 };
   /** When the next alarm fires (null: none), kept here so calls need no storage read for it. */
   private alarmAt: number | null = null;
   private flushing: Promise<void> | null = null;
@@ -50,9 +50,17 @@ export class TenantGuard extends DurableObject<Env> {
     return r;
   }
 
-  /** Ends a per-request lease (the response is done). Unknown or expired ids are ignored. */
-  async release(leaseId: string): Promise<void> {
+  /** Ends a per-request lease (the response is done), with the isolate's bytes so far. Unknown or expired ids are ignored. */
+  async release(leaseId: string, meter?: MeterCall): Promise<void> {
     this.calls.release++;
+    if (meter) {
+      const s = this.working();
+      if (s.tenantId === null) s.tenantId = meter.tenantId;
+      meterBytes(s, meter.meterId, meter.meter, Date.now());
+      releaseOne(s, leaseId);
+      await this.persist(s);
+      return;
+    }
     if (this.guard && releaseOne(this.guard, leaseId)) await this.persist(this.guard);
   }
 
@@ -71,15 +79,30 @@ export class TenantGuard extends DurableObject<Env> {
     // Nothing to record for an object that stores nothing (a late settle after a deletion), unless
     // the report names grants: an abandoned id must be remembered, or its lease, arriving later,
     // would be granted and metered with nobody to refund it.
-    if (!this.guard && report.inflight === 0 && !report.abandoned?.length && !report.returned?.length) return;
+    if (!this.guard && report.inflight === 0 && !report.abandoned?.length && !report.returned?.length && !report.meter) return;
     const s = this.working();
     sync(s, report, Date.now());
     await this.persist(s);
   }
 
+  /** Body bytes (bandwidth) from a byte meter of an isolate that does not lease (QUOTA_LEASING=false). */
+  async meter(call: MeterCall): Promise<void> {
+    this.calls.meter++;
+    const s = this.working();
+    prune(s, Date.now());
+    if (s.tenantId === null) s.tenantId = call.tenantId;
+    meterBytes(s, call.meterId, call.meter, Date.now());
+    await this.persist(s);
+  }
+
   /** RPC calls this instance has served, by method. */
-  async stats(): Promise<{ admit: number; lease: number; release: number; sync: number }> {
+  async stats(): Promise<{ admit: number; lease: number; release: number; sync: number; meter: number }> {
     return { ...this.calls };
+  }
+
+  /** Body bytes metered per month by this object's current state: [request bytes, response bytes]. */
+  async bandwidth(): Promise<Record<string, [number, number]>> {
+    return Object.fromEntries(Object.entries(this.guard?.usage ?? {}).map(([m, u]) => [m, [u.reqBytes ?? 0, u.resBytes ?? 0]]));
   }
 
   /** Units admitted per month by this object's current state (the source of truth for metering). */

@@ -2,7 +2,8 @@
  * The edge router. The whole request path, top to bottom:
  *
  *   requestContext → observe → services → readyz → securityAudit → resolveTenant → authenticate
- *     → residency → quota → proxy → breaker → the caller's routes
+ *     → residency → storageQuota → requestBodyLimit → quota → meterBandwidth → proxy → breaker
+ *     → the caller's routes
  *
  * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
  * but nothing about it is told before the token is: resolveTenant finds the tenant silently, and
@@ -10,7 +11,9 @@
  * refuses a suspended or not-yet-ready tenant. Policy comes after authentication too, so that an
  * anonymous caller learns nothing about a tenant's state, geo rules or residency; on the shared
  * API host every token refused before that point gets one and the same answer. Quota comes after
- * policy so that refused requests do not spend the tenant's budget. proxy forwards the paths under
+ * policy so that refused requests do not spend the tenant's budget, and so do the tier's storage
+ * and body limits (a write over storage is 507, a body over the limit 413, neither metered);
+ * bandwidth is metered right after admission. proxy forwards the paths under
  * the proxied prefixes to the tenant's region-pinned origin with a signed tenant context (each
  * origin has its breaker), so a database outage never refuses them; the breaker comes last, right
  * before the database. securityAudit wraps the steps that refuse: it sees their refusals and
@@ -36,6 +39,9 @@ import { resolveTenant } from '../middleware/resolve-tenant.js';
 import { authenticate } from '../middleware/authenticate.js';
 import { residency } from '../middleware/residency.js';
 import { quota } from '../middleware/quota.js';
+import { storageQuota } from '../middleware/storage-quota.js';
+import { requestBodyLimit } from '../middleware/request-body-limit.js';
+import { meterBandwidth } from '../middleware/meter-bandwidth.js';
 import { breaker } from '../middleware/breaker.js';
 import { contextJwks, proxy } from '../proxy/index.js';
 import { routerServices } from '../services.js';
@@ -64,7 +70,11 @@ export function createTenantRouter(opts: TenantRouterOptions): Hono<AppEnv> {
   app.use(timed('tenant', resolveTenant()));
   app.use(timed('auth', authenticate()));
   app.use(timed('policy', residency()));
+  // The tier's storage and body limits: a write over storage is 507, a body over the limit 413, neither metered.
+  app.use(storageQuota());
+  app.use(requestBodyLimit());
   app.use(timed('quota', quota({ weight, failMode })));
+  app.use(meterBandwidth());
   // Proxied prefixes leave here for the tenant's origin (its own breaker, not the database's).
   app.use(timed('proxy', proxy()));
   app.use(timed('breaker', breaker()));

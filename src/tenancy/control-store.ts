@@ -21,7 +21,10 @@ SELECT json_build_object(
   'placement', (SELECT json_build_object('region', p.region, 'strategy', p.strategy, 'schemaName', p.schema_name,
             'roleName', p.role_name, 'databaseName', p.database_name, 'connectionSecret', p.connection_secret)
             FROM tenant_placements p WHERE p.tenant_id = t.id),
-  'proxy', t.proxy
+  'proxy', t.proxy,
+  -- Over the (overridden) storage limit by the last measurement (migration 0009, src/storage/).
+  'storageExceeded', coalesce((SELECT s.bytes > coalesce((t.overrides->>'storage_mb')::bigint, tr.storage_mb) * 1048576
+            FROM tenant_storage s WHERE s.tenant_id = t.id), false)
 ) AS tenant
 FROM tenants t JOIN tiers tr ON tr.name = t.tier
 WHERE t.status <> 'deleting' AND `;

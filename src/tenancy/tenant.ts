@@ -16,6 +16,11 @@ export const TierSchema = z.object({
   breaker_failures: z.number().int().positive(),
   breaker_window_seconds: z.number().int().positive(),
   breaker_cooldown_seconds: z.number().int().positive(),
+  // Present in every record read from the control database (migrations 0001, 0009); optional so
+  // that a record cached before max_body_bytes existed still parses (limitsOf gives the default).
+  storage_mb: z.number().int().positive().optional(),
+  connection_limit: z.number().int().positive().optional(),
+  max_body_bytes: z.number().int().positive().optional(),
 }).loose();
 
 /** A tenant's proxy settings as the router reads them (the admin API validates them on the way in). */
@@ -24,7 +29,28 @@ export const ProxySettingsRecord = z.object({
   prefixes: z.array(z.string()).nullable().default(null),
 });
 
-export const TenantSchema = z.object({
+/** The body limit of a tier that has none recorded (a record cached before migration 0009). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+const MIB = 1024 * 1024;
+
+/**
+ * The tier's limits the router enforces outside the TenantGuard, in the units it uses. `connections`
+ * is the tier's connection_limit: the bound for the tenant's concurrent database connections (the
+ * runtime role's CONNECTION LIMIT for `schema` and `database` tenants; interactive transactions
+ * over WebSockets count against it, see docs/quotas.md).
+ */
+export interface TenantLimits { connections: number; maxBodyBytes: number; storageBytes: number | null }
+
+/** The limits of a tier (template values with the tenant's overrides applied), pure. */
+export function limitsOf(tier: z.infer<typeof TierSchema>): TenantLimits {
+  return {
+    connections: tier.connection_limit ?? tier.concurrency,
+    maxBodyBytes: tier.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES,
+    storageBytes: tier.storage_mb === undefined ? null : tier.storage_mb * MIB,
+  };
+}
+
+const TenantRecord = z.object({
   id: z.uuid(),
   slug: z.string(),
   name: z.string(),
@@ -62,7 +88,15 @@ export const TenantSchema = z.object({
    * version did not need a bump.
    */
   proxy: ProxySettingsRecord.nullable().default(null),
+  /**
+   * Whether the tenant's last measured storage exceeds its tier's storage_mb (src/storage/): its
+   * writes are refused 507. False in records cached before it existed.
+   */
+  storageExceeded: z.boolean().default(false),
 });
+
+/** The record, with `limits` derived from its tier (so a cached record can never disagree with it). */
+export const TenantSchema = TenantRecord.transform((t) => ({ ...t, limits: limitsOf(t.tier) }));
 
 export type Tenant = z.infer<typeof TenantSchema>;
 export type Tier = z.infer<typeof TierSchema>;

@@ -25,6 +25,29 @@ describe('tenantctl usage', () => {
     expect(json).toMatchObject({ tenantId: t.id, requests: 2503, overage: 2500, invoice: { baseCents: 2900, overageCents: 30, totalCents: 2930 } });
   });
 
+  it('shows bandwidth (request and response bytes) and the last storage measurement', async () => {
+    const t = stack.tenants['q-meter']!;
+    await query(stack.control.postgresUrl,
+      `INSERT INTO usage_flushes (tenant_id, month, source, requests, request_bytes, response_bytes, flush_seq) VALUES ($1, '2025-04', 'cli-test', 12, 2048, 5000000, 1)
+       ON CONFLICT (tenant_id, month, source) DO UPDATE SET requests = 12, request_bytes = 2048, response_bytes = 5000000`, [t.id]);
+    const before = await tenantctl('usage', 'q-meter', '--month', '2025-04');
+    expect(before.code, before.stderr).toBe(0);
+    expect(field(before.stdout, 'requests')).toBe('12');
+    expect(field(before.stdout, 'request bytes')).toBe('2,048 bytes (2.0 KiB)');
+    expect(field(before.stdout, 'response bytes')).toBe('5,000,000 bytes (4.8 MiB)');
+    // q-meter is STANDARD: 1024 MB of storage.
+    await query(stack.control.postgresUrl,
+      `INSERT INTO tenant_storage (tenant_id, bytes, method, measured_at) VALUES ($1, 1610612736, 'row_tuples', '2025-04-02T10:00:00Z')
+       ON CONFLICT (tenant_id) DO UPDATE SET bytes = EXCLUDED.bytes, method = EXCLUDED.method, measured_at = EXCLUDED.measured_at`, [t.id]);
+    const r = await tenantctl('usage', 'q-meter', '--month', '2025-04');
+    expect(field(r.stdout, 'storage')).toBe('1,610,612,736 bytes (1.5 GiB) of 1,073,741,824 bytes (1.0 GiB) (150.0 %), OVER: writes refused (507); row_tuples at 2025-04-02T10:00:00.000Z');
+    const json = JSON.parse((await tenantctl('usage', 'q-meter', '--month', '2025-04', '--json')).stdout);
+    expect(json).toMatchObject({ requestBytes: 2048, responseBytes: 5_000_000, invoice: { requestBytes: 2048, responseBytes: 5_000_000 },
+      storage: { bytes: 1610612736, limitBytes: 1073741824, over: true, method: 'row_tuples' } });
+    await query(stack.control.postgresUrl, 'DELETE FROM tenant_storage WHERE tenant_id = $1', [t.id]);
+    expect(field((await tenantctl('usage', 'q-meter', '--month', '2025-04')).stdout, 'storage')).toMatch(/^not measured yet/);
+  });
+
   it('shows no overage for a hard-capped tier, and the base price for a month without traffic', async () => {
     const t = stack.tenants['q-month']!;
     await query(stack.control.postgresUrl,

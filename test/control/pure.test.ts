@@ -42,7 +42,7 @@ describe('templates as YAML', () => {
   const t: Template = {
     name: 'GOLD', builtin: false, basedOn: 'STANDARD', description: 'Gold: "quoted" and: colons', isolation: 'row',
     limits: { ratePerMinute: 900, burst: 100, monthlyRequests: 2_000_000, hardCap: false, concurrency: 20, failMode: 'open',
-      breakerFailures: 10, breakerWindowSeconds: 30, breakerCooldownSeconds: 10, storageMb: 1024, connectionLimit: 20 },
+      breakerFailures: 10, breakerWindowSeconds: 30, breakerCooldownSeconds: 10, storageMb: 1024, connectionLimit: 20, maxBodyBytes: 10_485_760 },
     pricing: { monthlyCents: 4900, overageCentsPer1k: 9 },
   };
 

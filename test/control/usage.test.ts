@@ -29,7 +29,8 @@ describe('usage endpoint', () => {
     const month = new Date().toISOString().slice(0, 7);
     expect(u).toMatchObject({ tenantId: t.id, month, requests: 5, included: 3, overage: 2, hardCap: false,
       invoice: { currency: 'USD', tier: 'STANDARD', baseCents: 2900, overageCents: 10, totalCents: 2910 } });
-    expect(u.history).toEqual([{ month, requests: 5 }]);
+    // GETs carry no body; their responses' bytes arrive with the guard's next report (bandwidth.test.ts counts them exactly).
+    expect(u.history).toEqual([{ month, requests: 5, requestBytes: 0, responseBytes: expect.any(Number) }]);
     const [row] = await sqlAt(stack.control.postgresUrl).query('SELECT requests FROM tenant_usage WHERE tenant_id = $1', [t.id]) as { requests: string }[];
     expect(Number(row!.requests)).toBe(5);
     const past = await (await admin(`/admin/v1/tenants/${t.id}/usage?month=2020-01`)).json();

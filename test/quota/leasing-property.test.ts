@@ -12,7 +12,8 @@
  *    requests + 1 + the others' peaks since their last report exceed ⌈C/2⌉ (so never while the
  *    total in flight, counted that way, is within C/2); refused for rate only while the ideal bucket
  *    was short by less than one lease per other isolate;
- *  - metering: once everything is released and settled, the object meters exactly the units admitted.
+ *  - metering: once everything is released and settled, the object meters exactly the units admitted,
+ *    and exactly the body bytes (bandwidth) the isolates counted, whatever calls or answers were lost.
  */
 import { describe, expect, it } from 'vitest';
 import { leaseSize } from '../../src/quota/lease-size.js';
@@ -78,6 +79,7 @@ async function run({ seed, isolates, fail, steps }: Run) {
   await Promise.all(sim.background);
   const metered = Object.values(sim.state.usage).reduce((n, u) => n + u.admitted, 0);
   expect(metered, `metering, ${where}`).toBe(sim.admittedUnits);
+  expect(sim.bytesCounted(), `bandwidth metering, ${where}`).toEqual(sim.bytesMetered);
   expect(sim.state.grants, `grants left, ${where}`).toEqual({});
   expect(Object.values(sim.state.holders).every((h) => h.inflight === 0), `holders left, ${where}`).toBe(true);
   return sim;

@@ -69,9 +69,9 @@ describe('flush bookkeeping', () => {
   it('flushes months whose total changed and forgets old flushed ones', () => {
     const s = freshState('s');
     s.usage = { '2026-02': { admitted: 3, flushed: 3 }, '2026-04': { admitted: 5, flushed: 5 }, '2026-05': { admitted: 9, flushed: 4 } };
-    expect(dirtyMonths(s)).toEqual([['2026-05', 9]]);
-    markFlushed(s, [['2026-05', 9]], '2026-05');
-    expect(s.usage).toEqual({ '2026-04': { admitted: 5, flushed: 5 }, '2026-05': { admitted: 9, flushed: 9 } });
+    expect(dirtyMonths(s)).toEqual([['2026-05', 9, 0, 0]]);
+    markFlushed(s, [['2026-05', 9, 0, 0]], '2026-05');
+    expect(s.usage).toEqual({ '2026-04': { admitted: 5, flushed: 5 }, '2026-05': { admitted: 9, flushed: 9, flushedReqBytes: 0, flushedResBytes: 0 } });
   });
 
   it('backs off exponentially from 5 s to a 5 min cap, with half of each delay random', () => {

@@ -38,6 +38,9 @@ export class Sim {
   readonly objectRefusals: ConcurrencyRefusal[] = [];
   readonly background: Promise<void>[] = [];
   admittedUnits = 0;
+  /** Body bytes the isolates metered (bandwidth), to compare with what the object counted. */
+  readonly bytesMetered = { request: 0, response: 0 };
+  private finished = 0;
   private timers: { at: number; fire: () => void }[] = [];
   private ids = 0;
   /** The ideal single-stream bucket: debited when a request is admitted. */
@@ -96,7 +99,22 @@ export class Sim {
     if (iso.running.length === 0) return;
     const [req] = iso.running.splice(Math.floor(this.random() * iso.running.length), 1);
     this.observe();
+    // Bytes from a counter, not the PRNG (the interleavings stay those of the seed): known before
+    // the release (a Content-Length), or after it (a streamed response counted to its end).
+    const n = ++this.finished;
+    const bytes = { request: (n * 37) % 1_000, response: (n * 101) % 5_000 };
+    this.bytesMetered.request += bytes.request;
+    this.bytesMetered.response += bytes.response;
+    const meter = () => { const p = iso.limiter.meter(this.tenant, bytes); if (p) this.background.push(p); };
+    if (n % 3 !== 0) meter();
     this.background.push(iso.limiter.release(this.tenant, req!.result!.leaseId!));
+    if (n % 3 === 0) meter();
+  }
+
+  /** Body bytes the object has counted, over all months. */
+  bytesCounted(): { request: number; response: number } {
+    const us = Object.values(this.state.usage);
+    return { request: us.reduce((a, u) => a + (u.reqBytes ?? 0), 0), response: us.reduce((a, u) => a + (u.resBytes ?? 0), 0) };
   }
 
   /** Delivers pending call `k` to the object; `mode` loses the answer, or the call itself. */

@@ -12,6 +12,8 @@ import { CreateTenantSchema, DeletedSchema, ListTenantsQuery, PatchTenantSchema,
 import { findTenant, listTenants, lookupKeys } from '../tenant-repo.js';
 import { findTemplate } from '../templates.js';
 import { billingTerms, invoicePreview, monthOf, usageHistory } from '../usage.js';
+import { applyConnectionLimit } from '../../storage/connection-limit.js';
+import { storageOf } from '../../storage/refresh.js';
 import { CONFLICT, ERRORS, etagOf, IfMatchHeader, IfNoneMatchHeader, jsonBody, jsonOk, jsonTagged, NOT_FOUND, NOT_MODIFIED, PRECONDITION, requiredVersion, tagged, UNPROCESSABLE, validationHook } from './common.js';
 
 export const tenants = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
@@ -90,6 +92,8 @@ tenants.openapi(createRoute({
     throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${now.version}, not ${ifVersion}: nothing was changed`);
   }
   audit(c, 'tenant.update', t.id, { fields: Object.keys(body) });
+  // A new tier or overrides may change the connection limit of the tenant's role.
+  if (body.tier !== undefined || body.overrides !== undefined) await applyConnectionLimit(s, t.id);
   const after = (await findTenant(s.sql, t.id))!;
   c.header('ETag', etagOf(after.version));
   return c.json(after, 200);
@@ -146,7 +150,7 @@ tenants.openapi(createRoute({
 
 tenants.openapi(createRoute({
   method: 'get', path: '/{id}/usage', tags, operationId: 'getTenantUsage',
-  summary: 'Monthly usage (metered by the TenantGuards) and an invoice preview; a deleted tenant answers from its archive',
+  summary: 'Monthly usage (requests and bandwidth, metered by the TenantGuards), storage, and an invoice preview; a deleted tenant answers from its archive',
   request: { params: TenantRefParam, query: z.object({ month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/).optional() }) },
   responses: { 200: jsonOk(UsageSchema, 'Usage of the month (default: the current one)'), ...ERRORS, ...NOT_FOUND },
 }), async (c) => {
@@ -158,13 +162,15 @@ tenants.openapi(createRoute({
   const archived = t ? null : await findArchived(s.sql, ref);
   if (!t && !archived) throw new AppError(404, 'TENANT_NOT_FOUND', 'no such tenant');
   const id = t?.id ?? archived!.id;
-  const [history, terms] = await Promise.all([usageHistory(s.sql, id), archived ? archived.terms : billingTerms(s.sql, id)]);
-  const requests = history.find((h) => h.month === month)?.requests ?? 0;
+  const [history, terms, storage] = await Promise.all([usageHistory(s.sql, id), archived ? archived.terms : billingTerms(s.sql, id), archived ? null : storageOf(s.sql, id)]);
+  const used = history.find((h) => h.month === month) ?? { requests: 0, requestBytes: 0, responseBytes: 0 };
+  const { requests, requestBytes, responseBytes } = used;
   const inv = invoicePreview(requests, terms.included, terms.hardCap, terms.pricing);
   audit(c, 'tenant.usage', id, { month, ...(archived ? { deletedAt: archived.deletedAt } : {}) });
   return c.json({
-    tenantId: id, month, requests, included: terms.included, overage: inv.overage, hardCap: terms.hardCap,
-    invoice: { currency: 'USD' as const, tier: terms.tier, baseCents: inv.baseCents, overageCents: inv.overageCents, totalCents: inv.totalCents },
+    tenantId: id, month, requests, requestBytes, responseBytes, included: terms.included, overage: inv.overage, hardCap: terms.hardCap,
+    invoice: { currency: 'USD' as const, tier: terms.tier, baseCents: inv.baseCents, overageCents: inv.overageCents, totalCents: inv.totalCents, requestBytes, responseBytes },
+    storage: storage && { ...storage, over: storage.bytes > storage.limitBytes },
     history, deletedAt: archived?.deletedAt ?? null,
   }, 200);
 });

@@ -1,0 +1,34 @@
+import { createMiddleware } from 'hono/factory';
+import { countingStream, declaredLength } from '../bandwidth/counting-stream.js';
+import type { ServicesVars } from './services.js';
+import type { TenantVars } from './resolve-tenant.js';
+import type { BodyVars } from './request-body-limit.js';
+
+/**
+ * Meters the body bytes of an admitted request and of the response the router sends, in the
+ * tenant's TenantGuard (bandwidth, exact like the request units: src/quota/byte-meter.ts). A
+ * response with a Content-Length is counted by it, at once (the release of the request's slot
+ * carries the report); any other body is counted as it streams out, and reported when it ends or
+ * the client goes away. After the quota step: a refused request is not metered.
+ */
+export const meterBandwidth = () =>
+  createMiddleware<{ Variables: ServicesVars & TenantVars & Partial<BodyVars> }>(async function meterBandwidth(c, next) {
+    await next();
+    const { tenant, services } = c.var;
+    const limiter = services.limiter;
+    if (!limiter.meter) return;
+    const report = (response: number) => {
+      const sent = limiter.meter!(tenant, { request: c.var.requestBytes?.() ?? 0, response });
+      if (!sent) return;
+      const quiet = sent.catch(() => {});
+      // From a stream's end the request may be over already (a caller that waited for it first).
+      try { c.executionCtx.waitUntil(quiet); } catch { /* runs on its own */ }
+    };
+    const res = c.res;
+    if (c.req.method === 'HEAD' || !res.body || res.status === 101 || res.webSocket) { report(0); return; }
+    const declared = declaredLength(res.headers.get('content-length'));
+    if (declared !== null) { report(declared); return; }
+    // Reported from the stream's end, not awaited by a waitUntil of its own: whoever waits for
+    // the request's background work before reading the body would otherwise wait forever.
+    c.res = new Response(countingStream(res.body, { onEnd: report }).stream, res);
+  });
