@@ -34,7 +34,7 @@ export const grantMembershipSql = (group: string, member: string) => `GRANT ${id
 export const createDatabaseSql = (name: string) => `CREATE DATABASE ${ident(name)}`;
 
 /** The control tables the router reads (src/tenancy/control-store.ts), and usage_flushes, which it also writes. */
-export const ROUTER_CONTROL_READS = ['tiers', 'tenants', 'tenant_domains', 'tenant_jwt', 'tenant_geo', 'tenant_placements', 'usage_flushes'] as const;
+export const ROUTER_CONTROL_READS = ['tiers', 'tenants', 'tenant_domains', 'tenant_jwt', 'tenant_geo', 'tenant_placements', 'tenant_storage', 'usage_flushes'] as const;
 /** The one control table the router writes (SELECT, INSERT, UPDATE: its usage upsert). */
 export const ROUTER_CONTROL_WRITES = ['usage_flushes'] as const;
 
