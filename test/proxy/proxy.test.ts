@@ -175,11 +175,19 @@ describe('forwarding to region-pinned origins', () => {
 
 describe('streaming', () => {
   const MB20 = 20 * 1024 * 1024;
+  // A tenant of its own whose body limit (tier max_body_bytes, overridden) lets 20 MB through.
+  let host = '';
+  let token = '';
+  beforeAll(async () => {
+    const t = await createViaApi({ overrides: { ratePerMinute: 600_000, burst: 10_000, maxBodyBytes: 64 * 1024 * 1024 } });
+    host = `${t.slug}.localhost`;
+    token = await tokenFor(t.id);
+  });
 
   it('streams a 20 MB upload to the origin and its echo back, byte for byte', async () => {
     const body = new Uint8Array(MB20);
     for (let i = 0; i < body.length; i += 4096) body[i] = (i / 4096) % 251;
-    const res = await call('acme.localhost', '/app/echo', { method: 'POST', token: await platformToken('acme'), body, headers: { 'content-type': 'application/octet-stream' } });
+    const res = await call(host, '/app/echo', { method: 'POST', token, body, headers: { 'content-type': 'application/octet-stream' } });
     expect(res.status).toBe(200);
     const back = new Uint8Array(await res.arrayBuffer());
     expect(back.length).toBe(MB20);
@@ -190,7 +198,7 @@ describe('streaming', () => {
   });
 
   it('streams a 20 MB download from the origin', async () => {
-    const res = await call('acme.localhost', `/app/bytes?n=${MB20}`, { token: await platformToken('acme') });
+    const res = await call(host, `/app/bytes?n=${MB20}`, { token });
     expect(res.status).toBe(200);
     const got = new Uint8Array(await res.arrayBuffer());
     expect(got.length).toBe(MB20);
@@ -199,7 +207,7 @@ describe('streaming', () => {
   });
 
   it('hands the client the origin\'s first bytes while the origin still holds the rest (no response buffering)', async () => {
-    const res = await call('acme.localhost', '/app/hold', { token: await platformToken('acme') });
+    const res = await call(host, '/app/hold', { token });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     const first = await Promise.race([reader.read(), new Promise<'late'>((r) => setTimeout(() => r('late'), 5_000))]);
@@ -215,8 +223,8 @@ describe('streaming', () => {
     const rid = `stream-${crypto.randomUUID()}`;
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
-    const pending = call('acme.localhost', '/app/echo', {
-      method: 'POST', token: await platformToken('acme'), body: readable, headers: { 'x-request-id': rid, 'content-type': 'application/octet-stream' },
+    const pending = call(host, '/app/echo', {
+      method: 'POST', token, body: readable, headers: { 'x-request-id': rid, 'content-type': 'application/octet-stream' },
     });
     const MB = 1024 * 1024;
     await writer.write(new Uint8Array(MB).fill(1));

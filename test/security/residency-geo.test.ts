@@ -4,7 +4,11 @@ import { call, errorOf, platformToken, postJson, sqlAt, stack, tenant, unique } 
 const US = 'aws-us-east-2';
 const EU = 'aws-eu-central-1';
 
-/** Counts rows titled `title` in every tracks table of every database of a cluster. */
+/**
+ * Counts rows titled `title` in every tracks table of every database of a cluster. Other files run
+ * meanwhile: their temporary tables are skipped, and a database or schema they drop between the
+ * listing and the count holds no row of ours (3D000, 42P01, 3F000 are taken as empty).
+ */
 async function rowsInCluster(region: string, title: string): Promise<number> {
   const admin = sqlAt(stack.regions[region]!.adminUrl);
   const dbs = await admin.query("SELECT datname FROM pg_database WHERE datname = 'app' OR datname LIKE 't\\_%'") as { datname: string }[];
@@ -13,11 +17,14 @@ async function rowsInCluster(region: string, title: string): Promise<number> {
     const url = new URL(stack.regions[region]!.adminUrl);
     url.pathname = `/${datname}`;
     const sql = sqlAt(url.toString());
-    const tables = await sql.query("SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables WHERE tablename = 'tracks'") as { t: string }[];
+    const gone = (e: unknown) => ['3D000', '42P01', '3F000'].includes((e as { code?: string }).code ?? '');
+    const tables = await sql.query(`SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) AS t FROM pg_tables
+      WHERE tablename = 'tracks' AND schemaname !~ '^pg_temp_'`).catch((e: unknown) => { if (gone(e)) return []; throw e; }) as { t: string }[];
     for (const { t } of tables) {
       // The superuser bypasses RLS only when not forced; read with row_security off as the owner.
-      const [, r] = await sql.transaction([sql.query("SELECT set_config('row_security', 'off', true)"), sql.query(`SELECT count(*)::int AS n FROM ${t} WHERE title = $1`, [title])]);
-      total += (r as { n: number }[])[0]!.n;
+      const r = await sql.transaction([sql.query("SELECT set_config('row_security', 'off', true)"), sql.query(`SELECT count(*)::int AS n FROM ${t} WHERE title = $1`, [title])])
+        .then(([, rows]) => rows as { n: number }[], (e: unknown) => { if (gone(e)) return [{ n: 0 }]; throw e; });
+      total += r[0]!.n;
     }
   }
   return total;
