@@ -62,6 +62,10 @@ export interface ControlEnv {
   CLOUDFLARE_API_TIMEOUT_MS?: string;
   /** Certificate validation method for new custom hostnames: `txt` (default) or `http`. */
   CLOUDFLARE_DCV_METHOD?: string;
+  /** The router's metrics aggregator (a `script_name` binding to the router's class); absent: the metrics routes answer 503. */
+  METRICS_AGGREGATOR?: DurableObjectNamespace<import('../metrics/aggregator.js').MetricsAggregator>;
+  /** Tenants labelled by slug in GET /admin/v1/metrics, by request volume; the rest are `tenant="other"` (default 20). */
+  METRICS_TOP_TENANTS?: string;
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
@@ -112,6 +116,7 @@ const ConfigSchema = z.object({
   CLOUDFLARE_CNAME_TARGET: z.string().regex(/^[a-z0-9.-]{1,253}$/i, 'must be a hostname').transform((s) => s.toLowerCase()).optional(),
   CLOUDFLARE_API_TIMEOUT_MS: intVar(10_000, 100, 60_000),
   CLOUDFLARE_DCV_METHOD: z.enum(['txt', 'http']).default('txt'),
+  METRICS_TOP_TENANTS: intVar(20, 1, 500),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_ORG_ID, { message: 'NEON_ORG_ID is required with PROVISIONER=neon', path: ['NEON_ORG_ID'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_REGION_PROJECTS, { message: 'NEON_REGION_PROJECTS is required with PROVISIONER=neon', path: ['NEON_REGION_PROJECTS'] })
