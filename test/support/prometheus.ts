@@ -7,7 +7,8 @@
  * histogram series without `le`, or a sample whose name is not its family's.
  */
 
-export interface Sample { labels: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string; sum?: string }
+/** A histogram's buckets are kept in the order of the text (`le` values, as written). */
+export interface Sample { labels: Record<string, string>; value?: string; buckets?: { le: string; count: string }[]; count?: string; sum?: string }
 export interface MetricFamily { name: string; help: string; type: string; metrics: Sample[] }
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -87,11 +88,14 @@ export function parsePrometheus(text: string): MetricFamily[] {
     if (suffix === '_bucket' && le === undefined) throw new Error(`bucket without le: ${line}`);
     const key = JSON.stringify(Object.entries(own).sort());
     let h = cur.metrics.find((s) => JSON.stringify(Object.entries(s.labels).sort()) === key);
-    if (!h) { h = { labels: own, buckets: {} }; cur.metrics.push(h); }
-    if (suffix === '_bucket') h.buckets![le!] = value; else if (suffix === '_sum') h.sum = value; else h.count = value;
+    if (!h) { h = { labels: own, buckets: [] }; cur.metrics.push(h); }
+    if (suffix === '_bucket') h.buckets!.push({ le: le!, count: value }); else if (suffix === '_sum') h.sum = value; else h.count = value;
   }
   return families;
 }
+
+/** The count of bucket `le` of a histogram sample. */
+export const bucket = (s: Sample, le: string): number => Number(s.buckets!.find((b) => b.le === le)?.count);
 
 /** The family called `name` (throws when absent). */
 export function family(families: MetricFamily[], name: string): MetricFamily {
