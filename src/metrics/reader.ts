@@ -10,20 +10,25 @@ export const SHARD_READ_TIMEOUT_MS = 3_000;
 
 const stubOf = (ns: DurableObjectNamespace<MetricsAggregator>, n: number) => ns.get(ns.idFromName(shardName(n)));
 
+/** `call` on shard `n`, null when it throws, rejects or takes longer than `ms` (a binding to a Worker not deployed throws at once). */
+async function ask<T>(ns: DurableObjectNamespace<MetricsAggregator>, n: number, call: (s: ReturnType<typeof stubOf>) => Promise<unknown>, ms: number): Promise<T | null> {
+  let work: Promise<T | null>;
+  try { work = call(stubOf(ns, n)).then((v) => v as T, () => null); } catch { return null; }
+  const r = await within(work, ms);
+  return r.settled ? r.value : null;
+}
+
 /** Every shard's totals; `unavailable`: the shards that failed or timed out. */
 export async function readTotals(ns: DurableObjectNamespace<MetricsAggregator>, timeoutMs = SHARD_READ_TIMEOUT_MS): Promise<{ totals: TenantTotals[]; unavailable: number }> {
-  const parts = await Promise.all(Array.from({ length: METRICS_SHARDS }, async (_, n) => {
-    const r = await within(stubOf(ns, n).totals().then((v) => v as TenantTotals[], () => null), timeoutMs);
-    return r.settled ? r.value : null;
-  }));
+  const parts = await Promise.all(Array.from({ length: METRICS_SHARDS }, (_, n) => ask<TenantTotals[]>(ns, n, (s) => s.totals(), timeoutMs)));
   return { totals: parts.flatMap((p) => p ?? []), unavailable: parts.filter((p) => p === null).length };
 }
 
 /** One tenant's counters over the last `minutes` (all regions added up, and per region); null when its shard did not answer. */
 export async function readWindow(ns: DurableObjectNamespace<MetricsAggregator>, tenantId: string, minutes: number, timeoutMs = SHARD_READ_TIMEOUT_MS): Promise<{ all: Counters; regions: { region: string; counters: Counters }[] } | null> {
-  const r = await within(stubOf(ns, shardOf(tenantId)).window(tenantId, minutes).then((v) => v as { region: string; counters: Counters }[], () => null), timeoutMs);
-  if (!r.settled || r.value === null) return null;
+  const regions = await ask<{ region: string; counters: Counters }[]>(ns, shardOf(tenantId), (s) => s.window(tenantId, minutes), timeoutMs);
+  if (regions === null) return null;
   const all: Counters = {};
-  for (const reg of r.value) addCounters(all, reg.counters);
-  return { all, regions: r.value };
+  for (const reg of regions) addCounters(all, reg.counters);
+  return { all, regions };
 }

@@ -81,8 +81,10 @@ export class MetricsRecorder {
     for (const [shard, rows] of this.batch.byShard(METRICS_SHARDS)) parts.push({ id: `${this.isolate}:${seq}:${shard}`, shard, rows });
     this.batch = new MetricsBatch();
     await Promise.all(parts.map(async (part) => {
-      const stub = ns.get(ns.idFromName(shardName(part.shard)));
-      const sent = stub.ingest(part.id, part.rows).then(() => true, () => false);
+      let sent: Promise<boolean>;
+      try {
+        sent = ns.get(ns.idFromName(shardName(part.shard))).ingest(part.id, part.rows).then(() => true, () => false);
+      } catch { sent = Promise.resolve(false); }
       const r = await within(sent, this.timeout);
       if (r.settled && r.value) { this.stats.sent++; return; }
       this.stats.failed++;

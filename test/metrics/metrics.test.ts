@@ -199,6 +199,22 @@ describe('GET /admin/v1/tenants/{id}/metrics', () => {
   });
 });
 
+describe('an aggregator that cannot be reached', () => {
+  it('leaves its shards out of the scrape and says how many; the tenant window is 503', async () => {
+    // What a binding to a router Worker that is not deployed does: every call throws.
+    const absent = { idFromName: () => { throw new Error('no such script'); }, get: () => { throw new Error('no such script'); } } as unknown as DurableObjectNamespace<MetricsAggregator>;
+    const over = { METRICS_AGGREGATOR: absent } as unknown as Record<string, string>;
+    const res = await control(controlEnv(over), '/admin/v1/metrics');
+    expect(res.status).toBe(200);
+    const fams = parsePrometheus(await res.text());
+    expect(Number(family(fams, 'tenant_router_metrics_shards_unavailable').metrics[0]!.value)).toBe(8);
+    expect(family(fams, 'tenant_router_requests_total').metrics).toEqual([]);
+    const one = await control(controlEnv(over), `/admin/v1/tenants/${a.slug}/metrics`);
+    expect(one.status).toBe(503);
+    expect(one.headers.get('retry-after')).toBe('5');
+  });
+});
+
 describe('flushing', () => {
   it('never delays or fails a request when the aggregator hangs, and delivers the batch once afterwards', async () => {
     const t = await createViaApi({ tier: 'STANDARD' });
