@@ -1,5 +1,5 @@
 /** An isolate's counters between two flushes (pure): rows per tenant, region and minute. */
-import { addCounters, addPoint, type Counters, type MetricPoint } from './series.js';
+import { addPoint, type Counters, type MetricPoint } from './series.js';
 import { shardOf } from './shard.js';
 
 /** One tenant's counters in one region during one minute (`minute`: Unix minutes, UTC). */
@@ -33,15 +33,3 @@ export class MetricsBatch {
   }
 }
 
-/** Sums rows of the same tenant and region (whatever their minute). */
-export function sumRows(rows: Iterable<Pick<BatchRow, 'tenantId' | 'slug' | 'region' | 'counters'>>): Map<string, { tenantId: string; slug: string; region: string; counters: Counters }> {
-  const out = new Map<string, { tenantId: string; slug: string; region: string; counters: Counters }>();
-  for (const r of rows) {
-    const key = `${r.tenantId}\n${r.region}`;
-    let acc = out.get(key);
-    if (!acc) { acc = { tenantId: r.tenantId, slug: r.slug, region: r.region, counters: {} }; out.set(key, acc); }
-    acc.slug = r.slug;
-    addCounters(acc.counters, r.counters);
-  }
-  return out;
-}
