@@ -14,6 +14,10 @@ import { checkProxyVars, PROXY_VARS } from './proxy/config.js';
 export interface Env {
   TENANT_GUARD: DurableObjectNamespace<import('./quota/tenant-guard.js').TenantGuard>;
   CIRCUIT_BREAKER: DurableObjectNamespace<import('./breaker/circuit-breaker.js').CircuitBreaker>;
+  /** The sharded metrics aggregator (src/metrics/aggregator.ts); absent: isolates keep no batch. */
+  METRICS_AGGREGATOR?: DurableObjectNamespace<import('./metrics/aggregator.js').MetricsAggregator>;
+  /** Workers Analytics Engine dataset (production): one data point per request; absent: skipped. */
+  ANALYTICS?: import('./metrics/analytics.js').AnalyticsSink;
   TENANT_BASE_DOMAINS: string;
   PLATFORM_ISSUER: string;
   PLATFORM_AUDIENCE: string;

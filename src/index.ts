@@ -3,7 +3,7 @@
  *
  *   import { createTenantRouter, type TenantRouterEnv } from 'edge-tenant-router';
  *   export default createTenantRouter({ routes: { '/api/v1/notes': notes } });
- *   export { TenantGuard, CircuitBreaker } from 'edge-tenant-router';
+ *   export { TenantGuard, CircuitBreaker, MetricsAggregator } from 'edge-tenant-router';
  *
  * See docs/library.md. Everything else under src/ is the router's own and may change.
  */
@@ -13,10 +13,12 @@ export { defaultWeight } from './router/route-table.js';
 export type { FailMode, FailModes, RouteWeight, WeightMethod, Weights } from './router/route-table.js';
 export type { AppEnv } from './app-env.js';
 
-// The Durable Object classes the router's bindings name (TENANT_GUARD, CIRCUIT_BREAKER): a
+// The Durable Object classes the router's bindings name (TENANT_GUARD, CIRCUIT_BREAKER, METRICS_AGGREGATOR): a
 // Worker built on the router re-exports them from its entry.
 export { TenantGuard } from './quota/tenant-guard.js';
 export { CircuitBreaker } from './breaker/circuit-breaker.js';
+export { MetricsAggregator } from './metrics/aggregator.js';
+export type { MetricsOptions } from './metrics/recorder.js';
 
 // The isolate's services, for a caller that swaps one (a test's limiter, a benchmark's).
 export { routerServices } from './services.js';

@@ -4,6 +4,7 @@
  * be reached is `ApiError` UNREACHABLE, one that does not answer within the timeout is TIMEOUT, so
  * the CLI has one failure path.
  */
+import type { MetricsSummary } from '../metrics/summary.js';
 import type { z } from '@hono/zod-openapi';
 import type { ControlConfig } from './config.js';
 import type {
@@ -23,6 +24,7 @@ export type PatchTemplate = z.input<typeof PatchTemplateSchema>;
 /** One catalogued tenant migration. */
 export interface CatalogueEntry { name: string; checksum: string; createdAt: string }
 export type Usage = z.infer<typeof UsageSchema>;
+export type TenantMetrics = MetricsSummary & { tenantId: string; slug: string; windowMinutes: number; from: string; to: string; regions: (MetricsSummary & { region: string })[] };
 export type DomainView = z.infer<typeof DomainViewSchema>;
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
 export type AuditVerification = z.infer<typeof AuditVerifySchema>;
@@ -64,6 +66,8 @@ export class ControlClient {
   removeJwt = (ref: string) => this.call<TenantView>('DELETE', `/tenants/${seg(ref)}/jwt`);
   setGeo = (ref: string, body: GeoPolicy) => this.call<TenantView>('PUT', `/tenants/${seg(ref)}/geo`, { body });
   usage = (ref: string, month?: string) => this.call<Usage>('GET', `/tenants/${seg(ref)}/usage`, { query: { month } });
+  tenantMetrics = (ref: string, window?: number) => this.call<TenantMetrics>('GET', `/tenants/${seg(ref)}/metrics`, { query: { window } });
+  metrics = () => this.call<string>('GET', '/metrics', { raw: true });
   migrateTenant = (id: string) => this.call<MigrateResult>('POST', `/tenants/${seg(id)}/migrate`);
   addDomain = (ref: string, hostname: string) => this.call<DomainView>('POST', `/tenants/${seg(ref)}/domains`, { body: { hostname } });
   getDomain = (ref: string, hostname: string) => this.call<DomainView>('GET', `/tenants/${seg(ref)}/domains/${seg(hostname)}`);

@@ -21,6 +21,7 @@ import { tenantSettingCommands } from './tenant-settings.js';
 import { tierCommands } from './tier.js';
 import { tierEditCommands } from './tier-edit.js';
 import { usageCommand } from './usage.js';
+import { metricsCommands } from './metrics.js';
 import { keysCommands } from './keys.js';
 import { bootstrapCommand } from './bootstrap.js';
 
@@ -33,6 +34,7 @@ export const COMMANDS: Command[] = [
   ...tierCommands,
   ...tierEditCommands,
   usageCommand,
+  ...metricsCommands,
   ...auditCommands,
   migrateCommand,
   ...migrationCommands,

@@ -64,6 +64,10 @@ export interface ControlEnv {
   CLOUDFLARE_API_TIMEOUT_MS?: string;
   /** Certificate validation method for new custom hostnames: only `txt` is accepted (the default). */
   CLOUDFLARE_DCV_METHOD?: string;
+  /** The router's metrics aggregator (a `script_name` binding to the router's class); absent: the metrics routes answer 503. */
+  METRICS_AGGREGATOR?: DurableObjectNamespace<import('../metrics/aggregator.js').MetricsAggregator>;
+  /** Tenants labelled by slug in GET /admin/v1/metrics, by request volume; the rest are `tenant="other"` (default 20). */
+  METRICS_TOP_TENANTS?: string;
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
@@ -126,6 +130,7 @@ const ConfigSchema = z.object({
   // Only txt: HTTP validation lets a CNAME left behind by a former owner pass as proof (client.ts).
   CLOUDFLARE_DCV_METHOD: z.string().default('txt').refine((v) => v === 'txt',
     'only txt is accepted: http validation lets a leftover CNAME to the SaaS zone pass as ownership'),
+  METRICS_TOP_TENANTS: intVar(20, 1, 500),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_ORG_ID, { message: 'NEON_ORG_ID is required with PROVISIONER=neon', path: ['NEON_ORG_ID'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_REGION_PROJECTS, { message: 'NEON_REGION_PROJECTS is required with PROVISIONER=neon', path: ['NEON_REGION_PROJECTS'] })

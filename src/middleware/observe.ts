@@ -3,6 +3,8 @@ import { matchedRoutes } from 'hono/route';
 import type { Context, MiddlewareHandler } from 'hono';
 import { accessLine, newRecord, serverTiming, type RequestRecord } from '../observability/request-record.js';
 import { traceFrom, traceparent } from '../observability/trace-context.js';
+import { pointOf, type PointTenant } from '../metrics/series.js';
+import type { MetricsBindings, MetricsRecorder } from '../metrics/recorder.js';
 import type { RequestContextVars } from './request-context.js';
 
 export interface ObserveVars { record: RequestRecord; errorCode?: string }
@@ -11,6 +13,13 @@ export interface ObserveOptions {
   /** Where the access-log line goes (console.log: Workers Logs / Logpush); null: no access log. */
   log?: ((line: string) => void) | null;
   now?: () => number;
+  /** The isolate's metrics, fed from the same record (null or absent: none). */
+  metrics?: MetricsRecorder | null;
+}
+
+/** The request's `waitUntil`, or null where there is no execution context (app.request in a test). */
+function waitUntilOf(c: Context): ((work: Promise<unknown>) => void) | null {
+  try { const ctx = c.executionCtx; return (work) => ctx.waitUntil(work); } catch { return null; }
 }
 
 /** The route pattern that answered (`/api/v1/tracks/:id`), never the raw path (no ids in metrics). */
@@ -22,7 +31,8 @@ function routeOf(c: Context): string {
 /**
  * Observes every request: takes up the caller's W3C trace (or starts one), and once the answer
  * is ready adds `traceparent` (this request's span) and, once the caller is authenticated,
- * `Server-Timing` (each step, the database, the total) to it and writes one access-log line. The steps fill in `record` as they go.
+ * `Server-Timing` (each step, the database, the total) to it, writes one access-log line and
+ * hands the same record to the isolate's metrics. The steps fill in `record` as they go.
  */
 export const observe = (opts: ObserveOptions = {}) => {
   const log = opts.log === undefined ? (line: string) => console.log(line) : opts.log;
@@ -39,11 +49,15 @@ export const observe = (opts: ObserveOptions = {}) => {
       // would tell an unknown tenant or issuer from a known one with a bad token.
       if (record.passed.includes('auth')) c.res.headers.set('Server-Timing', serverTiming(record, total));
     } catch { /* an immutable response: it keeps its own headers */ }
-    const tenant = (c.var as { tenant?: { id: string; region: string; placement?: { region: string } | null } }).tenant;
+    const tenant = (c.var as { tenant?: PointTenant }).tenant ?? null;
+    const route = routeOf(c);
+    const code = c.var.errorCode ?? null;
     log?.(accessLine(record, {
-      requestId: c.var.requestId, method: c.req.method, route: routeOf(c), status: c.res.status, code: c.var.errorCode ?? null,
+      requestId: c.var.requestId, method: c.req.method, route, status: c.res.status, code,
       tenant: tenant?.id ?? null, region: tenant ? tenant.placement?.region ?? tenant.region : null, totalMs: total,
     }));
+    opts.metrics?.record(pointOf(record, { tenant, method: c.req.method, route, status: c.res.status, code, totalMs: total }),
+      (c.env ?? {}) as MetricsBindings, waitUntilOf(c));
   });
 };
 

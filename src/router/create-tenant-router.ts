@@ -19,7 +19,8 @@
  * before the database. securityAudit wraps the steps that refuse: it sees their refusals and
  * records the ones an operator must find later (tenant mismatch, residency violation) in the
  * audit log. observe wraps it all: it takes up the caller's trace, and writes the
- * `traceparent` and `Server-Timing` headers and one access-log line per request; `timed` records
+ * `traceparent` and `Server-Timing` headers, one access-log line per request and its metrics
+ * (src/metrics/: Analytics Engine, and the isolate's batch for the aggregator); `timed` records
  * how long each step took before handing on.
  *
  * The caller's routes come last and see what the steps set (`TenantRouterEnv`): `c.var.tenant`,
@@ -47,6 +48,7 @@ import { contextJwks, proxy } from '../proxy/index.js';
 import { routerServices } from '../services.js';
 import { mountRoutes, type TenantRouterOptions } from './options.js';
 import { failModeFunction, weightFunction } from './route-table.js';
+import { MetricsRecorder } from '../metrics/recorder.js';
 
 /** The whole pipeline in front of `opts.routes`; bad options throw here, not on the first request. */
 export function createTenantRouter(opts: TenantRouterOptions): Hono<AppEnv> {
@@ -57,7 +59,9 @@ export function createTenantRouter(opts: TenantRouterOptions): Hono<AppEnv> {
   app.notFound(notFound);
 
   app.use(requestContext());
-  app.use(observe({ log: opts.accessLog }));
+  // One recorder per app (per isolate): it batches what observe records for the aggregator.
+  const metrics = opts.metrics === false ? null : new MetricsRecorder(opts.metrics);
+  app.use(observe({ log: opts.accessLog, metrics }));
   // Liveness needs no tenant, no configuration and no database.
   app.get('/healthz', (c) => c.json({ ok: true }));
 

@@ -3,6 +3,7 @@ import type { Hono } from 'hono';
 import type { AppEnv } from '../app-env.js';
 import type { Env } from '../env.js';
 import type { Services } from '../services.js';
+import type { MetricsOptions } from '../metrics/recorder.js';
 import { checkPrefix, type FailModes, type Weights } from './route-table.js';
 
 /** The Hono environment the caller's routes run in: the router's bindings and every variable the pipeline sets. */
@@ -25,6 +26,8 @@ export interface TenantRouterOptions {
   services?: (env: Env) => Services;
   /** Receives each access-log line (default: console.log); null: no access log. */
   accessLog?: ((line: string) => void) | null;
+  /** How the isolate batches its metrics for the aggregator (docs/metrics.md); false: no metrics. */
+  metrics?: MetricsOptions | false;
 }
 
 /** Paths the router answers itself, before any tenant is known. */

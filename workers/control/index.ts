@@ -32,6 +32,7 @@ import { tiers } from '../../src/control/routes/tiers.js';
 import { auditLog } from '../../src/control/routes/audit.js';
 import { migrations } from '../../src/control/routes/migrations.js';
 import { keys } from '../../src/control/routes/keys.js';
+import { metrics } from '../../src/control/routes/metrics.js';
 
 /** The largest admin request body (a YAML import of a thousand templates is ~600 KiB). */
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -66,6 +67,8 @@ export function buildControl() {
   app.route('/admin/v1/audit', auditLog);
   app.route('/admin/v1/migrations', migrations);
   app.route('/admin/v1/keys', keys);
+  // /metrics (Prometheus) and /tenants/{id}/metrics: the router's aggregator, through METRICS_AGGREGATOR.
+  app.route('/admin/v1', metrics);
   return app;
 }
 
