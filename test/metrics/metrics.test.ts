@@ -63,8 +63,8 @@ const tb = tally();
 
 beforeAll(async () => {
   a = await createViaApi({ tier: 'STANDARD' });
-  // A small bucket: the fourth request in a row is refused 429 RATE_LIMITED.
-  b = await createViaApi({ tier: 'STANDARD', overrides: { ratePerMinute: 60, burst: 3 } });
+  // A small bucket that refills once a minute: the fourth request is refused 429 RATE_LIMITED, however slow the machine.
+  b = await createViaApi({ tier: 'STANDARD', overrides: { ratePerMinute: 1, burst: 3 } });
   const tokA = await tokenFor(a.id);
   const tokB = await tokenFor(b.id);
   for (let i = 0; i < 6; i++) expect(await note(ta, send(`${a.slug}.localhost`, '/api/v1/tracks', tokA))).toBe(200);
