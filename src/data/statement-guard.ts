@@ -13,7 +13,10 @@
  *   PROCEDURE (a body is SQL this scan cannot see into), temporary objects (TEMP, `pg_temp`: they
  *   outlive the transaction in a pooled session), cursors WITH HOLD;
  * - functions that change settings, run SQL given as text, take session-wide locks, signal other
- *   sessions of the same role or reach database-wide large objects.
+ *   sessions of the same role or reach database-wide large objects; the `pg_settings` view in any
+ *   position (an UPDATE of it is a set_config for the whole session);
+ * - Unicode-escaped identifiers and strings (`U&"..."`, `U&'...'`): this scan does not decode them,
+ *   so a name it refuses could be spelled past it.
  *
  * It is a second wall, and a lexical one: statements are the application's code, never its users'
  * input (which travels as bound parameters). The first walls are the server's: row-level security,
@@ -49,8 +52,10 @@ export function statementRefusal(text: string): string | null {
   if (first === 'alter' && second && ALTER_TARGETS.has(second)) return `ALTER ${second.toUpperCase()} changes session defaults`;
   if (first === 'create' && words.slice(1, 5).some((w) => CREATE_TARGETS.has(w))) return 'CREATE of a function, procedure, role or database';
   if (first === 'declare' && words.includes('hold')) return 'cursors WITH HOLD outlive the transaction';
+  if (/(^|[^\w$])u&["']/i.test(text.replace(/'(?:[^']|'')*'/g, "''"))) return 'Unicode-escaped names and strings (U&) are not accepted';
   for (const t of tokens) {
     if ((!t.quoted && TEMP_WORDS.has(t.word)) || TEMP_SCHEMA.test(t.word)) return 'temporary objects outlive the transaction';
+    if (t.word === 'pg_settings') return 'pg_settings changes settings for the session';
     if (t.called && FUNCTIONS.test(t.word)) return `${t.word}() is not available to tenants`;
   }
   return null;

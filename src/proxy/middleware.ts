@@ -75,6 +75,11 @@ export const proxy = () =>
     if (c.var.runtime.clientIp) headers.set('X-Forwarded-For', c.var.runtime.clientIp);
 
     const r = await forward(send, upstreamUrl(target, url), { method: c.req.method, headers, body: c.req.raw.body }, p.timeoutMs);
+    if (!r.ok && r.reason === 'client') {
+      // The client's body failed, not the origin: nothing for the breaker; the body limit's own 413 stands.
+      if (r.cause instanceof AppError) throw r.cause;
+      throw new AppError(400, 'BAD_REQUEST', 'the request body ended before it was complete');
+    }
     report(r.ok);
     if (!r.ok) {
       warn('origin unavailable', { requestId, tenant: tenant.id, origin: target.id, reason: r.reason, error: r.error });

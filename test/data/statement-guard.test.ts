@@ -18,6 +18,7 @@ describe('statementRefusal', () => {
     'SELECT set_config FROM settings', 'SELECT "lo_price" FROM items', 'SELECT pg_sleep(0.1)',
     "SELECT E'it\\'s; COMMIT' AS s", 'SELECT "a;b" FROM t', 'SELECT a$b$ FROM t',
     'DECLARE c CURSOR FOR SELECT 1',
+    "SELECT title FROM tracks WHERE title = 'u&\"x'",
   ])('lets %s through', (sql) => {
     expect(statementRefusal(sql)).toBeNull();
   });
@@ -42,6 +43,10 @@ describe('statementRefusal', () => {
     ['SELECT pg_terminate_backend(1)', /terminate/], ["SELECT pg_notify('c', 'x')", /pg_notify/], ['SELECT lo_get(1)', /lo_get/],
     ["SELECT 'unterminated", /unterminated/], ['SELECT $$x', /unterminated/], ['/* open', /unterminated/],
     ['', /empty/], [';', /empty/], ['  -- only a comment', /empty/],
+    // pg_settings is writable by every role and an UPDATE of it is a session-wide set_config.
+    ["UPDATE pg_settings SET setting = $1 WHERE name = 'app.tenant_id'", /pg_settings/],
+    ["UPDATE pg_catalog.pg_settings SET setting = 'none' WHERE name = 'role'", /pg_settings/],
+    ['SELECT U&"\\0073et_config"(\'app.tenant_id\', $1, true)', /U&/], ["SELECT u&'\\0041'", /U&/],
   ])('refuses %s', (sql, why) => {
     expect(statementRefusal(sql)).toMatch(why);
   });

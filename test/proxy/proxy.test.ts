@@ -320,3 +320,22 @@ describe('a tenant\'s own origin and prefixes (admin API)', () => {
     expect(back).not.toBeNull();
   });
 });
+
+describe("a client's failure is not the origin's", () => {
+  it('a chunked upload past the body limit is 413 every time, and never opens the origin breaker', async () => {
+    const token = await platformToken('acme'); // FREE: 1 MiB bodies
+    const MB = 1024 * 1024;
+    for (let i = 0; i < 7; i++) {
+      const body = new ReadableStream<Uint8Array>({
+        start(ctrl) { for (let k = 0; k < 4; k++) ctrl.enqueue(new Uint8Array(MB / 2).fill(k)); ctrl.close(); },
+      });
+      const res = await call('acme.localhost', '/app/hello', { method: 'POST', token, body, headers: { 'content-type': 'application/octet-stream' } });
+      expect(res.status).toBe(413);
+      expect((await errorOf(res)).code).toBe('PAYLOAD_TOO_LARGE');
+    }
+    // Past the breaker's five failures in the window, had they counted: the origin still serves.
+    const ok = await call('acme.localhost', '/app/hello', { token });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { origin: string }).origin).toBe('aws-us-east-2');
+  });
+});
