@@ -42,7 +42,8 @@ export class MetricsRecorder {
   private retries: Part[] = [];
   private lastFlush: number;
   private seq = 0;
-  private readonly isolate = crypto.randomUUID();
+  // Drawn on the first flush: the recorder is built at module scope, where Workers allow no random values.
+  private isolateId: string | null = null;
   private readonly interval: number;
   private readonly timeout: number;
   private readonly maxRows: number;
@@ -78,7 +79,7 @@ export class MetricsRecorder {
     const seq = ++this.seq;
     const parts: Part[] = [...this.retries];
     this.retries = [];
-    for (const [shard, rows] of this.batch.byShard(METRICS_SHARDS)) parts.push({ id: `${this.isolate}:${seq}:${shard}`, shard, rows });
+    for (const [shard, rows] of this.batch.byShard(METRICS_SHARDS)) parts.push({ id: `${this.isolateId ??= crypto.randomUUID()}:${seq}:${shard}`, shard, rows });
     this.batch = new MetricsBatch();
     await Promise.all(parts.map(async (part) => {
       let sent: Promise<boolean>;
