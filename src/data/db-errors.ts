@@ -18,6 +18,23 @@ export class StatementRefused extends AppError {
   }
 }
 
+/**
+ * A 503 caused by the tenant's own statements, not by the database target: its statement ran out
+ * of time, waited too long for a lock, sat idle in its transaction, or hit its role's own
+ * connection limit. The database answered, so the target's circuit breaker, which every tenant of
+ * a shared region shares, does not count it as a failure (one tenant's slow queries must not open
+ * the circuit for its neighbours).
+ */
+export class OwnStatementFailure extends AppError {
+  constructor(msg = 'tenant database statement timed out') {
+    super(503, 'UPSTREAM_UNAVAILABLE', msg, { 'Retry-After': '5' });
+  }
+}
+
+/** Whether `err` says the database target itself is unavailable (what its circuit breaker counts). */
+export const isTargetFailure = (err: unknown): boolean =>
+  err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE' && !(err instanceof OwnStatementFailure);
+
 /** Maps an error from `@neondatabase/serverless` to an AppError. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
@@ -33,8 +50,13 @@ export function toAppError(err: unknown): AppError {
     if (code === '40001' || code === '40P01') return new AppError(409, 'BAD_REQUEST', 'conflicts with a concurrent change; retry', { 'Retry-After': '1' });
     if (code === '23505') return new AppError(409, 'BAD_REQUEST', 'conflicts with an existing record');
     if (code.startsWith('22') || code.startsWith('23')) return new AppError(400, 'BAD_REQUEST', 'value rejected by the database');
-    // 57014 covers the statement timeout and a request whose deadline passed before it ran;
-    // 55P03 a lock wait that ran out of that time; 25P03 a session idle in its transaction too long.
+    // The tenant's own doing: its statement timeout (57014), a lock wait that ran out of that
+    // time (55P03), its session idle in its transaction too long (25P03), its role's connection
+    // limit (53300 "too many connections for role"). Not a failure of the target.
+    if (ownFailure(code, message(err))) return new OwnStatementFailure();
+    // The rest of 57 (admin shutdown, cannot connect now, and router.enter's refusal of a request
+    // whose deadline passed while it was queued), 08 (connection), the server's own connection
+    // limit: the target is unavailable.
     if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '25P03' || code === '53300' || code === '53400') return unavailable();
     // The tenant's own database is gone: it was deleted and a router still held it for at most
     // its L1 TTL. Not found (as the fence says for shared databases), and no breaker failure.
@@ -52,6 +74,13 @@ export function toAppError(err: unknown): AppError {
   // time ran out (the driver's fetch was aborted).
   console.error(JSON.stringify({ level: 'error', msg: 'database unreachable', error: message(err) }));
   return unavailable();
+}
+
+/** A refusal of the tenant's statements that says nothing about the target's health. */
+function ownFailure(code: string, msg: string): boolean {
+  if (code === '57014') return !msg.includes('request deadline passed');
+  if (code === '55P03' || code === '25P03') return true;
+  return code === '53300' && msg.includes('for role');
 }
 
 function unavailable(msg = 'tenant database is unavailable'): AppError {

@@ -16,7 +16,7 @@
  */
 import { Client } from '@neondatabase/serverless';
 import { AppError } from '../errors.js';
-import { StatementRefused, toAppError } from './db-errors.js';
+import { OwnStatementFailure, StatementRefused, toAppError } from './db-errors.js';
 import { statementRefusal } from './statement-guard.js';
 
 /** The handle an interactive transaction's callback gets. */
@@ -69,9 +69,14 @@ export async function interactive<R>(i: InteractiveInput, fn: (tx: TenantTx) => 
   let expire!: (err: AppError) => void;
   const expired = new Promise<never>((_, reject) => { expire = reject; });
   expired.catch(() => {});
+  // Whether the connection, BEGIN and the isolation set-up were done: a deadline that passes after
+  // that was spent by the tenant's own callback, not by an unavailable database.
+  let entered = false;
   const timer = setTimeout(() => {
     void close();
-    expire(new AppError(503, 'UPSTREAM_UNAVAILABLE', 'tenant database transaction timed out', { 'Retry-After': '5' }));
+    expire(entered
+      ? new OwnStatementFailure('tenant database transaction timed out')
+      : new AppError(503, 'UPSTREAM_UNAVAILABLE', 'tenant database transaction timed out', { 'Retry-After': '5' }));
   }, i.totalMs);
   const driver = <T>(p: Promise<T>) => Promise.race([p, expired]).catch((err: unknown) => { throw toAppError(err); });
   let failure: AppError | undefined;
@@ -99,6 +104,7 @@ export async function interactive<R>(i: InteractiveInput, fn: (tx: TenantTx) => 
     await driver(client.connect());
     await driver(client.query(begin));
     await driver(client.query(i.setup.text, i.setup.params));
+    entered = true;
     const run = fn(tx);
     run.catch(() => {});
     const out = await Promise.race([run, expired]);

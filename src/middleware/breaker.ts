@@ -2,6 +2,7 @@ import { createMiddleware } from 'hono/factory';
 import { AppError } from '../errors.js';
 import { breakerLimits, breakerTarget } from '../breaker/breaker-gate.js';
 import type { Permit } from '../breaker/circuit.js';
+import { isTargetFailure } from '../data/db-errors.js';
 import type { TenantDb } from '../data/tenant-db.js';
 import type { RequestContextVars } from './request-context.js';
 import type { ServicesVars } from './services.js';
@@ -13,8 +14,9 @@ export interface DbVars { db: TenantDb }
 /**
  * Guards the tenant's database target with its circuit breaker and hands the handler a database
  * handle that reports how the target answered. An open circuit is a 503 CIRCUIT_OPEN with
- * Retry-After, answered before anything touches the database. Only unavailability counts as a
- * failure: a constraint violation is the caller's problem, not the database's.
+ * Retry-After, answered before anything touches the database. Only the target's unavailability
+ * counts as a failure: a constraint violation, a statement timeout or a lock wait of the tenant's
+ * own is the tenant's problem, not the database's (db-errors.ts).
  */
 export const breaker = () =>
   createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars & DbVars }>(async function breaker(c, next) {
@@ -52,7 +54,8 @@ export const breaker = () =>
         report(true);
         return out;
       } catch (err) {
-        report(!(err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE'));
+        // Only the target's unavailability counts; a tenant's own timeouts and lock waits do not.
+        report(!isTargetFailure(err));
         throw err;
       } finally {
         if (record) { record.dbCalls++; record.dbMs += performance.now() - t0; }

@@ -1,6 +1,6 @@
 /** How database failures become refusals: fenced tenants, unsafe roles, timeouts, refused connections. */
 import { describe, expect, it } from 'vitest';
-import { toAppError } from '../../src/data/db-errors.js';
+import { isTargetFailure, toAppError } from '../../src/data/db-errors.js';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -31,5 +31,15 @@ describe('toAppError', () => {
 
   it('maps an aborted fetch (no SQLSTATE) to 503', () => {
     expect(toAppError(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
+  });
+
+  it('tells the tenant\'s own failures from the target\'s: only the latter count for the breaker', () => {
+    const own = [pgError('57014', 'canceling statement due to statement timeout'), pgError('55P03', 'could not obtain lock on row'),
+      pgError('25P03', 'terminating connection due to idle-in-transaction timeout'), pgError('53300', 'too many connections for role "t_ab"')];
+    for (const e of own) expect([e.code, isTargetFailure(toAppError(e))]).toEqual([e.code, false]);
+    const target = [pgError('57014', 'request deadline passed before the transaction ran'), pgError('57P01', 'terminating connection due to administrator command'),
+      pgError('08006'), pgError('53300', 'sorry, too many clients already'), new TypeError('fetch failed')];
+    for (const e of target) expect(isTargetFailure(toAppError(e))).toBe(true);
+    expect(isTargetFailure(toAppError(pgError('23505')))).toBe(false);
   });
 });
