@@ -20,7 +20,7 @@ import { httpBatch } from './http-batch.js';
 import { beginStatement, interactive, type TenantTx, type TransactionOptions } from './interactive.js';
 import { tenantSetup } from './setup.js';
 import { batchRefusal } from './statement-guard.js';
-import { tierConnectionLimit, TransactionSlots } from './tx-slots.js';
+import { TransactionSlots } from './tx-slots.js';
 
 export type { IsolationLevel, TenantTx, TransactionOptions } from './interactive.js';
 
@@ -118,7 +118,7 @@ export class TenantDataRouter {
       },
       batch: batch as TenantDb['batch'],
       transaction: async <R>(fn: (tx: TenantTx) => Promise<R>, options?: TransactionOptions) => {
-        const own = (this.opts.transactionLimit ?? ((x: Tenant) => tierConnectionLimit(x.tier)))(tenant);
+        const own = (this.opts.transactionLimit ?? ((x: Tenant) => x.limits.connections))(tenant);
         const limit = Number.isNaN(own) ? this.maxTransactions : Math.min(this.maxTransactions, Math.max(0, own));
         const release = this.slots.take(tenant.id, limit);
         if (!release) throw new AppError(429, 'CONCURRENCY_LIMIT', 'too many open transactions for this tenant', { 'Retry-After': '1' });

@@ -2,7 +2,7 @@
  * How many interactive transactions a tenant may hold open at once in this isolate (pure). Each
  * holds a WebSocket and a server connection for its whole length, so the count is bounded per
  * tenant: by the router's `maxTransactions` and by the tenant's own limit (the hook; by default
- * its tier's `connection_limit`). The bound is per isolate; a fleet-wide one is the quota room's
+ * `tenant.limits.connections`, the tier's `connection_limit`). The bound is per isolate; a fleet-wide one is the quota room's
  * to add (it can feed the same hook).
  */
 
@@ -28,10 +28,4 @@ export class TransactionSlots {
   count(key: string): number {
     return this.open.get(key) ?? 0;
   }
-}
-
-/** The tier's `connection_limit` when the record carries one, else no limit of the tenant's own. */
-export function tierConnectionLimit(tier: Record<string, unknown>): number {
-  const v = tier.connection_limit;
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : Infinity;
 }

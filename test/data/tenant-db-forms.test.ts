@@ -55,7 +55,7 @@ beforeAll(async () => {
   });
   const id = crypto.randomUUID();
   placement = await provisioner.provision({ tenantId: id, region: EU, isolation: 'database', migrations: [TRACKS] });
-  tenant = { id, isolation: 'database', placement, tier: { connection_limit: 200 } } as unknown as Tenant;
+  tenant = { id, isolation: 'database', placement, tier: { connection_limit: 200 }, limits: { connections: 200 } } as unknown as Tenant;
 });
 afterAll(async () => { await provisioner.deprovision(tenant.id, placement).catch(() => {}); });
 
