@@ -15,6 +15,7 @@
  *   any path          JSON: which origin, method, path, the context's claims
  *   POST /app/echo    the request body streamed back as it arrives, sha256 and length recorded
  *   GET  /app/bytes?n=N  N bytes of a fixed pattern, streamed
+ *   GET  /app/cookies Set-Cookie with Domain=example.com, .example.com, acme.example.com and none
  *   GET  /app/hold    a first chunk at once, the rest only after POST /_origin/release
  *   GET  /app/slow?ms=M  headers after M ms
  * Control routes (no context; for the tests): GET/DELETE /_origin/requests (what was accepted,
@@ -130,6 +131,13 @@ async function startOrigin(region: string, source: JwksSource | null): Promise<O
       res.writeHead(200, { 'content-type': 'text/plain', 'x-origin': region });
       res.write('first\n');
       releases.push(() => res.end('rest\n'));
+      return;
+    }
+    if (url.pathname === '/app/cookies') {
+      // Cookies scoped every way an origin might: the router must not let one cover other tenants' hosts.
+      res.setHeader('set-cookie', ['own=1; Path=/; HttpOnly', 'wide=2; Domain=example.com; Path=/', 'dotted=3; domain=.Example.COM; Secure', 'exact=4; Domain=acme.example.com']);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('cookies\n');
       return;
     }
     if (url.pathname === '/app/slow') await new Promise((r) => setTimeout(r, Number(url.searchParams.get('ms') ?? 0)));
