@@ -180,7 +180,7 @@ describe('forwarding to region-pinned origins', () => {
   it('takes the Domain off a Set-Cookie wider than the tenant host, keeps the cookie and an exact Domain', async () => {
     const res = await call('acme.example.com', '/app/cookies', { token: await platformToken('acme') });
     expect(res.status).toBe(200);
-    expect(res.headers.getSetCookie()).toEqual(['own=1; Path=/; HttpOnly', 'wide=2; Path=/', 'dotted=3; Secure', 'exact=4; Domain=acme.example.com']);
+    expect((res.headers as Headers & { getSetCookie(): string[] }).getSetCookie()).toEqual(['own=1; Path=/; HttpOnly', 'wide=2; Path=/', 'dotted=3; Secure', 'exact=4; Domain=acme.example.com']);
   });
 
   it('refuses 400 INVALID_PATH a path with an encoded / or \\, and forwards nothing', async () => {
