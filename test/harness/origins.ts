@@ -15,6 +15,7 @@
  *   any path          JSON: which origin, method, path, the context's claims
  *   POST /app/echo    the request body streamed back as it arrives, sha256 and length recorded
  *   GET  /app/bytes?n=N  N bytes of a fixed pattern, streamed
+ *   POST /app/early   response headers (Content-Length) at once, the body after the whole upload is read
  *   GET  /app/cookies Set-Cookie with Domain=example.com, .example.com, acme.example.com and none
  *   GET  /app/hold    a first chunk at once, the rest only after POST /_origin/release
  *   GET  /app/slow?ms=M  headers after M ms
@@ -122,6 +123,16 @@ async function startOrigin(region: string, source: JwksSource | null): Promise<O
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-origin': region });
       req.on('data', (chunk: Buffer) => { n += chunk.length; progress.set(rid, n); hash.update(chunk); res.write(chunk); });
       req.on('end', () => { record(req, 'accepted', v.claims, n, hash.digest('hex')); res.end(); });
+      return;
+    }
+    if (url.pathname === '/app/early' && req.method === 'POST') {
+      // Answers (headers, with Content-Length) before reading the upload, then reads it all.
+      const out = Buffer.from('early\n');
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(out.length), 'x-origin': region });
+      res.flushHeaders();
+      let n = 0;
+      req.on('data', (chunk: Buffer) => { n += chunk.length; progress.set(rid, n); });
+      req.on('end', () => { record(req, 'accepted', v.claims, n); res.end(out); });
       return;
     }
     const bodyBytes = url.pathname === '/app/echo' ? 0 : Buffer.byteLength(await readBody(req));
