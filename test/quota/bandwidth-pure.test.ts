@@ -68,7 +68,7 @@ describe('bytes in the guard state', () => {
     // The same report again after the grant memory: its mark is still there, nothing is added twice.
     meterBytes(s, 'm', r, T0 + GRANT_MEMORY_MS + 1);
     expect(dirtyMonths(s)[0]!.slice(2)).toEqual([5, 5]);
-    prune(s, T0 + GRANT_MEMORY_MS + METER_MEMORY_MS);
+    prune(s, T0 + GRANT_MEMORY_MS + 1 + METER_MEMORY_MS);
     expect(s.meters).toEqual({});
     const old = { ...freshState('legacy'), usage: { '2026-05': { admitted: 4, flushed: 4 } } } as ReturnType<typeof freshState>;
     delete old.meters;

@@ -95,6 +95,9 @@ describe('bandwidth metering', () => {
 
 describe('bandwidth metering: exact under early answers and failed calls', () => {
   it('meters a proxied upload exactly when the origin answers (Content-Length) before the upload has ended', async () => {
+    // The origins verify the context with the router's published keys (they cannot fetch them here).
+    const jwks = await (await call('api.localhost', '/.well-known/jwks.json')).text();
+    for (const o of Object.values(stack.origins)) expect((await fetch(`${o.url}/_origin/jwks`, { method: 'PUT', body: jwks })).status).toBe(200);
     const t = await createViaApi({ tier: 'STANDARD' });
     const token = await tokenFor(t.id);
     const CHUNK = 64 * 1024;
