@@ -52,6 +52,8 @@ export interface Env {
   ORIGIN_TIMEOUT_MS?: string;
   /** An origin's breaker: `failures/windowSeconds/cooldownSeconds` (default 5/30/10). */
   ORIGIN_BREAKER?: string;
+  /** `true`: a tenant's dedicated origin may be loopback http (the local stack only; default false). */
+  PROXY_ORIGIN_LOOPBACK?: string;
 }
 
 const url = z.url({ protocol: /^(postgres|postgresql)$/ });

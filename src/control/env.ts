@@ -2,6 +2,7 @@
  * The control worker's bindings and its one configuration parser (the router's is src/env.ts).
  * Secrets are validated once per isolate; a bad one is a 500 naming the variable, never its value.
  */
+import { originsVar } from '../proxy/config.js';
 import { z } from 'zod';
 import { parseBaseDomains } from '../tenancy/host.js';
 import { keyRingVar } from '../crypto/key-ring.js';
@@ -68,6 +69,10 @@ export interface ControlEnv {
   METRICS_AGGREGATOR?: DurableObjectNamespace<import('../metrics/aggregator.js').MetricsAggregator>;
   /** Tenants labelled by slug in GET /admin/v1/metrics, by request volume; the rest are `tenant="other"` (default 20). */
   METRICS_TOP_TENANTS?: string;
+  /** The routers' ORIGINS (same JSON): which `service:NAME` dedicated origins exist, per jurisdiction; unset: none is accepted. */
+  ORIGINS?: string;
+  /** `true`: a dedicated origin may be loopback http (the local stack only; default false). */
+  PROXY_ORIGIN_LOOPBACK?: string;
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
@@ -97,6 +102,8 @@ const ConfigSchema = z.object({
       return z.NEVER;
     }
   }),
+  ORIGINS: originsVar,
+  PROXY_ORIGIN_LOOPBACK: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   ROUTER_ROLE: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('app_router'),
   NEON_API_KEY: z.string().min(1).optional(),
   NEON_API_URL: z.url().optional(),

@@ -5,6 +5,8 @@
  * up); a delete whose deprovisioning failed stays `deleting` until DELETE is repeated. Every
  * change invalidates the routers' cache entries through the outbox (outbox.ts).
  */
+import { checkDedicatedOrigin, isRefusal } from '../proxy/dedicated-origin.js';
+import type { OriginTarget } from '../proxy/config.js';
 import { AppError } from '../errors.js';
 import { satisfiesResidency, jurisdictionOf } from '../regions.js';
 import { parseCidr } from '../policy/cidr.js';
@@ -46,6 +48,12 @@ export function checkPlacement(s: ControlServices, region: string, residency: st
   if (!satisfiesResidency(region, residency)) {
     throw new AppError(422, 'RESIDENCY_MISMATCH', `region ${region} is in ${jurisdictionOf(region)}, which does not satisfy residency ${residency}`);
   }
+}
+
+/** A dedicated origin's URL must be one the routers may fetch: 400 ORIGIN_NOT_ALLOWED / ORIGIN_SERVICE_UNKNOWN otherwise. */
+export function checkOriginUrl(url: string, tenantRegion: string, config: { ORIGINS: Record<string, OriginTarget>; PROXY_ORIGIN_LOOPBACK: boolean }): void {
+  const r = checkDedicatedOrigin(url, tenantRegion, { allowLoopback: config.PROXY_ORIGIN_LOOPBACK, origins: config.ORIGINS });
+  if (isRefusal(r)) throw new AppError(400, r.code, r.message);
 }
 
 /** A dedicated proxy origin must be under a known jurisdiction that satisfies the residency (routers would refuse 451). */

@@ -23,7 +23,16 @@ export interface DomainRecord {
   purpose: 'traffic' | 'ownership' | 'certificate';
 }
 
-export interface Observed { state: DomainState; detail: string | null }
+export interface Observed {
+  state: DomainState;
+  detail: string | null;
+  /**
+   * Cloudflare serves the hostname, but its certificate was not validated through the TXT record
+   * (validated over HTTP, before TXT was the only method, or made elsewhere): the DNS ownership was
+   * never proven to us, so even an active domain goes back to pending until it is.
+   */
+  unproven?: true;
+}
 
 // Hostname states that need someone to act (Cloudflare's review, the tenant's DNS, a re-create).
 const HOSTNAME_FAILED: Record<string, string> = {
@@ -54,7 +63,7 @@ export function observe(ch: CustomHostname): Observed {
     // owner may have left behind: such a hostname (made elsewhere, or before txt was the only
     // method) is not activated.
     if (ch.ssl?.method !== 'txt') {
-      return { state: 'pending', detail: `certificate validated over ${ch.ssl?.method ?? 'an unknown method'}, not the TXT record; remove the domain and add it again` };
+      return { state: 'pending', unproven: true, detail: `pending re-verification: certificate validated over ${ch.ssl?.method ?? 'an unknown method'}, not the TXT record; remove the domain and add it again` };
     }
     return { state: 'active', detail: null };
   }
@@ -67,10 +76,12 @@ export function observe(ch: CustomHostname): Observed {
  * The state after a check. An active domain stays active through Cloudflare's transient states
  * (a certificate renewal shows `pending_validation` again while the old one still serves); only a
  * failure takes it out of service. A failed domain is re-evaluated: a hostname Cloudflare unblocked
- * becomes pending or active again.
+ * becomes pending or active again. An active domain whose ownership was never proven through
+ * the TXT record (`unproven`: activated by HTTP validation before the TXT-only rule) is taken
+ * out of service: pending re-verification.
  */
 export function nextState(current: DomainState, observed: Observed): Observed {
-  if (current === 'active' && observed.state === 'pending') return { state: 'active', detail: null };
+  if (current === 'active' && observed.state === 'pending' && !observed.unproven) return { state: 'active', detail: null };
   return observed;
 }
 

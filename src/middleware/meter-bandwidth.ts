@@ -9,7 +9,10 @@ import type { BodyVars } from './request-body-limit.js';
  * tenant's TenantGuard (bandwidth, exact like the request units: src/quota/byte-meter.ts). A
  * response with a Content-Length is counted by it, at once (the release of the request's slot
  * carries the report); any other body is counted as it streams out, and reported when it ends or
- * the client goes away. After the quota step: a refused request is not metered.
+ * the client goes away. A chunked request body is counted as it is read: bytes still streaming
+ * when the response is reported (a proxied upload the origin answered early) are reported when the
+ * read ends, so the total is exactly the bytes read from the client. After the quota step: a
+ * refused request is not metered.
  */
 export const meterBandwidth = () =>
   createMiddleware<{ Variables: ServicesVars & TenantVars & Partial<BodyVars> }>(async function meterBandwidth(c, next) {
@@ -17,12 +20,18 @@ export const meterBandwidth = () =>
     const { tenant, services } = c.var;
     const limiter = services.limiter;
     if (!limiter.meter) return;
-    const report = (response: number) => {
-      const sent = limiter.meter!(tenant, { request: c.var.requestBytes?.() ?? 0, response });
+    const send = (bytes: { request: number; response: number }) => {
+      const sent = limiter.meter!(tenant, bytes);
       if (!sent) return;
       const quiet = sent.catch(() => {});
       // From a stream's end the request may be over already (a caller that waited for it first).
       try { c.executionCtx.waitUntil(quiet); } catch { /* runs on its own */ }
+    };
+    const report = (response: number) => {
+      const request = c.var.requestBytes?.() ?? 0;
+      send({ request, response });
+      // Counters add up: the rest of an upload still being read goes in a report of its own.
+      c.var.onRequestEnd?.((final) => { if (final > request) send({ request: final - request, response: 0 }); });
     };
     const res = c.res;
     if (c.req.method === 'HEAD' || !res.body || res.status === 101 || res.webSocket) { report(0); return; }

@@ -4,7 +4,14 @@ import { countingStream, declaredLength } from '../bandwidth/counting-stream.js'
 import type { TenantVars } from './resolve-tenant.js';
 
 /** The request's body bytes (declared, or read so far for a chunked body): for bandwidth metering. */
-export interface BodyVars { requestBytes: () => number }
+export interface BodyVars {
+  requestBytes: () => number;
+  /**
+   * For a counted (chunked) body still being read: calls `f` with its final byte count when the
+   * read ends (done, cancelled or failed) and returns true; false when it has ended already.
+   */
+  onRequestEnd?: (f: (bytes: number) => void) => boolean;
+}
 
 /**
  * The tier's request-body limit (`max_body_bytes`, `tenant.limits.maxBodyBytes`): a declared
@@ -29,7 +36,10 @@ export const requestBodyLimit = () =>
       c.set('requestBytes', () => declared);
       return next();
     }
-    const counted = countingStream(raw.body, { limit: max, tooLarge });
+    let ended = false;
+    const waiting: ((bytes: number) => void)[] = [];
+    const counted = countingStream(raw.body, { limit: max, tooLarge, onEnd: (n) => { ended = true; for (const f of waiting.splice(0)) f(n); } });
+    c.set('onRequestEnd', (f) => { if (ended) return false; waiting.push(f); return true; });
     // The abort signal goes along: the quota step releases a hung-up request's slot by it.
     c.req.raw = new Request(raw, { body: counted.stream, signal: raw.signal });
     c.set('requestBytes', counted.bytes);

@@ -6,6 +6,7 @@
  *   CONTEXT_SIGNING_KEY  the ES256 key ring signing the tenant context (./signing-keys.ts)
  *   ORIGIN_TIMEOUT_MS    longest wait for an origin's response headers (default 10000)
  *   ORIGIN_BREAKER       each origin's breaker: `failures/windowSeconds/cooldownSeconds` (default 5/30/10)
+ *   PROXY_ORIGIN_LOOPBACK  `true`: a tenant's dedicated origin may be http://127.0.0.1 or localhost (local stack only)
  */
 import { z } from 'zod';
 import { jurisdictionOf } from '../regions.js';
@@ -38,7 +39,7 @@ export function parseTarget(value: string): OriginTarget | string {
 /** Whether `p` is a usable path prefix. */
 export const isPrefix = (p: string): boolean => PREFIX.test(p);
 
-const origins = z.string().optional().transform((s, ctx) => {
+export const originsVar = z.string().optional().transform((s, ctx) => {
   const out: Record<string, OriginTarget> = {};
   if (s === undefined || s.trim() === '') return out;
   let raw: unknown;
@@ -72,7 +73,8 @@ const breaker = z.string().default('5/30/10').transform((s, ctx): BreakerLimits 
 
 /** The variables, to spread into the router's configuration schema. */
 export const PROXY_VARS = {
-  ORIGINS: origins,
+  ORIGINS: originsVar,
+  PROXY_ORIGIN_LOOPBACK: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   PROXY_PREFIXES: prefixes,
   CONTEXT_SIGNING_KEY: signingKeysVar().optional(),
   ORIGIN_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),

@@ -9,7 +9,7 @@ import type { AuthVars } from '../middleware/authenticate.js';
 import type { ObserveVars } from '../middleware/observe.js';
 import { CONTEXT_HEADER } from './context-signer.js';
 import { forward } from './forward.js';
-import { requestHeaders, responseHeaders } from './headers.js';
+import { badPath, requestHeaders, responseHeaders } from './headers.js';
 import { chooseOrigin, isProxied, upstreamUrl } from './routing.js';
 
 const unavailable = (message: string, retryAfter = '5') => new AppError(503, 'UPSTREAM_UNAVAILABLE', message, { 'Retry-After': retryAfter });
@@ -34,7 +34,11 @@ export const proxy = () =>
       warn('proxy not configured', { requestId, tenant: tenant.id });
       throw unavailable('proxy mode is not configured on this router', '60');
     }
-    const choice = chooseOrigin(tenant, p.origins);
+    // The path as the client wrote it (the URL parser already resolved literal dot segments).
+    const rawPath = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^?#]*)/i.exec(c.req.url)?.[1] ?? c.req.path;
+    const pathProblem = badPath(rawPath);
+    if (pathProblem) throw new AppError(400, 'INVALID_PATH', `${pathProblem}: refused before forwarding`);
+    const choice = chooseOrigin(tenant, p.origins, p.originPolicy);
     if (!choice.ok) {
       warn(choice.code === 'RESIDENCY_VIOLATION' ? 'residency violation' : 'no origin', { requestId, tenant: tenant.id, residency: tenant.residency });
       throw choice.status === 451 ? new AppError(451, choice.code, choice.message) : unavailable(choice.message, '60');
@@ -87,5 +91,5 @@ export const proxy = () =>
     }
     // Through c.body, so the headers earlier steps set (X-Request-Id, X-Tenant, rate limits) stay on the answer.
     const res = r.response;
-    return c.body(res.body as ReadableStream, { status: res.status as ContentfulStatusCode, headers: responseHeaders(res.headers) });
+    return c.body(res.body as ReadableStream, { status: res.status as ContentfulStatusCode, headers: responseHeaders(res.headers, c.var.host) });
   });

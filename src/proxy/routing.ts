@@ -6,7 +6,8 @@
  */
 import { jurisdictionOf, satisfiesResidency } from '../regions.js';
 import type { Tenant } from '../tenancy/tenant.js';
-import { parseTarget, type OriginTarget } from './config.js';
+import type { OriginTarget } from './config.js';
+import { checkDedicatedOrigin, isRefusal, type OriginPolicy } from './dedicated-origin.js';
 
 /** Whether `path` falls under one of `prefixes` (`/app/` also covers `/app` itself). */
 export function underPrefix(path: string, prefixes: readonly string[]): boolean {
@@ -31,11 +32,13 @@ export type OriginChoice =
  * jurisdiction, else (a tenant without residency only) any origin. Ties go to the region first in
  * alphabetical order, so every isolate picks the same one.
  */
-export function chooseOrigin(tenant: Pick<Tenant, 'region' | 'residency' | 'placement' | 'proxy'>, origins: Readonly<Record<string, OriginTarget>>): OriginChoice {
+export function chooseOrigin(tenant: Pick<Tenant, 'region' | 'residency' | 'placement' | 'proxy'>, origins: Readonly<Record<string, OriginTarget>>, policy: { allowLoopback: boolean } = { allowLoopback: false }): OriginChoice {
   const own = tenant.proxy?.origin;
   if (own) {
-    const target = parseTarget(own.url);
-    if (typeof target === 'string') return { ok: false, status: 503, code: 'UPSTREAM_UNAVAILABLE', message: 'tenant origin is misconfigured' };
+    // Checked again here, not only by the control plane: a record written before the rule (or by
+    // hand) never sends the router into the platform's own network.
+    const target = checkDedicatedOrigin(own.url, tenant.placement?.region ?? tenant.region, { ...policy, origins } satisfies OriginPolicy);
+    if (isRefusal(target)) return { ok: false, status: 503, code: 'UPSTREAM_UNAVAILABLE', message: 'tenant origin is misconfigured' };
     if (!satisfiesResidency(own.region, tenant.residency)) return refuse(tenant.residency);
     return { ok: true, origin: { target, region: own.region } };
   }

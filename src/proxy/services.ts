@@ -16,6 +16,8 @@ export interface ProxyServices {
   /** Null when CONTEXT_SIGNING_KEY is unset: nothing is forwarded then (a tenant's own origin is refused 503). */
   signer: ContextSigner | null;
   timeoutMs: number;
+  /** What a tenant's dedicated origin may be (./dedicated-origin.ts). */
+  originPolicy: { allowLoopback: boolean };
   breaker: BreakerLimits;
   /** How to reach `target`; null for a service binding this router does not have. */
   sender(target: OriginTarget): SendFn | null;
@@ -26,6 +28,7 @@ export interface ProxyConfig {
   PROXY_PREFIXES: string[];
   CONTEXT_SIGNING_KEY?: KeyRing<PrivateEcJwk>;
   ORIGIN_TIMEOUT_MS: number;
+  PROXY_ORIGIN_LOOPBACK?: boolean;
   ORIGIN_BREAKER: BreakerLimits;
   PLATFORM_ISSUER: string;
 }
@@ -47,6 +50,7 @@ export function proxyServices(config: ProxyConfig, env: object): ProxyServices {
     origins: config.ORIGINS,
     signer: config.CONTEXT_SIGNING_KEY ? new ContextSigner(config.CONTEXT_SIGNING_KEY, config.PLATFORM_ISSUER) : null,
     timeoutMs: config.ORIGIN_TIMEOUT_MS,
+    originPolicy: { allowLoopback: config.PROXY_ORIGIN_LOOPBACK === true },
     breaker: config.ORIGIN_BREAKER,
     sender: (t) => (t.kind === 'url' ? send : bindingOf(env, t.binding)),
   };

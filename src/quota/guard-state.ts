@@ -18,6 +18,12 @@ export const HOLDER_TTL_MS = 30_000;
 /** Grants are remembered this long, so that returns and abandoned grants are refunded exactly. */
 export const GRANT_MEMORY_MS = 10 * 60_000;
 /**
+ * How long a byte meter's mark is kept after its last report: far past the longest a report can
+ * be resent (a lane retries for seconds, and lives while it has undelivered bytes), so a late
+ * replay finds its mark and adds nothing. One small entry per isolate lane and tenant.
+ */
+export const METER_MEMORY_MS = 24 * 3600_000;
+/**
  * Headroom is counted a little past the grant's TTL: the isolate's window ends at (time it sent
  * the call + TTL), and the settle it sends then must arrive before the object stops counting.
  */
@@ -85,7 +91,7 @@ export function prune(s: GuardState, now: number): void {
   }
   for (const [id, g] of Object.entries(s.grants)) if (g.at + GRANT_MEMORY_MS <= now) delete s.grants[id];
   for (const [id, at] of Object.entries(s.dropped)) if (at + GRANT_MEMORY_MS <= now) delete s.dropped[id];
-  for (const [id, m] of Object.entries(s.meters ?? {})) if (m.at + GRANT_MEMORY_MS <= now) delete s.meters![id];
+  for (const [id, m] of Object.entries(s.meters ?? {})) if (m.at + METER_MEMORY_MS <= now) delete s.meters![id];
 }
 
 /** The bucket refilled to `now` (full for a new state). */

@@ -26,8 +26,11 @@ export interface RateLimiter {
   meter?(tenant: Tenant, bytes: Partial<Bytes>): Promise<void> | null;
 }
 
-/** A meter call this long unanswered counts as failed (its bytes go with the next call). */
+/** A meter call this long unanswered counts as failed (retried, then its bytes go with the next call). */
 const METER_TIMEOUT_MS = 5_000;
+/** Attempts of one meter report, and the pause before each retry (ms): bounded well inside a waitUntil. */
+export const METER_ATTEMPTS = 3;
+const METER_BACKOFF_MS = [0, 200, 1000];
 
 /** One tenant's bytes in an isolate that does not lease, and its requests running. */
 interface ByteLane { id: string; counter: ByteCounter; running: number }
@@ -71,12 +74,22 @@ export class GuardRateLimiter implements RateLimiter {
     addBytes(b.counter, bytes);
     // A running request's release carries them.
     if (b.running > 0) return null;
-    const call = this.meterCall(tenant, b);
-    if (!call) return null;
-    // Reports are cumulative: concurrent or repeated ones never add twice; a failed one is covered by the next.
-    return within(this.stub(tenant).meter(call), METER_TIMEOUT_MS)
-      .then((r) => { if (r.settled) ack(b.counter, call.meter); }, () => {})
-      .finally(() => this.dropIfDone(tenant.id, b));
+    if (!this.meterCall(tenant, b)) return null;
+    // Reports are cumulative (from/to per meter id): the object applies what lies beyond its mark,
+    // so a retry after a lost answer, or a concurrent report, never adds twice.
+    const attempt = async (): Promise<void> => {
+      for (let i = 0; i < METER_ATTEMPTS; i++) {
+        if (METER_BACKOFF_MS[i]) await new Promise((r) => setTimeout(r, METER_BACKOFF_MS[i]));
+        // Rebuilt each time: carries whatever was counted meanwhile too.
+        const call = this.meterCall(tenant, b);
+        if (!call) return;
+        try {
+          const r = await within(this.stub(tenant).meter(call), METER_TIMEOUT_MS);
+          if (r.settled) { ack(b.counter, call.meter); return; }
+        } catch { /* retried */ }
+      }
+    };
+    return attempt().finally(() => this.dropIfDone(tenant.id, b));
   }
 
   lease(tenant: Tenant, req: LeaseRequest): Promise<LeaseGrant> {

@@ -129,6 +129,27 @@ describe('a custom domain through Cloudflare for SaaS', () => {
     expect(await within(BOUND_MS, routerSees(host, token, false))).not.toBeNull();
   });
 
+  it('an active domain Cloudflare validated over HTTP (not our TXT) is pending re-verification on its next check and no longer served', async () => {
+    const t = await createViaApi();
+    const token = await tokenFor(t.id);
+    const host = `${unique('http')}.example.org`;
+    const added = await (await admin(`/admin/v1/tenants/${t.id}/domains`, { method: 'POST', json: { hostname: host } })).json() as DomainView;
+    await publishRecords(added.records);
+    expect((await refresh(t.id, host)).status).toBe('active');
+    expect(await within(BOUND_MS, routerSees(host, token))).not.toBeNull();
+    // As a hostname activated by HTTP DCV before the TXT-only rule looks at Cloudflare.
+    const [row] = await rowsOf(host);
+    const patched = await fetch(`${stack.cloudflare.url}/zones/${stack.cloudflare.zoneId}/custom_hostnames/${row!.cloudflare_id}`, {
+      method: 'PATCH', headers: { authorization: `Bearer ${stack.cloudflare.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ ssl: { method: 'http' } }),
+    });
+    expect(patched.status).toBe(202);
+    const again = await refresh(t.id, host);
+    expect(again.status).toBe('pending');
+    expect(again.statusDetail).toMatch(/^pending re-verification: certificate validated over http, not the TXT record/);
+    expect((await rowsOf(host))[0]!.status).toBe('pending');
+    expect(await within(BOUND_MS, routerSees(host, token, false))).not.toBeNull();
+  });
+
   it('an active domain is re-checked daily by the scheduled run: moved at Cloudflare, it is failed and no longer served', async () => {
     const t = await createViaApi();
     const token = await tokenFor(t.id);

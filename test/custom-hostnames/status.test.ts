@@ -46,6 +46,15 @@ describe('observe', () => {
     expect(nextState('failed', { state: 'pending', detail: 'x' })).toEqual({ state: 'pending', detail: 'x' });
     expect(nextState('pending', { state: 'active', detail: null }).state).toBe('active');
   });
+
+  it('takes an active domain whose certificate was not validated through TXT back to pending re-verification', () => {
+    const seen = observe({ id: 'id-1', hostname: 'shop.acme.org', status: 'active', ssl: { status: 'active', method: 'http' } });
+    expect(seen.unproven).toBe(true);
+    const next = nextState('active', seen);
+    expect(next.state).toBe('pending');
+    expect(next.detail).toMatch(/^pending re-verification: certificate validated over http/);
+    expect(nextState('active', observe(ch('active', 'pending_validation'))).state).toBe('active');
+  });
 });
 
 describe('recordsOf', () => {

@@ -15,6 +15,8 @@
  *   any path          JSON: which origin, method, path, the context's claims
  *   POST /app/echo    the request body streamed back as it arrives, sha256 and length recorded
  *   GET  /app/bytes?n=N  N bytes of a fixed pattern, streamed
+ *   POST /app/early   response headers (Content-Length) at once, the body after the whole upload is read
+ *   GET  /app/cookies Set-Cookie with Domain=example.com, .example.com, acme.example.com and none
  *   GET  /app/hold    a first chunk at once, the rest only after POST /_origin/release
  *   GET  /app/slow?ms=M  headers after M ms
  * Control routes (no context; for the tests): GET/DELETE /_origin/requests (what was accepted,
@@ -123,6 +125,16 @@ async function startOrigin(region: string, source: JwksSource | null): Promise<O
       req.on('end', () => { record(req, 'accepted', v.claims, n, hash.digest('hex')); res.end(); });
       return;
     }
+    if (url.pathname === '/app/early' && req.method === 'POST') {
+      // Answers (headers, with Content-Length) before reading the upload, then reads it all.
+      const out = Buffer.from('early\n');
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(out.length), 'x-origin': region });
+      res.flushHeaders();
+      let n = 0;
+      req.on('data', (chunk: Buffer) => { n += chunk.length; progress.set(rid, n); });
+      req.on('end', () => { record(req, 'accepted', v.claims, n); res.end(out); });
+      return;
+    }
     const bodyBytes = url.pathname === '/app/echo' ? 0 : Buffer.byteLength(await readBody(req));
     record(req, 'accepted', v.claims, bodyBytes);
     if (url.pathname === '/app/bytes') return streamBytes(res, Number(url.searchParams.get('n') ?? 0));
@@ -130,6 +142,13 @@ async function startOrigin(region: string, source: JwksSource | null): Promise<O
       res.writeHead(200, { 'content-type': 'text/plain', 'x-origin': region });
       res.write('first\n');
       releases.push(() => res.end('rest\n'));
+      return;
+    }
+    if (url.pathname === '/app/cookies') {
+      // Cookies scoped every way an origin might: the router must not let one cover other tenants' hosts.
+      res.setHeader('set-cookie', ['own=1; Path=/; HttpOnly', 'wide=2; Domain=example.com; Path=/', 'dotted=3; domain=.Example.COM; Secure', 'exact=4; Domain=acme.example.com']);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('cookies\n');
       return;
     }
     if (url.pathname === '/app/slow') await new Promise((r) => setTimeout(r, Number(url.searchParams.get('ms') ?? 0)));

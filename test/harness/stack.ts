@@ -147,6 +147,8 @@ async function main() {
     DO_JURISDICTIONS: 'false',
     ORIGINS: JSON.stringify(Object.fromEntries(Object.values(origins).map((o) => [o.region, o.url]))),
     PROXY_PREFIXES: '/app/',
+    // The origins are loopback servers: only this stack lets a tenant's dedicated origin be one.
+    PROXY_ORIGIN_LOOPBACK: 'true',
     CONTEXT_SIGNING_KEY: contextSigningKey({ bytes: (n) => randomBytes(n), now: () => new Date() }),
     // Small, so that the tests see an origin's breaker open and close again quickly.
     ORIGIN_BREAKER: '3/30/2',
@@ -183,6 +185,7 @@ async function main() {
     CLOUDFLARE_API_TOKEN: cloudflare.token,
     CLOUDFLARE_ZONE_ID: cloudflare.zoneId,
     CLOUDFLARE_API_URL: cloudflare.url,
+    PROXY_ORIGIN_LOOPBACK: 'true',
     CLOUDFLARE_CNAME_TARGET: cloudflare.cnameTarget,
     ...prefixed('STACK_CONTROL_'),
   };

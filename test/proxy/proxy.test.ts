@@ -160,6 +160,41 @@ describe('forwarding to region-pinned origins', () => {
     expect(r!.headers['x-kept']).toBe('yes');
   });
 
+  it('drops client headers with _ and the client-IP / URL-rewrite headers an origin might trust', async () => {
+    const res = await call('acme.localhost', '/app/headers', {
+      token: await platformToken('acme'),
+      headers: {
+        x_tenant_id: tenant('globex').id, x_forwarded_for: '10.0.0.1', 'x-real-ip': '10.0.0.2', 'true-client-ip': '10.0.0.3',
+        'x-forwarded-port': '8443', 'x-forwarded-prefix': '/admin', 'x-original-url': '/admin', 'x-rewrite-url': '/admin', 'x-kept': 'yes',
+      },
+    });
+    expect(res.status).toBe(200);
+    const [r] = await seen(US);
+    expect(r!.outcome).toBe('accepted');
+    const names = Object.keys(r!.headers);
+    expect(names.filter((n) => n.includes('_'))).toEqual([]);
+    for (const n of ['x-real-ip', 'true-client-ip', 'x-forwarded-port', 'x-forwarded-prefix', 'x-original-url', 'x-rewrite-url']) expect(names, n).not.toContain(n);
+    expect(r!.headers['x-kept']).toBe('yes');
+  });
+
+  it('takes the Domain off a Set-Cookie wider than the tenant host, keeps the cookie and an exact Domain', async () => {
+    const res = await call('acme.example.com', '/app/cookies', { token: await platformToken('acme') });
+    expect(res.status).toBe(200);
+    expect((res.headers as Headers & { getSetCookie(): string[] }).getSetCookie()).toEqual(['own=1; Path=/; HttpOnly', 'wide=2; Path=/', 'dotted=3; Secure', 'exact=4; Domain=acme.example.com']);
+  });
+
+  it('refuses 400 INVALID_PATH a path with an encoded / or \\, and forwards nothing', async () => {
+    const token = await platformToken('acme');
+    for (const path of ['/app/a%2Fb', '/app/..%2f..%2fadmin', '/app/a%5cb', '/app/a%5C..']) {
+      const res = await call('acme.localhost', path, { token });
+      expect(res.status, path).toBe(400);
+      expect((await errorOf(res)).code).toBe('INVALID_PATH');
+    }
+    expect(await seen(US)).toEqual([]);
+    // Encoded characters that are not separators still pass.
+    expect((await call('acme.localhost', '/app/a%20b', { token })).status).toBe(200);
+  });
+
   it('refuses an anonymous caller before anything reaches an origin', async () => {
     const res = await call('acme.localhost', '/app/hello');
     expect(res.status).toBe(401);
@@ -310,6 +345,21 @@ describe('a tenant\'s own origin and prefixes (admin API)', () => {
     expect((await errorOf(us)).code).toBe('RESIDENCY_MISMATCH');
     const bad = await patch({ proxy: { origin: { url: 'ftp://origin.example', region: 'aws-us-east-2' } } });
     expect(bad.status).toBe(400);
+    // Only public https hostnames (loopback http passes here only because this stack sets PROXY_ORIGIN_LOOPBACK).
+    for (const url of ['http://app.example.com', 'https://10.1.2.3', 'https://169.254.169.254', 'https://[fd00::1]', 'https://metadata.google.internal',
+      'https://db.local', 'https://intranet', 'https://u:p@app.example.com', 'https://app.example.com:6379', 'http://10.0.0.1:80']) {
+      const r = await patch({ proxy: { origin: { url, region: 'aws-eu-central-1' } } });
+      expect(r.status, url).toBe(400);
+      expect((await errorOf(r)).code, url).toMatch(/^(ORIGIN_NOT_ALLOWED|VALIDATION_FAILED|BAD_REQUEST)$/);
+    }
+    const ssrf = await patch({ proxy: { origin: { url: 'https://10.1.2.3', region: 'aws-eu-central-1' } } });
+    expect((await errorOf(ssrf)).code).toBe('ORIGIN_NOT_ALLOWED');
+    // A service binding the routers' ORIGINS does not have in the tenant's jurisdiction.
+    const svc = await patch({ proxy: { origin: { url: 'service:ADMIN_API', region: 'aws-eu-central-1' } } });
+    expect(svc.status).toBe(400);
+    expect((await errorOf(svc)).code).toBe('ORIGIN_SERVICE_UNKNOWN');
+    const pub = await patch({ proxy: { origin: { url: 'https://eu.app.acme.com', region: 'aws-eu-central-1' } } });
+    expect(pub.status).toBe(200);
 
     const cleared = await patch({ proxy: null });
     expect(((await cleared.json()) as { proxy: unknown }).proxy).toBeNull();

@@ -6,7 +6,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, type Env } from '../../src/env.js';
 import { parseTarget, type OriginTarget } from '../../src/proxy/config.js';
-import { requestHeaders, responseHeaders } from '../../src/proxy/headers.js';
+import { badPath, requestHeaders, responseHeaders, scopeCookie } from '../../src/proxy/headers.js';
 import { chooseOrigin, isProxied, underPrefix, upstreamUrl } from '../../src/proxy/routing.js';
 import { parseSigningKeys } from '../../src/proxy/signing-keys.js';
 import { proxyServices } from '../../src/proxy/services.js';
@@ -54,11 +54,23 @@ describe('which origin a tenant gets', () => {
 
   it('uses the tenant\'s own origin, refused 451 when outside its jurisdiction, 503 when malformed', () => {
     const own = (u: string, region: string, residency: string | null = null) => chooseOrigin(t({ residency, proxy: { origin: { url: u, region }, prefixes: null } }), ORIGINS);
-    expect(own('https://mine.test', 'aws-eu-central-1')).toMatchObject({ ok: true, origin: { region: 'aws-eu-central-1', target: { id: 'https://mine.test' } } });
-    expect(own('service:MINE', 'aws-eu-central-1', 'EU')).toMatchObject({ ok: true, origin: { target: { kind: 'service', binding: 'MINE', id: 'service:MINE' } } });
-    expect(own('https://mine.test', 'aws-us-east-2', 'EU')).toMatchObject({ ok: false, status: 451, code: 'RESIDENCY_VIOLATION' });
-    expect(own('https://mine.test', 'mars-1')).toMatchObject({ ok: false, status: 451 });
-    expect(own('ftp://mine.test', 'aws-us-east-2')).toMatchObject({ ok: false, status: 503 });
+    expect(own('https://mine.example.com', 'aws-eu-central-1')).toMatchObject({ ok: true, origin: { region: 'aws-eu-central-1', target: { id: 'https://mine.example.com' } } });
+    expect(own('https://mine.example.com', 'aws-us-east-2', 'EU')).toMatchObject({ ok: false, status: 451, code: 'RESIDENCY_VIOLATION' });
+    expect(own('https://mine.example.com', 'mars-1')).toMatchObject({ ok: false, status: 451 });
+    expect(own('ftp://mine.example.com', 'aws-us-east-2')).toMatchObject({ ok: false, status: 503 });
+    // A service binding only when ORIGINS uses it in the tenant's jurisdiction (this tenant: US).
+    const svc = { ...ORIGINS, 'aws-us-west-2': { kind: 'service', id: 'service:MINE', binding: 'MINE' } as OriginTarget };
+    const ownSvc = (origins: Record<string, OriginTarget>) => chooseOrigin(t({ proxy: { origin: { url: 'service:MINE', region: 'aws-us-east-2' }, prefixes: null } }), origins);
+    expect(ownSvc(svc)).toMatchObject({ ok: true, origin: { target: { kind: 'service', binding: 'MINE', id: 'service:MINE' } } });
+    expect(ownSvc(ORIGINS)).toMatchObject({ ok: false, status: 503 });
+    // Records that point into the platform's network are refused even when stored (503, never fetched).
+    for (const u of ['http://mine.example.com', 'https://10.0.0.1', 'https://127.0.0.1', 'https://[::1]', 'https://localhost', 'https://db.internal',
+      'https://printer.local', 'https://intranet', 'https://mine.example.com:6379', 'https://com']) {
+      expect(own(u, 'aws-us-east-2'), u).toMatchObject({ ok: false, status: 503 });
+    }
+    // The loopback exception only where configured.
+    const loop = chooseOrigin(t({ proxy: { origin: { url: 'http://127.0.0.1:9999', region: 'aws-us-east-2' }, prefixes: null } }), ORIGINS, { allowLoopback: true });
+    expect(loop).toMatchObject({ ok: true });
   });
 
   it('keeps the request\'s path and query under the origin\'s base path', () => {
@@ -79,8 +91,26 @@ describe('headers across the proxy', () => {
   });
 
   it('drops hop-by-hop and X-Tenant* from the origin\'s answer, keeps the rest', () => {
-    const h = responseHeaders(new Headers({ connection: 'x-hop', 'x-hop': '1', 'transfer-encoding': 'chunked', 'x-tenant': 'forged', 'cache-control': 'no-store', etag: '"1"' }));
+    const h = responseHeaders(new Headers({ connection: 'x-hop', 'x-hop': '1', 'transfer-encoding': 'chunked', 'x-tenant': 'forged', 'cache-control': 'no-store', etag: '"1"' }), 'acme.example.com');
     expect([...h.keys()].sort()).toEqual(['cache-control', 'etag']);
+  });
+});
+
+describe('cookie scope and path checks', () => {
+  it('keeps a Domain only when it is the request host', () => {
+    expect(scopeCookie('a=1; Domain=example.com; Path=/', 'acme.example.com')).toBe('a=1; Path=/');
+    expect(scopeCookie('a=1; Domain=acme.example.com', 'acme.example.com:8787')).toBe('a=1; Domain=acme.example.com');
+    expect(scopeCookie('a=1; domain=other.com', 'acme.example.com')).toBe('a=1');
+    expect(scopeCookie('a=1', 'acme.example.com')).toBe('a=1');
+  });
+
+  it('refuses encoded separators and dot segments that appear after decoding', () => {
+    expect(badPath('/app/a%2fb')).not.toBeNull();
+    expect(badPath('/app/a%5Cb')).not.toBeNull();
+    expect(badPath('/app/%2e%2e/x')).toBe('dot segment in the path');
+    expect(badPath('/app/.%2E/x')).toBe('dot segment in the path');
+    expect(badPath('/app/%E0%A4%A')).not.toBeNull();
+    expect(badPath('/app/a%20b/c.d')).toBeNull();
   });
 });
 

@@ -1,7 +1,7 @@
 /** Bandwidth metering, pure: cumulative byte reports applied exactly once, flushed with the units. */
 import { describe, expect, it } from 'vitest';
 import { ack, addBytes, applyReport, newCounter, pendingReport } from '../../src/quota/byte-meter.js';
-import { applyReport as applyHolderReport, freshState, GRANT_MEMORY_MS, meterBytes, prune } from '../../src/quota/guard-state.js';
+import { applyReport as applyHolderReport, freshState, GRANT_MEMORY_MS, METER_MEMORY_MS, meterBytes, prune } from '../../src/quota/guard-state.js';
 import { dirtyMonths, markFlushed } from '../../src/quota/guard-flush.js';
 import type { GuardLimits } from '../../src/quota/guard-types.js';
 
@@ -59,12 +59,16 @@ describe('bytes in the guard state', () => {
     expect(dirtyMonths(s)).toEqual([['2026-05', 0, 310, 1_207]]);
   });
 
-  it('forgets a meter after the grant memory, and reads states stored before bandwidth existed', () => {
+  it('keeps a meter far past the grant memory (a late replay adds nothing), forgets it after a day, and reads states stored before bandwidth existed', () => {
     const s = freshState('s');
-    meterBytes(s, 'm', { from: { request: 0, response: 0 }, to: { request: 5, response: 5 } }, T0);
-    prune(s, T0 + GRANT_MEMORY_MS - 1);
-    expect(Object.keys(s.meters!)).toEqual(['m']);
+    const r = { from: { request: 0, response: 0 }, to: { request: 5, response: 5 } };
+    meterBytes(s, 'm', r, T0);
     prune(s, T0 + GRANT_MEMORY_MS);
+    expect(Object.keys(s.meters!)).toEqual(['m']);
+    // The same report again after the grant memory: its mark is still there, nothing is added twice.
+    meterBytes(s, 'm', r, T0 + GRANT_MEMORY_MS + 1);
+    expect(dirtyMonths(s)[0]!.slice(2)).toEqual([5, 5]);
+    prune(s, T0 + GRANT_MEMORY_MS + 1 + METER_MEMORY_MS);
     expect(s.meters).toEqual({});
     const old = { ...freshState('legacy'), usage: { '2026-05': { admitted: 4, flushed: 4 } } } as ReturnType<typeof freshState>;
     delete old.meters;

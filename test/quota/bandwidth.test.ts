@@ -93,6 +93,72 @@ describe('bandwidth metering', () => {
   });
 });
 
+describe('bandwidth metering: exact under early answers and failed calls', () => {
+  it('meters a proxied upload exactly when the origin answers (Content-Length) before the upload has ended', async () => {
+    // The origins verify the context with the router's published keys (they cannot fetch them here).
+    const jwks = await (await call('api.localhost', '/.well-known/jwks.json')).text();
+    for (const o of Object.values(stack.origins)) expect((await fetch(`${o.url}/_origin/jwks`, { method: 'PUT', body: jwks })).status).toBe(200);
+    const t = await createViaApi({ tier: 'STANDARD' });
+    const token = await tokenFor(t.id);
+    const CHUNK = 64 * 1024;
+    const CHUNKS = 8;
+    let answered!: () => void;
+    const headersSeen = new Promise<void>((r) => { answered = r; });
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        // The rest of the upload only once the client holds the origin's answer.
+        if (sent === 1) await headersSeen;
+        if (sent === CHUNKS) { ctrl.close(); return; }
+        ctrl.enqueue(new Uint8Array(CHUNK).fill(sent));
+        sent++;
+      },
+    });
+    const res = await call(`${t.slug}.localhost`, '/app/early', { method: 'POST', token, body, headers: { 'content-type': 'application/octet-stream' } });
+    expect(res.status).toBe(200);
+    expect(sent).toBeLessThan(CHUNKS);
+    answered();
+    expect(await res.text()).toBe('early\n');
+    expect(await counted(t, [CHUNK * CHUNKS, 6])).toEqual([CHUNK * CHUNKS, 6]);
+  });
+
+  it('retries a meter call that failed: one that never arrived is counted, one whose answer was lost is counted once', async () => {
+    const row = await bareTenant();
+    const tenant = (await new ControlStore(stack.control.routerUrl).find({ kind: 'id', value: row.id }))!;
+    const real = workerEnv.TENANT_GUARD;
+    let calls = 0;
+    let mode: 'lost-before' | 'lost-after' = 'lost-before';
+    // The real namespace, whose stubs' first meter call of each round fails.
+    const flaky = {
+      idFromName: (n: string) => real.idFromName(n),
+      get: (id: DurableObjectId) => {
+        const stub = real.get(id);
+        return new Proxy(stub, {
+          get(s, p) {
+            if (p !== 'meter') { const v = Reflect.get(s, p); return typeof v === 'function' ? v.bind(s) : v; }
+            return async (c: Parameters<typeof stub.meter>[0]) => {
+              calls++;
+              if (calls === 1 && mode === 'lost-before') throw new Error('network connection lost');
+              const r = await s.meter(c);
+              if (calls === 1 && mode === 'lost-after') throw new Error('answer lost');
+              return r;
+            };
+          },
+        });
+      },
+    } as unknown as typeof real;
+    const limiter = new GuardRateLimiter(flaky, false);
+    await limiter.meter(tenant, { request: 10, response: 20 });
+    expect(calls).toBe(2);
+    expect((await guardFor(tenant).bandwidth())[monthOf(Date.now())]).toEqual([10, 20]);
+    calls = 0;
+    mode = 'lost-after';
+    await limiter.meter(tenant, { request: 1, response: 2 });
+    expect(calls).toBe(2);
+    expect((await guardFor(tenant).bandwidth())[monthOf(Date.now())]).toEqual([11, 22]);
+  });
+});
+
 describe('request body limit', () => {
   it('refuses a declared body over the tier limit with 413 PAYLOAD_TOO_LARGE before any work: nothing metered, nothing stored', async () => {
     const t = await createViaApi({ tier: 'STANDARD', overrides: { ratePerMinute: 600_000, burst: 10_000, maxBodyBytes: 1_000 } });

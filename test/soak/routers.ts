@@ -25,12 +25,12 @@ const objects = (scriptName: string | null) => ['TENANT_GUARD:TenantGuard', 'CIR
 }).join('\n\n');
 
 /** Writes the configs and starts the session; resolves once the balancer answers. */
-export async function startEdge(root: string, env: Record<string, string>, isolates: number): Promise<Edge> {
+export async function startEdge(root: string, env: Record<string, string>, isolates: number, opts: { broken?: boolean } = {}): Promise<Edge> {
   const dir = join(root, '.local', `soak-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const write = (name: string, text: string) => { writeFileSync(join(dir, name), text + '\n', { mode: 0o600 }); return join(dir, name); };
   const configs = [write('balancer.toml', [
-    'name = "soak-balancer"', 'main = "../../test/soak/edge/balancer.ts"', COMPAT,
+    'name = "soak-balancer"', `main = "../../test/soak/edge/${opts.broken ? 'missing' : 'balancer'}.ts"`, COMPAT,
     // Top-level keys before the first table: after `[vars]` they would belong to it.
     `services = [\n${[...Array(isolates).keys()].map((i) => `  { binding = "ROUTER_${i}", service = "soak-router-${i}" },`).join('\n')}\n  { binding = "GUARD_HOST", service = "soak-guard-host" },\n]`,
     vars({ ISOLATES: String(isolates) }),

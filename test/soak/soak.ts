@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnStack } from '../harness/spawn-stack.js';
+import { spawnStack, type RunningStack } from '../harness/spawn-stack.js';
 import type { Stack as FullStack } from '../support/stack-types.js';
 import { createTenant, fleetSpecs, type SoakTenant } from './fleet.js';
 import { send } from './http.js';
@@ -44,16 +44,30 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (msg: string) => console.error(`[soak +${((Date.now() - t0) / 1000).toFixed(0)}s] ${msg}`);
 const t0 = Date.now();
 
+/** What main started, for the error paths: each is stopped however main ends. */
+const started: { stack?: RunningStack<FullStack>; edge?: { stop(): Promise<void> } } = {};
+
+/** Stops the edge and the stack (gracefully: the stack's closers stop its servers), then kills the stack's group. */
+async function stopAll(): Promise<void> {
+  await started.edge?.stop().catch(() => {});
+  await started.stack?.stop().catch(() => {});
+  started.stack?.killGroup('SIGKILL');
+}
+
 async function main() {
   const runId = randomBytes(2).toString('hex');
   // The control plane purges a deleted tenant's fence after this grace (the variable of the control worker).
   process.env.STACK_CONTROL_PURGE_GRACE_SECONDS = String(PURGE_GRACE_S);
-  const running = await spawnStack<FullStack>(ROOT, resolve(ROOT, `.local/stack-soak-${process.pid}.json`));
+  const running = await spawnStack<FullStack>(ROOT, resolve(ROOT, `.local/stack-soak-${process.pid}.json`), 'services', { group: true });
+  started.stack = running;
   const stack = running.stack;
-  process.on('exit', () => running.child.kill('SIGKILL'));
+  // The last resort (an exit with no time for stopAll): the whole group, not only tsx.
+  process.on('exit', () => running.killGroup('SIGKILL'));
   running.child.once('exit', (code, signal) => log(`the stack exited (${code ?? signal}); its last output:\n${running.log().slice(-3000)}`));
   log('stack ready');
-  const edge = await startEdge(ROOT, stack.routerEnv, ISOLATES);
+  // SOAK_EDGE_BROKEN=1 makes wrangler fail to start (a missing entry point): the check that the stack is stopped then too.
+  const edge = await startEdge(ROOT, stack.routerEnv, ISOLATES, { broken: !!process.env.SOAK_EDGE_BROKEN });
+  started.edge = edge;
   log(`edge ready: ${ISOLATES} router isolates behind ${edge.url} (output: ${edge.logFile})`);
   const ttlSec = SECONDS + 3600;
 
@@ -317,11 +331,13 @@ function summarizeVisibility(v: Visibility[]) {
 }
 
 // Stopped from outside (Ctrl-C, a timeout): the exit hooks stop the stack and the edge.
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => process.exit(130));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => { void stopAll().finally(() => process.exit(130)); });
 
-main().catch((err) => {
+main().catch(async (err) => {
   console.error(`[soak] failed: ${err instanceof Error ? err.stack : String(err)}`);
   console.log(JSON.stringify({ ok: false, error: String(err).slice(0, 500) }));
+  // Any error path (the edge failing to start included): nothing of the stack is left running.
+  await stopAll();
   process.exit(1);
 });
 

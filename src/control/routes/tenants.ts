@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import type { ControlAppEnv } from '../app-env.js';
 import { deleteTenant, findArchived } from '../deletion.js';
 import { toColumns } from '../limits.js';
-import { checkPlacement, checkProxyOrigin, insertTenant, migrateTenant, requireTenant, setSuspended } from '../lifecycle.js';
+import { checkOriginUrl, checkPlacement, checkProxyOrigin, insertTenant, migrateTenant, requireTenant, setSuspended } from '../lifecycle.js';
 import { audit } from '../middleware.js';
 import { commitAndInvalidate } from '../outbox.js';
 import { provisionTenant, provisionWithin } from '../provisioning.js';
@@ -78,6 +78,8 @@ tenants.openapi(createRoute({
   checkPlacement(s, t.region, residency);
   const proxy = body.proxy === undefined ? t.proxy : body.proxy;
   checkProxyOrigin(proxy?.origin ?? null, residency);
+  // A new dedicated origin must be one the routers may fetch (src/proxy/dedicated-origin.ts).
+  if (body.proxy?.origin) checkOriginUrl(body.proxy.origin.url, t.region, s.config);
   // With If-Match, conditional in the UPDATE itself: a change committed since the version the
   // caller read makes it change nothing, never overwrite. Without, the last write wins.
   const [changed] = await commitAndInvalidate(s, [s.sql.query(
