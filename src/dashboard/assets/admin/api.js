@@ -14,7 +14,10 @@ export class ApiError extends Error {
 }
 
 /** Calls /admin/v1{path}; resolves with { status, body, headers }; rejects with ApiError on non-2xx. */
-export async function api(path, { method = 'GET', body, headers = {}, bearer = token.get() } = {}) {
+export async function api(path, { method = 'GET', body, headers = {}, bearer } = {}) {
+  // A sign-in attempt passes its own bearer: its 401 is the form's to show, not a lost session.
+  const stored = bearer === undefined;
+  if (stored) bearer = token.get();
   const h = { accept: 'application/json', ...headers };
   if (bearer) h.authorization = `Bearer ${bearer}`;
   if (body !== undefined) h['content-type'] = 'application/json';
@@ -31,7 +34,7 @@ export async function api(path, { method = 'GET', body, headers = {}, bearer = t
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
   if (!res.ok) {
     const e = data && data.error;
-    if (res.status === 401) window.dispatchEvent(new CustomEvent('unauthenticated'));
+    if (res.status === 401 && stored) window.dispatchEvent(new CustomEvent('unauthenticated'));
     throw new ApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? `HTTP ${res.status}`);
   }
   return { status: res.status, body: data, headers: res.headers };

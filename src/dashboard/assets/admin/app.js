@@ -21,13 +21,18 @@ export function h(tag, attrs = {}, ...children) {
   for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : String(c));
   return e;
 }
+/** A labelled control: the label names only the control (not its options). */
+const field = (label, control) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
 const pill = (s) => h('span', { class: `pill s-${s}` }, s);
 const card = (title, ...body) => h('section', { class: 'card', 'aria-label': title }, h('h2', {}, title), ...body);
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : '–');
 const esc = encodeURIComponent;
 function toast(msg) { const t = document.getElementById('toast'); t.textContent = msg; setTimeout(() => { if (t.textContent === msg) t.textContent = ''; }, 6000); }
 function errorBox(err) { return h('p', { class: 'error', role: 'alert' }, err instanceof ApiError ? `${err.code}: ${err.message}` : String(err)); }
-function setPage(title, ...content) {
+/** Renders a view's page, unless another view was routed to since it started (g: its generation). */
+let gen = 0;
+function setPage(g, title, ...content) {
+  if (g !== gen) return;
   document.title = `${title} · tenant-router admin`;
   main.replaceChildren(h('h1', {}, title), ...content);
 }
@@ -59,7 +64,7 @@ function signIn(message) {
     }
   } },
   h('h1', { id: 'signin-title' }, 'Sign in'),
-  h('label', { for: 'token' }, 'Admin token or operator JWT', input),
+  field('Admin token or operator JWT', input),
   h('p', { id: 'token-help', class: 'muted' }, 'Kept in this tab only (sessionStorage) and sent as Authorization: Bearer to this control plane.'),
   h('button', { type: 'submit', class: 'primary' }, 'Sign in'), error);
   document.title = 'Sign in · tenant-router admin';
@@ -70,8 +75,8 @@ signoutBtn.addEventListener('click', () => { token.clear(); location.hash = '#/s
 window.addEventListener('unauthenticated', () => { token.clear(); signIn('Your session is no longer valid: sign in again.'); });
 
 // ---------------------------------------------------------------------------------------------- overview
-async function overview() {
-  setPage('Fleet overview', h('p', { class: 'muted' }, 'Loading…'));
+async function overview(g) {
+  setPage(g, 'Fleet overview', h('p', { class: 'muted' }, 'Loading…'));
   const [tenants, ready, mig, alerts] = await Promise.all([
     allTenants(), readyz(),
     api('/migrations/status?state=pending&limit=50').then((r) => r.body, (e) => e),
@@ -80,7 +85,7 @@ async function overview() {
   const dist = (title, f) => card(title, table(['value', { label: 'tenants', num: true }], countBy(tenants, f).map(([k, n]) => h('tr', {}, h('td', {}, k), h('td', { class: 'num' }, n)))));
   const checks = ready.body?.checks ?? {};
   const regions = Object.entries(checks.regions ?? {});
-  setPage('Fleet overview',
+  setPage(g, 'Fleet overview',
     h('div', { class: 'card stats' },
       h('div', {}, h('div', { class: 'stat', id: 'stat-tenants' }, tenants.length), h('div', { class: 'muted' }, 'tenants')),
       h('div', {}, h('div', { class: 'stat' }, tenants.filter((t) => t.status === 'suspended').length), h('div', { class: 'muted' }, 'suspended')),
@@ -103,8 +108,8 @@ async function overview() {
 }
 
 // ---------------------------------------------------------------------------------------------- tenants
-async function tenantList() {
-  setPage('Tenants', h('p', { class: 'muted' }, 'Loading…'));
+async function tenantList(g) {
+  setPage(g, 'Tenants', h('p', { class: 'muted' }, 'Loading…'));
   const tenants = await allTenants();
   const search = h('input', { id: 'tenant-search', type: 'search', placeholder: 'slug, name, id or domain' });
   const status = h('select', { id: 'tenant-status' }, h('option', { value: '' }, 'any'), ...['active', 'suspended', 'provisioning', 'migrating', 'deleting'].map((s) => h('option', { value: s }, s)));
@@ -120,16 +125,16 @@ async function tenantList() {
     count.textContent = `${shown.length} of ${tenants.length} tenants`;
   };
   search.addEventListener('input', render); status.addEventListener('change', render);
-  setPage('Tenants',
-    h('div', { class: 'row', role: 'search' }, h('label', { for: 'tenant-search' }, 'Search tenants', search), h('label', { for: 'tenant-status' }, 'Status', status)),
+  setPage(g, 'Tenants',
+    h('div', { class: 'row', role: 'search' }, field('Search tenants', search), field('Status', status)),
     count,
     h('div', { class: 'card' }, h('table', { id: 'tenant-table' },
       h('thead', {}, h('tr', {}, ...['slug', 'name', 'tier', 'region', 'isolation', 'status', 'domains'].map((x) => h('th', { scope: 'col' }, x)))), tbody)));
   render();
 }
 
-async function tenantPage(id) {
-  setPage('Tenant', h('p', { class: 'muted' }, 'Loading…'));
+async function tenantPage(g, id) {
+  setPage(g, 'Tenant', h('p', { class: 'muted' }, 'Loading…'));
   const got = await api(`/tenants/${esc(id)}`);
   const t = got.body;
   let etag = got.headers.get('etag');
@@ -146,7 +151,7 @@ async function tenantPage(id) {
     try {
       await api(`/tenants/${esc(t.id)}/${suspended ? 'resume' : 'suspend'}`, { method: 'POST' });
       toast(`${t.slug} ${suspended ? 'resumed' : 'suspended'}`);
-      await tenantPage(t.id);
+      await route();
       document.getElementById(suspended ? 'suspend' : 'resume')?.focus();
     } catch (err) { actionMsg.textContent = `Failed: ${err.message}`; toggle.disabled = false; }
   } }, suspended ? 'Resume tenant' : 'Suspend tenant');
@@ -158,7 +163,7 @@ async function tenantPage(id) {
       const r = await api(`/tenants/${esc(t.id)}`, { method: 'PATCH', body: { tier: tierSel.value }, headers: etag ? { 'if-match': etag } : {} });
       etag = r.headers.get('etag');
       toast(`${t.slug} is now on ${tierSel.value}`);
-      await tenantPage(t.id);
+      await route();
     } catch (err) {
       actionMsg.textContent = err.code === 'PRECONDITION_FAILED' ? 'Someone changed this tenant meanwhile: reload and try again.' : `Failed: ${err.message}`;
       tierBtn.disabled = false;
@@ -168,10 +173,10 @@ async function tenantPage(id) {
   const charts = h('div', { class: 'grid', id: 'charts' });
   const windowStats = h('div', { id: 'window-stats' }, h('p', { class: 'muted' }, 'Loading metrics…'));
   const interval = h('select', { id: 'refresh' }, ...[2, 5, 10, 30].map((s) => h('option', { value: s, selected: s === 5 }, `${s} s`)));
-  setPage(`Tenant ${t.slug}`,
+  setPage(g, `Tenant ${t.slug}`,
     h('p', {}, pill(t.status), ' ', h('code', {}, t.id)),
     h('section', { class: 'card', 'aria-label': 'Actions' }, h('h2', {}, 'Actions'),
-      h('div', { class: 'row' }, toggle, h('label', { for: 'tier-select' }, 'Tier', tierSel), tierBtn), actionMsg),
+      h('div', { class: 'row' }, toggle, field('Tier', tierSel), tierBtn), actionMsg),
     h('div', { class: 'grid' },
       card('Settings', h('dl', { class: 'kv' }, ...[
         ['name', t.name], ['tier', t.tier], ['region', t.region], ['residency', t.residency ?? '–'], ['isolation', t.isolation],
@@ -187,11 +192,11 @@ async function tenantPage(id) {
         ['invoice preview', `${money(usage.invoice.totalCents)} (base ${money(usage.invoice.baseCents)} + overage ${money(usage.invoice.overageCents)}, ${usage.invoice.tier})`],
       ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))])))),
     h('section', { class: 'card', 'aria-label': 'Traffic' }, h('h2', {}, 'Traffic'),
-      h('div', { class: 'row' }, h('label', { for: 'refresh' }, 'Sample every', interval),
+      h('div', { class: 'row' }, field('Sample every', interval),
         h('span', { class: 'muted' }, 'Live: each sample reads GET …/metrics and plots what changed since the previous one (each read is an audited admin call).')),
       windowStats, charts),
     card('Recent audit entries', auditEntries instanceof Error ? errorBox(auditEntries) : auditTable(auditEntries)));
-  stopLive = live(t.id, charts, windowStats, interval);
+  if (g === gen) stopLive = live(t.id, charts, windowStats, interval);
 }
 
 /** Polls the tenant's metrics; returns a stop function. */
@@ -266,13 +271,13 @@ function alertsTable(res, actions, reload) {
       catch (err) { toast(`Failed: ${err.message}`); ev.target.disabled = false; }
     } }, 'Acknowledge') : '')] : []))));
 }
-async function alertsPage() {
+async function alertsPage(g) {
   const state = h('select', { id: 'alert-state' }, ...['open', 'resolved', 'all'].map((s) => h('option', { value: s }, s)));
   const tenant = h('input', { id: 'alert-tenant', type: 'search', placeholder: 'tenant id' });
   const out = h('div', { class: 'card' }, h('p', { class: 'muted' }, 'Loading…'));
   const load = async () => { out.replaceChildren(alertsTable(await loadAlerts({ state: state.value, tenant: tenant.value.trim(), limit: 100 }), true, load)); };
   state.addEventListener('change', load); tenant.addEventListener('change', load);
-  setPage('Alerts', h('div', { class: 'row' }, h('label', { for: 'alert-state' }, 'State', state), h('label', { for: 'alert-tenant' }, 'Tenant', tenant)), out);
+  setPage(g, 'Alerts', h('div', { class: 'row' }, field('State', state), field('Tenant', tenant)), out);
   await load();
 }
 
@@ -282,7 +287,7 @@ function auditTable(entries) {
     h('td', { class: 'num' }, e.seq), h('td', {}, when(e.at)), h('td', {}, e.actor), h('td', {}, e.action),
     h('td', {}, e.tenantId ? h('a', { href: `#/tenants/${esc(e.tenantId)}` }, e.tenantId.slice(0, 8)) : '–'), h('td', {}, e.detail?.status ?? ''))));
 }
-async function auditPage() {
+async function auditPage(g) {
   const tenant = h('input', { id: 'audit-tenant', type: 'search', placeholder: 'id or slug' });
   const action = h('input', { id: 'audit-action', type: 'search', placeholder: 'e.g. tenant.suspend' });
   const out = h('div', { class: 'card' });
@@ -312,8 +317,8 @@ async function auditPage() {
     verify.disabled = false;
   } }, 'Verify chain');
   const form = h('form', { class: 'row', role: 'search', onsubmit: (ev) => { ev.preventDefault(); load(); } },
-    h('label', { for: 'audit-tenant' }, 'Tenant', tenant), h('label', { for: 'audit-action' }, 'Action (or prefix)', action), h('button', { type: 'submit' }, 'Filter'), verify);
-  setPage('Audit log', form, verdict, out, more);
+    field('Tenant', tenant), field('Action (or prefix)', action), h('button', { type: 'submit' }, 'Filter'), verify);
+  setPage(g, 'Audit log', form, verdict, out, more);
   await load();
 }
 
@@ -327,14 +332,15 @@ async function route() {
     if (path.startsWith(a.getAttribute('href').slice(1))) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
   }
   const m = /^\/tenants\/([^/]+)$/.exec(path);
+  const g = ++gen;
   try {
-    if (m) await tenantPage(decodeURIComponent(m[1]));
-    else if (path === '/tenants') await tenantList();
-    else if (path === '/alerts') await alertsPage();
-    else if (path === '/audit') await auditPage();
-    else await overview();
+    if (m) await tenantPage(g, decodeURIComponent(m[1]));
+    else if (path === '/tenants') await tenantList(g);
+    else if (path === '/alerts') await alertsPage(g);
+    else if (path === '/audit') await auditPage(g);
+    else await overview(g);
   } catch (err) {
-    if (err.status !== 401) setPage('Error', errorBox(err));
+    if (err.status !== 401) setPage(g, 'Error', errorBox(err));
   }
   main.focus({ preventScroll: true });
 }

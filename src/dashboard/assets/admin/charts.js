@@ -15,7 +15,7 @@ const COLORS = ['#0a58ca', '#cf222e', '#9a6700', '#1a7f37'];
 export function lineChart({ title, series, unit = '', width = 520, height = 170 }) {
   const pad = { l: 46, r: 10, t: 10, b: 22 };
   const all = series.flatMap((s) => s.points);
-  const svg = el('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title, 'data-points': all.length });
+  const svg = el('svg', { class: 'chart', viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title, 'data-points': all.length, 'data-max': Math.max(0, ...all.map((p) => p.v)) });
   const latest = series.map((s) => `${s.name} ${fmt(s.points.at(-1)?.v)}${unit}`).join(', ');
   svg.append(el('title', {}, `${title}: ${all.length ? latest : 'no samples yet'}`));
   const t0 = Math.min(...all.map((p) => p.t), Date.now() - 60_000);
