@@ -42,8 +42,8 @@ export default defineConfig({
   test: {
     globalSetup: ['./test/global-setup.ts'],
     projects: [
-      // tenantctl's end-to-end tests spawn processes: they run in Node (test/vitest.cli.config.ts), the soak too.
-      workerd('workerd', { include: ['test/**/*.test.ts'], exclude: ['test/cli/**', 'test/soak/**', 'node_modules/**', ...SERIAL] }, true),
+      // tenantctl's end-to-end tests spawn processes: they run in Node (test/vitest.cli.config.ts), the soak and the dashboard's browser tests (test/vitest.browser.config.ts) too.
+      workerd('workerd', { include: ['test/**/*.test.ts'], exclude: ['test/cli/**', 'test/soak/**', 'test/dashboard/**', 'node_modules/**', ...SERIAL] }, true),
       workerd('workerd-serial', { include: SERIAL, exclude: [] }, false),
     ],
   },
