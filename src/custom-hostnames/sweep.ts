@@ -12,16 +12,25 @@ import { claimDue, tenantHostnameIds } from './store.js';
 /** Domains checked per maintenance run: a minute's cron tick stays short even with a slow API. */
 export const REFRESH_BATCH = 10;
 
+/**
+ * All of one run's Cloudflare calls share this deadline: a slow API cannot stretch a run past it
+ * (each call alone is bounded by CLOUDFLARE_API_TIMEOUT_MS as well). Domains not reached wait for
+ * the next run, like those after a 503.
+ */
+export const REFRESH_BUDGET_MS = 20_000;
+
 export interface RefreshReport { checked: number; activated: number; failed: number; errors: number; skipped: number }
 
 /**
  * Checks the due domains (at most `limit`). A domain's own refusal does not stop the others; a
  * 503 (Cloudflare down, timed out, rate limiting, our token refused) ends the batch there: the
- * next would only wait for the same outage. The rest were claimed and come up again in 2 minutes.
+ * next would only wait for the same outage; so does the run's deadline passing (`budgetMs` for
+ * all its Cloudflare calls together). The rest were claimed and come up again in 2 minutes.
  */
-export async function refreshDue(s: ControlServices, limit = REFRESH_BATCH): Promise<RefreshReport> {
+export async function refreshDue(isolate: ControlServices, limit = REFRESH_BATCH, budgetMs = REFRESH_BUDGET_MS): Promise<RefreshReport> {
   const report: RefreshReport = { checked: 0, activated: 0, failed: 0, errors: 0, skipped: 0 };
-  if (!s.hostnames) return report;
+  if (!isolate.hostnames) return report;
+  const s: ControlServices = { ...isolate, hostnames: isolate.hostnames.within(budgetMs) };
   const due = await claimDue(s.sql, limit);
   for (const [i, d] of due.entries()) {
     try {

@@ -6,7 +6,8 @@
  * suspension does: routers learn `storageExceeded` within their L1 TTL. On the way, a role whose
  * CONNECTION LIMIT differs from the tier's connection_limit is set again (a template change, or
  * an ALTER that failed when the tier changed). Regions and databases are measured independently:
- * one that cannot be reached only leaves its tenants for the next run.
+ * one that cannot be reached only leaves its tenants for a later run: each failed tenant backs off
+ * (tenant_storage_attempts), so the same few never take every run's batch from the rest.
  */
 import { open } from '../crypto/secret-box.js';
 import { db, type Sql } from '../control/db.js';
@@ -31,8 +32,10 @@ SELECT t.id, p.region, p.strategy, p.schema_name, p.role_name, p.connection_secr
        coalesce((t.overrides->>'connection_limit')::int, tr.connection_limit) AS connection_limit
   FROM tenants t JOIN tiers tr ON tr.name = t.tier JOIN tenant_placements p ON p.tenant_id = t.id
   LEFT JOIN tenant_storage s ON s.tenant_id = t.id
+  LEFT JOIN tenant_storage_attempts a ON a.tenant_id = t.id
  WHERE t.status IN ('active', 'suspended', 'migrating')
    AND (s.measured_at IS NULL OR s.measured_at <= now() - make_interval(secs => $1))
+   AND (a.retry_at IS NULL OR a.retry_at <= now())
    AND ($3::uuid[] IS NULL OR t.id = ANY($3::uuid[]))
  ORDER BY s.measured_at NULLS FIRST, t.id LIMIT $2`;
 
@@ -57,8 +60,19 @@ k AS (SELECT jsonb_build_object('kind', 'id', 'value', b.id::text) AS key FROM b
       UNION ALL SELECT jsonb_build_object('kind', 'slug', 'value', b.slug) FROM b
       UNION ALL SELECT jsonb_build_object('kind', 'domain', 'value', d.hostname) FROM b JOIN tenant_domains d ON d.tenant_id = b.id
       UNION ALL SELECT jsonb_build_object('kind', 'issuer', 'value', j.issuer) FROM b JOIN tenant_jwt j ON j.tenant_id = b.id),
+cleared AS (DELETE FROM tenant_storage_attempts WHERE tenant_id IN (SELECT tenant_id FROM up)),
 o AS (INSERT INTO cache_outbox (keys, next_at) SELECT jsonb_agg(key), now() + ${WRITER_LEASE} FROM k HAVING count(*) > 0 RETURNING id, keys)
 SELECT (SELECT count(*) FROM up) AS stored, (SELECT count(*) FROM b) AS changed, (SELECT id FROM o) AS outbox, (SELECT keys FROM o) AS keys`;
+
+/**
+ * Tenants whose measurement failed wait before they are due again: the refresh interval (at least
+ * a minute) doubled per failure in a row, at most a day. The rest of the fleet keeps being measured.
+ */
+const MISSED = `
+INSERT INTO tenant_storage_attempts AS a (tenant_id, failures, attempted_at, retry_at)
+SELECT id, 1, now(), now() + make_interval(secs => greatest($2::float8, 60)) FROM unnest($1::uuid[]) AS id
+    ON CONFLICT (tenant_id) DO UPDATE SET failures = a.failures + 1, attempted_at = now(),
+       retry_at = now() + make_interval(secs => least(greatest($2::float8, 60) * power(2, least(a.failures, 20)), 86400))`;
 
 /** Measures the due tenants (of `only`, when given) and records what it found; see the file's comment. */
 export async function refreshStorage(s: ControlServices, opts: { batch?: number; only?: string[] } = {}): Promise<StorageReport> {
@@ -89,6 +103,8 @@ export async function refreshStorage(s: ControlServices, opts: { batch?: number;
       warn('storage of a dedicated database not measured', { tenant: t.id }, err);
     }
   }
+  const missed = due.filter((t) => !found.has(t.id)).map((t) => t.id);
+  if (missed.length) await db(() => s.sql.query(MISSED, [missed, s.config.STORAGE_REFRESH_SECONDS]));
   const changed = found.size ? await record(s, found) : 0;
   const connectionLimits = await reconcileLimits(s, due, found);
   return { measured: found.size, failed, changed, connectionLimits };

@@ -54,8 +54,8 @@ describe('the shared database breaker and a tenant\'s own failures', () => {
       await owner.query('BEGIN');
       await owner.query('SELECT id FROM shared.tracks WHERE id = $1 FOR UPDATE', [id]);
       try {
-        // Twice the tier's breaker threshold, each one a failure of A's own making.
-        for (let i = 0; i < 20; i++) {
+        // Past the tier's breaker threshold (10 in 30 s), each one a failure of A's own making.
+        for (let i = 0; i < 12; i++) {
           const res = await send(a, `/api/v1/locks/${id}`);
           expect(res.status).toBe(503);
           expect((await errorOf(res)).code).toBe('UPSTREAM_UNAVAILABLE');

@@ -9,7 +9,8 @@ import type { ControlEnv } from '../../src/control/env.js';
 import { parseControlConfig } from '../../src/control/env.js';
 import { sqlAt, stack, unique } from '../support/helpers.js';
 import { createViaApi } from '../support/control.js';
-import { call, controlEnv } from '../control/in-process.js';
+import { call, controlEnv, servicesFor } from '../control/in-process.js';
+import { refreshDue } from '../../src/custom-hostnames/sweep.js';
 
 const control = () => sqlAt(stack.control.postgresUrl);
 const rowsOf = async (host: string) => await control().query('SELECT hostname FROM tenant_domains WHERE hostname = $1', [host]);
@@ -105,6 +106,22 @@ describe('Cloudflare refusing or unavailable', () => {
     const roomy = await zoneEnvFor(zone, { CLOUDFLARE_API_TIMEOUT_MS: '3000' });
     await fetch(`${stack.cloudflare.hooks}/_test/delay`, { method: 'POST', body: JSON.stringify({ zone, ms: 400, count: 2 }) });
     expect((await add(roomy, t.id, host)).status).toBe(201);
+  });
+
+  it("the scheduled check's calls share one deadline for the whole run: a slow API leaves the rest for the next run", async () => {
+    const { env, zone } = await zoneEnv(10);
+    const t = await createViaApi({ tier: 'STANDARD' });
+    const hosts = Array.from({ length: 5 }, (_, i) => `${unique(`sw${i}`)}.example.org`);
+    for (const h of hosts) expect((await add(env, t.id, h)).status).toBe(201);
+    // Due a day ago: ahead of any other test's due domains in the run's order.
+    await control().query("UPDATE tenant_domains SET next_check_at = now() - interval '1 day' WHERE hostname = ANY($1)", [hosts]);
+    // Every call 300 ms late; each fits the per-call timeout (3 s), five do not fit the run's 1 s.
+    await fetch(`${stack.cloudflare.hooks}/_test/delay`, { method: 'POST', body: JSON.stringify({ zone, ms: 300, count: 5 }) });
+    const report = await refreshDue(await servicesFor(await zoneEnvFor(zone, { CLOUDFLARE_API_TIMEOUT_MS: '3000' })), 5, 1_000);
+    expect(report.checked).toBeLessThan(5);
+    expect(report.errors).toBe(1);
+    expect(report.checked + report.errors + report.skipped).toBe(5);
+    expect(report.skipped).toBeGreaterThanOrEqual(1);
   });
 
   it('a token Cloudflare refuses is 503 (the operator must act), and no row', async () => {

@@ -118,4 +118,31 @@ describe('storage quota', () => {
     expect(tuples / heap).toBeGreaterThan(0.8);
     expect(tuples / total).toBeGreaterThan(0.3);
   });
+
+  it('a tenant whose measurement fails backs off, so it does not take every run from the others; a success clears it', async () => {
+    const control = sqlAt(stack.control.postgresUrl);
+    const [bad, good] = await Promise.all([createViaApi({ region: 'aws-eu-central-1' }), createViaApi({ region: REGION })]);
+    // `good` was measured a day ago: due, but after `bad`, which never was (never-measured first).
+    await control.query("INSERT INTO tenant_storage (tenant_id, bytes, method, measured_at) VALUES ($1, 0, 'row_tuples', now() - interval '1 day') ON CONFLICT (tenant_id) DO UPDATE SET measured_at = EXCLUDED.measured_at", [good.id]);
+    // A control plane that cannot reach bad's region: its measurement fails on every run.
+    const urls = JSON.parse(controlEnv().REGION_ADMIN_URLS) as Record<string, string>;
+    delete urls['aws-eu-central-1'];
+    const blind = await servicesFor(controlEnv({ STORAGE_REFRESH_SECONDS: '0', REGION_ADMIN_URLS: JSON.stringify(urls) }));
+    const only = [bad.id, good.id];
+    expect(await refreshStorage(blind, { only, batch: 1 })).toMatchObject({ measured: 0, failed: 1 });
+    expect(await refreshStorage(blind, { only, batch: 1 })).toMatchObject({ measured: 1, failed: 0 });
+    const [g] = await control.query("SELECT measured_at > now() - interval '1 minute' AS fresh FROM tenant_storage WHERE tenant_id = $1", [good.id]);
+    expect(g).toEqual({ fresh: true });
+    const [a] = await control.query("SELECT failures, retry_at > now() + interval '50 seconds' AS waits FROM tenant_storage_attempts WHERE tenant_id = $1", [bad.id]);
+    expect(a).toEqual({ failures: 1, waits: true });
+    // bad is backing off: the next run takes good again (the interval here is 0 s), not bad.
+    expect(await refreshStorage(blind, { only, batch: 1 })).toMatchObject({ measured: 1, failed: 0 });
+    expect(await control.query('SELECT failures FROM tenant_storage_attempts WHERE tenant_id = $1', [bad.id])).toEqual([{ failures: 1 }]);
+
+    // Once its wait is over, a control plane that reaches the region measures it and forgets the failures.
+    await control.query("UPDATE tenant_storage_attempts SET retry_at = now() - interval '1 second' WHERE tenant_id = $1", [bad.id]);
+    expect(await refreshStorage(await services(), { only: [bad.id] })).toMatchObject({ measured: 1, failed: 0 });
+    expect(await control.query('SELECT 1 FROM tenant_storage_attempts WHERE tenant_id = $1', [bad.id])).toEqual([]);
+    expect(await stored(bad.id)).toMatchObject({ method: 'row_tuples' });
+  });
 });
