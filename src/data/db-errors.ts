@@ -5,7 +5,7 @@
  * that is logged.
  */
 import { AppError } from '../errors.js';
-import { SQLSTATE_FENCED, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
+import { SQLSTATE_DEADLINE_PASSED, SQLSTATE_FENCED, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
 
 /**
  * A statement the handle will not send (statement-guard.ts) or a handle used wrongly: a bug in the
@@ -42,6 +42,9 @@ export function toAppError(err: unknown): AppError {
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     // router.enter found the tenant fenced: its storage is being or has been deleted.
     if (code === SQLSTATE_FENCED) return new AppError(404, 'TENANT_NOT_FOUND', 'tenant no longer exists');
+    // router.enter refused a transaction that reached the database after its request's deadline:
+    // the target was late, which its breaker counts.
+    if (code === SQLSTATE_DEADLINE_PASSED) return unavailable();
     if (code === SQLSTATE_UNSAFE_ROLE) {
       log('tenant database role is not safe to serve', code, err);
       return unavailable('tenant database role is not safe to serve');
@@ -54,8 +57,8 @@ export function toAppError(err: unknown): AppError {
     // time (55P03), its session idle in its transaction too long (25P03), its role's connection
     // limit (53300 "too many connections for role"). Not a failure of the target.
     if (ownFailure(code, message(err))) return new OwnStatementFailure();
-    // The rest of 57 (admin shutdown, cannot connect now, and router.enter's refusal of a request
-    // whose deadline passed while it was queued), 08 (connection), the server's own connection
+    // The rest of 57 (admin shutdown, cannot connect now, and the 57014 by which a router schema
+    // installed before TR003 refused a late request), 08 (connection), the server's own connection
     // limit: the target is unavailable.
     if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '25P03' || code === '53300' || code === '53400') return unavailable();
     // The tenant's own database is gone: it was deleted and a router still held it for at most
@@ -78,6 +81,8 @@ export function toAppError(err: unknown): AppError {
 
 /** A refusal of the tenant's statements that says nothing about the target's health. */
 function ownFailure(code: string, msg: string): boolean {
+  // A router schema older than TR003 raised 57014 for a late request; tell it by its text until
+  // every database's schema is re-installed (the bootstrap does it on its next run).
   if (code === '57014') return !msg.includes('request deadline passed');
   if (code === '55P03' || code === '25P03') return true;
   return code === '53300' && msg.includes('for role');

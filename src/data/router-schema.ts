@@ -5,7 +5,7 @@
  * install the schema, fence tenants and check roles), so the two sides cannot drift apart.
  *
  * `router.enter(tenant, deadline, check)`:
- *   1. refuses a transaction whose request deadline has passed (57014): a request queued while
+ *   1. refuses a transaction whose request deadline has passed (TR003): a request queued while
  *      the database was unreachable never runs late;
  *   2. takes the tenant's advisory lock in shared mode, so deprovisioning (which takes it
  *      exclusively before fencing) waits for transactions in flight and new ones wait for it;
@@ -19,6 +19,12 @@ export const FENCE_LOCK_CLASS = 7301;
 export const SQLSTATE_FENCED = 'TR001';
 /** SQLSTATE raised when the serving role could bypass row-level security. */
 export const SQLSTATE_UNSAFE_ROLE = 'TR002';
+/**
+ * SQLSTATE raised when a transaction starts after its request's deadline: the database (or the
+ * way to it) was late, which the target's circuit breaker counts, unlike a tenant's own statement
+ * timeout (57014), which it does not. A class of its own, so nothing has to read message text.
+ */
+export const SQLSTATE_DEADLINE_PASSED = 'TR003';
 
 /**
  * The query saying why `role` (an SQL expression of type name) is not safe to serve tenants
@@ -58,7 +64,7 @@ DECLARE
   v_why text;
 BEGIN
   IF v_left_ms IS NULL OR v_left_ms <= 0 THEN
-    RAISE EXCEPTION 'request deadline passed before the transaction ran' USING ERRCODE = '57014';
+    RAISE EXCEPTION 'request deadline passed before the transaction ran' USING ERRCODE = '${SQLSTATE_DEADLINE_PASSED}';
   END IF;
   -- The lock wait below is bounded by what is left of the request's time (55P03 when it runs out).
   PERFORM pg_catalog.set_config('lock_timeout', pg_catalog.ceil(v_left_ms)::bigint::text, true);

@@ -14,7 +14,7 @@ describe('toAppError', () => {
     expect(e).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE', message: 'tenant database role is not safe to serve' });
   });
 
-  it.each(['57014', '55P03', '25P03', '08006', '28P01'])('maps %s (timeout, late request, idle transaction, lost or refused connection) to 503 with Retry-After', (code) => {
+  it.each(['57014', 'TR003', '55P03', '25P03', '08006', '28P01'])('maps %s (timeout, late request, idle transaction, lost or refused connection) to 503 with Retry-After', (code) => {
     const e = toAppError(pgError(code));
     expect(e).toMatchObject({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
     expect(e.headers['Retry-After']).toBe('5');
@@ -37,7 +37,7 @@ describe('toAppError', () => {
     const own = [pgError('57014', 'canceling statement due to statement timeout'), pgError('55P03', 'could not obtain lock on row'),
       pgError('25P03', 'terminating connection due to idle-in-transaction timeout'), pgError('53300', 'too many connections for role "t_ab"')];
     for (const e of own) expect([e.code, isTargetFailure(toAppError(e))]).toEqual([e.code, false]);
-    const target = [pgError('57014', 'request deadline passed before the transaction ran'), pgError('57P01', 'terminating connection due to administrator command'),
+    const target = [pgError('TR003', 'request deadline passed before the transaction ran'), pgError('57014', 'request deadline passed before the transaction ran'), pgError('57P01', 'terminating connection due to administrator command'),
       pgError('08006'), pgError('53300', 'sorry, too many clients already'), new TypeError('fetch failed')];
     for (const e of target) expect(isTargetFailure(toAppError(e))).toBe(true);
     expect(isTargetFailure(toAppError(pgError('23505')))).toBe(false);

@@ -30,10 +30,10 @@ const enter = 'SELECT router.enter($1, $2, $3)';
 const soon = () => new Date(Date.now() + 5_000).toISOString();
 
 describe('router.enter', () => {
-  it('admits a tenant before its deadline and refuses it after (57014)', async () => {
+  it('admits a tenant before its deadline and refuses it after (TR003, its own class)', async () => {
     const id = crypto.randomUUID();
     await routerSql().query(enter, [id, soon(), 'false']);
-    expect(await codeOf(routerSql().query(enter, [id, new Date(Date.now() - 1).toISOString(), 'false']))).toBe('57014');
+    expect(await codeOf(routerSql().query(enter, [id, new Date(Date.now() - 1).toISOString(), 'false']))).toBe('TR003');
   });
 
   it("checks the serving role when asked: the router's role passes, a superuser is refused (TR002)", async () => {
