@@ -107,6 +107,7 @@ async function main() {
   await load;
   stopped = true;
   log('traffic stopped; waiting for changes and faults in progress');
+  { const st = latencyByPhase(recorder.latency).steady; log(`traffic: ${recorder.requests} requests (${Math.round(recorder.requests / SECONDS)}/s), steady-state latency p50 ${st?.p50 ?? '-'} ms, p99 ${st?.p99 ?? '-'} ms`); }
   await Promise.all([changes, faults]);
   memory.stop();
 
