@@ -49,6 +49,10 @@ export function toAppError(err: unknown): AppError {
       log('tenant database role is not safe to serve', code, err);
       return unavailable('tenant database role is not safe to serve');
     }
+    // A write in a transaction router.enter made READ ONLY: the tenant's data is moving (its
+    // writes are fenced for the seconds of the final copy, or this is the source it left).
+    // The database answered: not a breaker failure.
+    if (code === '25006') return new AppError(503, 'TENANT_MIGRATING', 'tenant data is moving; writes are paused', { 'Retry-After': '5' });
     // A serialization failure or a deadlock: the transaction lost a race; the client may retry.
     if (code === '40001' || code === '40P01') return new AppError(409, 'BAD_REQUEST', 'conflicts with a concurrent change; retry', { 'Retry-After': '1' });
     if (code === '23505') return new AppError(409, 'BAD_REQUEST', 'conflicts with an existing record');

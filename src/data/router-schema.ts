@@ -10,11 +10,19 @@
  *   2. takes the tenant's advisory lock in shared mode, so deprovisioning (which takes it
  *      exclusively before fencing) waits for transactions in flight and new ones wait for it;
  *   3. refuses a fenced tenant (TR001);
- *   4. with `check`, refuses to serve through a role that could bypass row-level security (TR002).
+ *   4. with `check`, refuses to serve through a role that could bypass row-level security (TR002);
+ *   5. makes the transaction READ ONLY while the tenant's writes are fenced (its data is moving,
+ *      src/moves/): reads are served, a write fails with 25006, answered 503 TENANT_MIGRATING.
+ *      Fenced either by a row in `router.write_fences` (durable: a source left behind by a move)
+ *      or by a session holding the tenant's write lock exclusively (the mover, for the seconds of
+ *      a move's final copy): a lock, unlike a row, is seen whatever the transaction's snapshot, and
+ *      taking it exclusively waits for every read-write transaction of the tenant in flight.
  */
 
 /** First key of the tenants' advisory locks (the second is `hashtext(tenant id)`). */
 export const FENCE_LOCK_CLASS = 7301;
+/** First key of the tenants' write-fence locks (the second is `hashtext(tenant id)`). */
+export const WRITE_FENCE_LOCK_CLASS = 7302;
 /** SQLSTATE raised for a fenced (deleted) tenant. */
 export const SQLSTATE_FENCED = 'TR001';
 /** SQLSTATE raised when the serving role could bypass row-level security. */
@@ -72,6 +80,10 @@ BEGIN
   IF EXISTS (SELECT 1 FROM router.fences WHERE tenant_id = p_tenant) THEN
     RAISE EXCEPTION 'tenant % no longer exists', p_tenant USING ERRCODE = '${SQLSTATE_FENCED}';
   END IF;
+  IF EXISTS (SELECT 1 FROM router.write_fences WHERE tenant_id = p_tenant)
+     OR NOT pg_catalog.pg_try_advisory_xact_lock_shared(${WRITE_FENCE_LOCK_CLASS}, pg_catalog.hashtext(p_tenant::text)) THEN
+    PERFORM pg_catalog.set_config('transaction_read_only', 'on', true);
+  END IF;
   IF p_check THEN
     v_why := router.unsafe_reason(session_user);
     IF v_why IS NOT NULL THEN
@@ -89,6 +101,10 @@ export const ROUTER_SCHEMA_SQL = [
      tenant_id uuid PRIMARY KEY,
      reason    text NOT NULL,
      at        timestamptz NOT NULL DEFAULT now())`,
+  `CREATE TABLE IF NOT EXISTS router.write_fences (
+     tenant_id uuid PRIMARY KEY,
+     reason    text NOT NULL,
+     at        timestamptz NOT NULL DEFAULT now())`,
   UNSAFE_REASON,
   'REVOKE ALL ON FUNCTION router.unsafe_reason(name) FROM PUBLIC',
   ENTER,
@@ -100,7 +116,7 @@ export function routerGrantsSql(role: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error('invalid role name');
   return [
     `GRANT USAGE ON SCHEMA router TO ${role}`,
-    `GRANT SELECT ON router.fences TO ${role}`,
+    `GRANT SELECT ON router.fences, router.write_fences TO ${role}`,
     `GRANT EXECUTE ON FUNCTION router.enter(uuid, timestamptz, boolean), router.unsafe_reason(name) TO ${role}`,
   ].join(';\n');
 }

@@ -4,7 +4,7 @@
  * function takes a client connected as the database's owner.
  */
 import type { Client } from '@neondatabase/serverless';
-import { FENCE_LOCK_CLASS, ROUTER_SCHEMA_SQL, routerGrantsSql } from '../data/router-schema.js';
+import { FENCE_LOCK_CLASS, ROUTER_SCHEMA_SQL, routerGrantsSql, WRITE_FENCE_LOCK_CLASS } from '../data/router-schema.js';
 import { inTransaction, withClient } from './pg-client.js';
 
 /** The reason recorded with the fence of a deleted tenant. */
@@ -62,6 +62,37 @@ export async function fenceDatabase(tenantId: string, locate: () => Promise<stri
   } catch (err) {
     console.warn(JSON.stringify({ level: 'warn', msg: 'fencing a dedicated database failed; dropping it anyway', tenant: tenantId, error: String((err as Error)?.message ?? err).slice(0, 200) }));
   }
+}
+
+/** Longest the write fence waits for the tenant's read-write transactions in flight (each is bounded by its request's time). */
+export const WRITE_FENCE_WAIT_MS = 15_000;
+
+/**
+ * Runs `work` with `tenantId`'s writes fenced in the database `c` is connected to: the session
+ * takes the tenant's write lock exclusively, which waits for its read-write transactions in flight
+ * (each holds it shared from router.enter); from the moment the lock is asked for, every new
+ * transaction of the tenant is READ ONLY (a write fails 25006: 503 TENANT_MIGRATING), whatever its
+ * snapshot. Released when `work` settles, or when the session ends (a mover that dies leaves no
+ * fence behind: the source simply takes writes again). `c` must not be in a transaction.
+ */
+export async function withWriteFence<T>(c: Client, tenantId: string, work: () => Promise<T>): Promise<T> {
+  await c.query(`SELECT set_config('lock_timeout', $1, false)`, [String(WRITE_FENCE_WAIT_MS)]);
+  await c.query('SELECT pg_advisory_lock($1, hashtext($2::uuid::text))', [WRITE_FENCE_LOCK_CLASS, tenantId]);
+  try {
+    return await work();
+  } finally {
+    await c.query('SELECT pg_advisory_unlock($1, hashtext($2::uuid::text))', [WRITE_FENCE_LOCK_CLASS, tenantId]).catch(() => {});
+  }
+}
+
+/** Makes `tenantId` read-only in this database until removeWriteFence (a moved tenant's source, until it is cleaned). */
+export async function addWriteFence(c: Client, tenantId: string, reason: string): Promise<void> {
+  await c.query('INSERT INTO router.write_fences (tenant_id, reason) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET reason = excluded.reason', [tenantId, reason]);
+}
+
+/** Lets `tenantId` write in this database again. */
+export async function removeWriteFence(c: Client, tenantId: string): Promise<void> {
+  await c.query('DELETE FROM router.write_fences WHERE tenant_id = $1', [tenantId]);
 }
 
 /** Removes the tenant's fence; for when no router can still send it a request. */
