@@ -5,7 +5,7 @@
  * that is logged.
  */
 import { AppError } from '../errors.js';
-import { SQLSTATE_DEADLINE_PASSED, SQLSTATE_FENCED, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
+import { SQLSTATE_DEADLINE_PASSED, SQLSTATE_FENCED, SQLSTATE_STALE_PLACEMENT, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
 
 /**
  * A statement the handle will not send (statement-guard.ts) or a handle used wrongly: a bug in the
@@ -35,8 +35,11 @@ export class OwnStatementFailure extends AppError {
 export const isTargetFailure = (err: unknown): boolean =>
   err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE' && !(err instanceof OwnStatementFailure);
 
-/** Maps an error from `@neondatabase/serverless` to an AppError. */
-export function toAppError(err: unknown): AppError {
+/**
+ * Maps an error from `@neondatabase/serverless` to an AppError. `readOnly`: the caller asked for a
+ * read-only transaction itself, so a write refused as read-only is its own bug, not a move's fence.
+ */
+export function toAppError(err: unknown, ctx: { readOnly?: boolean } = {}): AppError {
   if (err instanceof AppError) return err;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
@@ -45,6 +48,9 @@ export function toAppError(err: unknown): AppError {
     // router.enter refused a transaction that reached the database after its request's deadline:
     // the target was late, which its breaker counts.
     if (code === SQLSTATE_DEADLINE_PASSED) return unavailable();
+    // This router's record of the tenant predates a move: its cache is stale for a few seconds.
+    // The database answered; the client retries and is served from the new placement.
+    if (code === SQLSTATE_STALE_PLACEMENT) return new AppError(503, 'TENANT_MIGRATING', 'tenant data has moved; retry', { 'Retry-After': '1' });
     if (code === SQLSTATE_UNSAFE_ROLE) {
       log('tenant database role is not safe to serve', code, err);
       return unavailable('tenant database role is not safe to serve');
@@ -52,7 +58,7 @@ export function toAppError(err: unknown): AppError {
     // A write in a transaction router.enter made READ ONLY: the tenant's data is moving (its
     // writes are fenced for the seconds of the final copy, or this is the source it left).
     // The database answered: not a breaker failure.
-    if (code === '25006') return new AppError(503, 'TENANT_MIGRATING', 'tenant data is moving; writes are paused', { 'Retry-After': '5' });
+    if (code === '25006' && !ctx.readOnly) return new AppError(503, 'TENANT_MIGRATING', 'tenant data is moving; writes are paused', { 'Retry-After': '5' });
     // A serialization failure or a deadlock: the transaction lost a race; the client may retry.
     if (code === '40001' || code === '40P01') return new AppError(409, 'BAD_REQUEST', 'conflicts with a concurrent change; retry', { 'Retry-After': '1' });
     if (code === '23505') return new AppError(409, 'BAD_REQUEST', 'conflicts with an existing record');

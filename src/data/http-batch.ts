@@ -16,6 +16,6 @@ export async function httpBatch(url: string, setup: { text: string; params: unkn
       { isolationLevel: options.isolationLevel, readOnly: options.readOnly, fetchOptions: { signal: AbortSignal.timeout(timeoutMs) } });
     return results as unknown[][];
   } catch (err) {
-    throw toAppError(err);
+    throw toAppError(err, { readOnly: options.readOnly });
   }
 }

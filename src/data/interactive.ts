@@ -78,7 +78,7 @@ export async function interactive<R>(i: InteractiveInput, fn: (tx: TenantTx) => 
       ? new OwnStatementFailure('tenant database transaction timed out')
       : new AppError(503, 'UPSTREAM_UNAVAILABLE', 'tenant database transaction timed out', { 'Retry-After': '5' }));
   }, i.totalMs);
-  const driver = <T>(p: Promise<T>) => Promise.race([p, expired]).catch((err: unknown) => { throw toAppError(err); });
+  const driver = <T>(p: Promise<T>) => Promise.race([p, expired]).catch((err: unknown) => { throw toAppError(err, { readOnly: i.options?.readOnly }); });
   let failure: AppError | undefined;
 
   const tx: TenantTx = {

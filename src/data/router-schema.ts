@@ -4,7 +4,9 @@
  * and constants, shared by the router (which calls `router.enter`) and the provisioners (which
  * install the schema, fence tenants and check roles), so the two sides cannot drift apart.
  *
- * `router.enter(tenant, deadline, check)`:
+ * `router.enter(tenant, deadline, check)`, with the version of the router's record of the tenant in
+ * the transaction-local setting `router.tenant_version` (set just before it in the same statement;
+ * a setting rather than an argument, so routers and databases of either age work together):
  *   1. refuses a transaction whose request deadline has passed (TR003): a request queued while
  *      the database was unreachable never runs late;
  *   2. takes the tenant's advisory lock in shared mode, so deprovisioning (which takes it
@@ -16,7 +18,11 @@
  *      Fenced either by a row in `router.write_fences` (durable: a source left behind by a move)
  *      or by a session holding the tenant's write lock exclusively (the mover, for the seconds of
  *      a move's final copy): a lock, unlike a row, is seen whatever the transaction's snapshot, and
- *      taking it exclusively waits for every read-write transaction of the tenant in flight.
+ *      taking it exclusively waits for every read-write transaction of the tenant in flight;
+ *   6. refuses a router that sends the tenant's record older than its placement's floor (TR004):
+ *      a move switched the tenant to another placement at that version, and a router still holding
+ *      the old record (its cache) must not read or write the placement the tenant left. The floor
+ *      is per tenant, so it holds where source and target share one database (row ⇄ schema).
  */
 
 /** First key of the tenants' advisory locks (the second is `hashtext(tenant id)`). */
@@ -33,6 +39,8 @@ export const SQLSTATE_UNSAFE_ROLE = 'TR002';
  * timeout (57014), which it does not. A class of its own, so nothing has to read message text.
  */
 export const SQLSTATE_DEADLINE_PASSED = 'TR003';
+/** SQLSTATE raised for a router whose record of the tenant predates its current placement. */
+export const SQLSTATE_STALE_PLACEMENT = 'TR004';
 
 /**
  * The query saying why `role` (an SQL expression of type name) is not safe to serve tenants
@@ -68,6 +76,7 @@ const ENTER = `
 CREATE OR REPLACE FUNCTION router.enter(p_tenant uuid, p_deadline timestamptz, p_check boolean) RETURNS void
 LANGUAGE plpgsql AS $fn$
 DECLARE
+  v_version bigint := nullif(pg_catalog.current_setting('router.tenant_version', true), '')::bigint;
   v_left_ms numeric := extract(epoch FROM p_deadline - pg_catalog.clock_timestamp()) * 1000;
   v_why text;
 BEGIN
@@ -79,6 +88,9 @@ BEGIN
   PERFORM pg_catalog.pg_advisory_xact_lock_shared(${FENCE_LOCK_CLASS}, pg_catalog.hashtext(p_tenant::text));
   IF EXISTS (SELECT 1 FROM router.fences WHERE tenant_id = p_tenant) THEN
     RAISE EXCEPTION 'tenant % no longer exists', p_tenant USING ERRCODE = '${SQLSTATE_FENCED}';
+  END IF;
+  IF v_version IS NOT NULL AND EXISTS (SELECT 1 FROM router.placement_floors WHERE tenant_id = p_tenant AND min_version > v_version) THEN
+    RAISE EXCEPTION 'tenant % has moved since version %', p_tenant, v_version USING ERRCODE = '${SQLSTATE_STALE_PLACEMENT}';
   END IF;
   IF EXISTS (SELECT 1 FROM router.write_fences WHERE tenant_id = p_tenant)
      OR NOT pg_catalog.pg_try_advisory_xact_lock_shared(${WRITE_FENCE_LOCK_CLASS}, pg_catalog.hashtext(p_tenant::text)) THEN
@@ -101,6 +113,10 @@ export const ROUTER_SCHEMA_SQL = [
      tenant_id uuid PRIMARY KEY,
      reason    text NOT NULL,
      at        timestamptz NOT NULL DEFAULT now())`,
+  `CREATE TABLE IF NOT EXISTS router.placement_floors (
+     tenant_id   uuid PRIMARY KEY,
+     min_version bigint NOT NULL,
+     at          timestamptz NOT NULL DEFAULT now())`,
   `CREATE TABLE IF NOT EXISTS router.write_fences (
      tenant_id uuid PRIMARY KEY,
      reason    text NOT NULL,
@@ -116,7 +132,7 @@ export function routerGrantsSql(role: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role)) throw new Error('invalid role name');
   return [
     `GRANT USAGE ON SCHEMA router TO ${role}`,
-    `GRANT SELECT ON router.fences, router.write_fences TO ${role}`,
+    `GRANT SELECT ON router.fences, router.write_fences, router.placement_floors TO ${role}`,
     `GRANT EXECUTE ON FUNCTION router.enter(uuid, timestamptz, boolean), router.unsafe_reason(name) TO ${role}`,
   ].join(';\n');
 }

@@ -1,6 +1,7 @@
 /**
  * The first statement of every tenant transaction (pure). `router.enter` comes first in the
- * target list, so it runs as the router's login role, before `role` changes (schema tenants), and
+ * target list (after the one setting it reads, the version of the router's record of the tenant),
+ * so it runs as the router's login role, before `role` changes (schema tenants), and
  * a fenced, late or unsafe target is refused before anything else happens. The rest is
  * transaction-local: the server-side timeouts, the search path (the one schema, then pg_temp),
  * the tenant setting. The same statement opens a `query`, a `batch` and a `transaction`. Values travel as bound parameters; nothing is spliced into the SQL.
@@ -8,6 +9,8 @@
 
 export interface SetupInput {
   tenantId: string;
+  /** The version of the tenant's record the router holds: router.enter refuses it once the tenant moved at a later one. */
+  version?: number;
   /** The one schema on the search path (`shared`, `public` or the tenant's). */
   schema: string;
   /** The NOLOGIN role to become (schema tenants), or null. */
@@ -44,9 +47,10 @@ export function tenantSetup(i: SetupInput): { text: string; params: unknown[] } 
     ['app.tenant_id', i.tenantId],
     ['application_name', applicationName(i.traceId)],
   ];
-  const calls = settings.map(([name], k) => `set_config('${name}', $${k + 4}, true)`);
+  const calls = settings.map(([name], k) => `set_config('${name}', $${k + 5}, true)`);
+  // router.tenant_version first: router.enter reads it (the target list is evaluated left to right).
   return {
-    text: `SELECT router.enter($1, $2, $3), ${calls.join(', ')}`,
-    params: [i.tenantId, i.deadline.toISOString(), i.check ? 'true' : 'false', ...settings.map(([, v]) => v)],
+    text: `SELECT set_config('router.tenant_version', $4, true), router.enter($1, $2, $3), ${calls.join(', ')}`,
+    params: [i.tenantId, i.deadline.toISOString(), i.check ? 'true' : 'false', i.version === undefined ? '' : String(i.version), ...settings.map(([, v]) => v)],
   };
 }

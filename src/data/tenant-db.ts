@@ -96,7 +96,7 @@ export class TenantDataRouter {
       const t = await target;
       const check = !this.checked.has(t.url);
       const setup = tenantSetup({
-        tenantId: tenant.id, schema: t.schema, role: t.role, check, traceId: ctx.traceId,
+        tenantId: tenant.id, version: tenant.version, schema: t.schema, role: t.role, check, traceId: ctx.traceId,
         deadline: new Date(Date.now() + timeoutMs), timeoutMs, idleMs: idle ? timeoutMs : undefined,
       });
       return { t, setup, passed: () => { if (check) remember(this.checked, t.url); } };

@@ -144,3 +144,42 @@ describe('write fence through the router', () => {
     expect((await post()).status).toBe(201);
   });
 });
+
+describe('placement floor', () => {
+  it('refuses a router whose record of the tenant is older than the floor (TR004), admits the current one and routers that send no version', async () => {
+    const id = crypto.randomUUID();
+    const owner = await client(stack.regions[US]!.postgresUrl);
+    const enterAt = (version: string) => routerSql().query("SELECT set_config('router.tenant_version', $4, true), router.enter($1, $2, $3)", [id, soon(), 'false', version]);
+    try {
+      await owner.query('INSERT INTO router.placement_floors (tenant_id, min_version) VALUES ($1, 7)', [id]);
+      expect(await codeOf(enterAt('6'))).toBe('TR004');
+      await enterAt('7');
+      await enterAt('8');
+      await enterAt(''); // a router deployed before versions: not checked
+      await routerSql().query('SELECT router.enter($1, $2, false)', [id, soon()]);
+      expect(await codeOf(routerSql().query('DELETE FROM router.placement_floors WHERE tenant_id = $1', [id]))).toBe('42501');
+    } finally {
+      await owner.query('DELETE FROM router.placement_floors WHERE tenant_id = $1', [id]);
+      await owner.end().catch(() => {});
+    }
+  });
+
+  it('through the router: a floor above the cached version is 503 TENANT_MIGRATING with Retry-After 1, not a breaker failure', async () => {
+    const t = await createViaApi({ isolation: 'row' });
+    const token = await tokenFor(t.id);
+    const host = `${t.slug}.localhost`;
+    expect((await call(host, '/api/v1/tracks', { token })).status).toBe(200);
+    const owner = await client(stack.regions[US]!.postgresUrl);
+    try {
+      await owner.query('INSERT INTO router.placement_floors (tenant_id, min_version) VALUES ($1, $2)', [t.id, t.version + 1]);
+      const res = await call(host, '/api/v1/tracks', { token });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect((await errorOf(res)).code).toBe('TENANT_MIGRATING');
+    } finally {
+      await owner.query('DELETE FROM router.placement_floors WHERE tenant_id = $1', [t.id]);
+      await owner.end().catch(() => {});
+    }
+    expect((await call(host, '/api/v1/tracks', { token })).status).toBe(200);
+  });
+});
