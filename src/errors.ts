@@ -21,7 +21,9 @@ export type ErrorCode =
   // Admin API: idempotent POSTs, conditional writes.
   | 'IDEMPOTENCY_KEY_REUSED' | 'IDEMPOTENCY_CONFLICT' | 'PRECONDITION_FAILED'
   // Custom hostnames (Cloudflare for SaaS).
-  | 'HOSTNAME_QUOTA_EXCEEDED';
+  | 'HOSTNAME_QUOTA_EXCEEDED'
+  // Moves of a tenant's data (src/moves/).
+  | 'NOTHING_TO_MOVE' | 'MOVE_NOT_SUPPORTED' | 'MOVE_IN_PROGRESS' | 'MOVE_FAILED' | 'MOVE_CLEANUP_PENDING';
 
 /** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
 export class AppError extends HTTPException {

@@ -15,6 +15,7 @@ import { purgeExpiredKeys } from '../idempotency/store.js';
 import { resumeProvisioning } from './provisioning.js';
 import { refreshDue, type RefreshReport } from '../custom-hostnames/sweep.js';
 import { refreshStorage, type StorageReport } from '../storage/refresh.js';
+import { cleanMovedSources } from '../moves/move.js';
 import type { RefusalSummaryEntry } from './refusals.js';
 import type { ControlServices } from './services.js';
 
@@ -30,6 +31,8 @@ export interface ScheduledReport extends MaintenanceReport {
   hostnames: RefreshReport | { error: string };
   /** Tenants' storage measured (src/storage/): who is over storage_mb, and their roles' connection limits. */
   storage: StorageReport | { error: string };
+  /** Sources of moved tenants whose cleaning failed right after the move (src/moves/). */
+  moves: { cleaned: number; failed: number } | { error: string };
 }
 
 // Keyed by the isolate's control-database client: every request's services (forRequest) share it.
@@ -57,7 +60,8 @@ export async function runScheduled(s: ControlServices): Promise<ScheduledReport>
   const provisioning = await resumeProvisioning(s).catch(failed('provisioning'));
   const hostnames = await refreshDue(s).catch(failed('custom hostnames'));
   const storage = await refreshStorage(s).catch(failed('storage'));
-  return { ...report, provisioning, hostnames, storage };
+  const moves = await cleanMovedSources(s).catch(failed('moves'));
+  return { ...report, provisioning, hostnames, storage, moves };
 }
 
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {

@@ -31,6 +31,17 @@ export class OwnStatementFailure extends AppError {
   }
 }
 
+/**
+ * The database refused this router's record of the tenant as older than its placement (TR004): the
+ * tenant moved and this isolate's cache has not caught up. 503 with Retry-After 1; the caller drops
+ * the record from its L1, so the retry finds the new placement.
+ */
+export class StalePlacement extends AppError {
+  constructor() {
+    super(503, 'TENANT_MIGRATING', 'tenant data has moved; retry', { 'Retry-After': '1' });
+  }
+}
+
 /** Whether `err` says the database target itself is unavailable (what its circuit breaker counts). */
 export const isTargetFailure = (err: unknown): boolean =>
   err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE' && !(err instanceof OwnStatementFailure);
@@ -50,7 +61,7 @@ export function toAppError(err: unknown, ctx: { readOnly?: boolean } = {}): AppE
     if (code === SQLSTATE_DEADLINE_PASSED) return unavailable();
     // This router's record of the tenant predates a move: its cache is stale for a few seconds.
     // The database answered; the client retries and is served from the new placement.
-    if (code === SQLSTATE_STALE_PLACEMENT) return new AppError(503, 'TENANT_MIGRATING', 'tenant data has moved; retry', { 'Retry-After': '1' });
+    if (code === SQLSTATE_STALE_PLACEMENT) return new StalePlacement();
     if (code === SQLSTATE_UNSAFE_ROLE) {
       log('tenant database role is not safe to serve', code, err);
       return unavailable('tenant database role is not safe to serve');

@@ -9,7 +9,11 @@ import type { ServicesVars } from './services.js';
 import type { ObserveVars } from './observe.js';
 
 /** `onApiHost`: the tenant came from the token, so token refusals must stay uniform (authenticate reads it). */
-export interface TenantVars { tenant: Tenant; host: string; bearer: string | null; onApiHost: boolean; identity?: Identity }
+export interface TenantVars {
+  tenant: Tenant; host: string; bearer: string | null; onApiHost: boolean; identity?: Identity;
+  /** The key the tenant was found by (what to drop from L1 when its record turns out stale). */
+  lookupKey?: LookupKey;
+}
 
 /** The bearer token of a request, or null. */
 export function bearerToken(header: string | undefined): string | null {
@@ -54,6 +58,7 @@ export const resolveTenant = () =>
       throw noTenant();
     }
     c.set('tenant', tenant);
+    c.set('lookupKey', key);
     c.set('host', host);
     c.set('bearer', bearer);
     c.set('onApiHost', cls.kind === 'api');

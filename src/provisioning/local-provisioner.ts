@@ -123,6 +123,12 @@ export class LocalProvisioner implements Provisioner {
     await withClient(this.adminUrl(p.region), (c) => removeFence(c, tenantId));
   }
 
+  async ownerUrl(tenantId: string, p: Placement): Promise<string> {
+    tenantIdent(tenantId);
+    const adminUrl = this.adminUrl(p.region);
+    return p.strategy === 'database' ? withDatabase(adminUrl, checked(p.databaseName)) : adminUrl;
+  }
+
   /** The owner URL of the tenant's database, or null when it does not exist. */
   private async databaseUrl(adminUrl: string, ident: string): Promise<string | null> {
     const present = await withClient(adminUrl, (c) => exists(c, 'SELECT 1 FROM pg_database WHERE datname = $1', ident));

@@ -163,6 +163,13 @@ export class NeonProvisioner implements Provisioner {
     await withClient(owner, (c) => c.query(connectionLimitSql(role, limit)));
   }
 
+  async ownerUrl(tenantId: string, p: Placement): Promise<string> {
+    if (p.strategy !== 'database') return this.shared.ownerUrl(tenantId, p);
+    const projectId = p.externalRef ?? (await this.findProjects(projectName(tenantId)))[0]?.id;
+    if (!projectId) throw new Error(`tenant ${tenantId} has no Neon project`);
+    return this.connectionUri(projectId, tenantIdent(tenantId));
+  }
+
   async unfence(tenantId: string, p: Placement): Promise<void> {
     // A dedicated database's fence went with its project.
     if (p.strategy !== 'database') return this.shared.unfence(tenantId, p);

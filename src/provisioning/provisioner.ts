@@ -49,6 +49,12 @@ export interface Provisioner {
    * the login role the router uses); `row` tenants share the router's role, so nothing changes. Idempotent.
    */
   setConnectionLimit(tenantId: string, placement: Placement, limit: number): Promise<void>;
+  /**
+   * The owner connection string of the database that holds `placement` (row and schema: the
+   * region's shared database), for a move's copy (src/moves/); throws where the provisioner
+   * cannot give one. Never returned by any API.
+   */
+  ownerUrl(tenantId: string, placement: Placement): Promise<string>;
 }
 
 /** Counts of what is left of a tenant's storage, by kind. */

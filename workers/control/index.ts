@@ -27,6 +27,7 @@ import { adminAuth, adminBodyLimit, auditCalls, controlHost, controlServicesStep
 import { controlServices } from '../../src/control/services.js';
 import { methodAwareNotFound, validationHook } from '../../src/control/routes/common.js';
 import { tenants } from '../../src/control/routes/tenants.js';
+import { moves } from '../../src/control/routes/moves.js';
 import { domains } from '../../src/control/routes/domains.js';
 import { tiers } from '../../src/control/routes/tiers.js';
 import { auditLog } from '../../src/control/routes/audit.js';
@@ -63,6 +64,7 @@ export function buildControl() {
   app.use('/admin/v1/*', idempotency());
   app.route('/admin/v1/tenants', tenants);
   app.route('/admin/v1/tenants', domains);
+  app.route('/admin/v1/tenants', moves);
   app.route('/admin/v1/tiers', tiers);
   app.route('/admin/v1/audit', auditLog);
   app.route('/admin/v1/migrations', migrations);

@@ -1,0 +1,136 @@
+/**
+ * Moving a tenant online (POST /admin/v1/tenants/{id}/move, src/moves/move.ts) under traffic:
+ * writers and a reader run through the router while the tenant moves row → schema in its cluster,
+ * then schema → row into another region's cluster. Invariants: every write answered 201 is in the
+ * target exactly once, nothing else is (no lost, duplicated or phantom rows), a write is only ever
+ * refused with 503 TENANT_MIGRATING, reads are served, nothing is left in the source, and the
+ * fence's duration is reported. Plus the refusals, and a rollback that leaves the tenant where it was.
+ */
+import { describe, expect, it } from 'vitest';
+import { admin, createViaApi, tokenFor, type CreatedTenant } from '../support/control.js';
+import { call, errorOf, postJson, sqlAt, stack } from '../support/helpers.js';
+
+const US = 'aws-us-east-2';
+const EU = 'aws-eu-central-1';
+const owner = (region: string) => sqlAt(stack.regions[region]!.postgresUrl);
+const ident = (id: string) => `t_${id.replace(/-/g, '')}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Load { acknowledged: Set<string>; refusedWrites: number; reads: Record<string, number>; unexpected: string[] }
+
+/** Writers and a reader for `t` until `stop()`. */
+function traffic(t: CreatedTenant, token: string, round: number, stop: () => boolean, writers = 4): { load: Load; done: Promise<void> } {
+  const load: Load = { acknowledged: new Set(), refusedWrites: 0, reads: {}, unexpected: [] };
+  const host = `${t.slug}.localhost`;
+  let seq = 0;
+  const writer = async (w: number) => {
+    while (!stop()) {
+      const title = `r${round}w${w}-${++seq}`;
+      const res = await postJson(host, '/api/v1/tracks', { title, artist: 'mover', durationMs: 1000 }, token);
+      if (res.status === 201) load.acknowledged.add(title);
+      else if (res.status === 503 && (await errorOf(res)).code === 'TENANT_MIGRATING') { load.refusedWrites++; await sleep(50); }
+      else load.unexpected.push(`write ${res.status} ${await res.text()}`);
+    }
+  };
+  const reader = async () => {
+    while (!stop()) {
+      const res = await call(host, '/api/v1/tracks?limit=5', { token });
+      const key = res.status === 200 ? '200' : `${res.status} ${(await errorOf(res)).code}`;
+      if (res.status === 200) await res.body?.cancel();
+      load.reads[key] = (load.reads[key] ?? 0) + 1;
+      if (key !== '200' && key !== '503 TENANT_MIGRATING') load.unexpected.push(`read ${key}`);
+      await sleep(20);
+    }
+  };
+  return { load, done: Promise.all([...Array.from({ length: writers }, (_, w) => writer(w)), reader()]).then(() => {}) };
+}
+
+/** The titles of the tenant's rows in `schema.tracks` of `region`'s database. */
+async function titles(region: string, schema: string, tenantId: string): Promise<string[]> {
+  const rows = await owner(region).query(`SELECT title FROM ${schema}.tracks WHERE tenant_id = $1`, [tenantId]) as { title: string }[];
+  return rows.map((r) => r.title).filter((x) => /^r\d+w\d+-\d+$/.test(x)).sort();
+}
+
+async function move(id: string, body: Record<string, unknown>): Promise<Response> {
+  return admin(`/admin/v1/tenants/${id}/move`, { method: 'POST', json: body });
+}
+
+describe('moving a tenant online', () => {
+  it('row → schema (same cluster), then schema → row in another region: no write lost, duplicated or invented; reads served; source emptied', async () => {
+    const t = await createViaApi({ isolation: 'row', region: US });
+    const token = await tokenFor(t.id);
+    const everAcknowledged = new Set<string>();
+    for (const [to, schemaOf] of [[{ isolation: 'schema' }, () => ident(t.id)], [{ isolation: 'row', region: EU }, () => 'shared']] as const) {
+      let stopped = false;
+      const { load, done } = traffic(t, token, everAcknowledged.size, () => stopped);
+      await sleep(1_500);
+      const res = await move(t.id, to);
+      const report = await res.json() as { fenceMs: number; copied: Record<string, number>; tail: unknown; to: { region: string; isolation: string }; cleaned: boolean; version: number };
+      expect(res.status, JSON.stringify(report)).toBe(200);
+      await sleep(1_500); // writes keep landing in the target after the switch
+      stopped = true;
+      await done;
+      expect(load.unexpected).toEqual([]);
+      expect(report.cleaned).toBe(true);
+      const region = report.to.region;
+      expect(region).toBe(to.isolation === 'schema' ? US : EU);
+      // Exactly the writes acknowledged so far (this round's and the round before's, moved again), each once.
+      for (const x of load.acknowledged) everAcknowledged.add(x);
+      const got = await titles(region, schemaOf(), t.id);
+      expect(got).toEqual([...everAcknowledged].sort());
+      expect(load.reads['200'] ?? 0).toBeGreaterThan(10);
+      // A router that still held the old record is refused once (TR004), drops it, and is served again.
+      expect(load.reads['503 TENANT_MIGRATING'] ?? 0).toBeLessThanOrEqual(3);
+      console.log(JSON.stringify({ move: to, fenceMs: report.fenceMs, copied: report.copied, tail: report.tail, acknowledged: load.acknowledged.size, refusedWrites: load.refusedWrites, reads: load.reads }));
+    }
+    // Nothing of the tenant is left where it was.
+    expect((await owner(US).query(`SELECT count(*)::int AS n FROM shared.tracks WHERE tenant_id = $1`, [t.id]))).toEqual([{ n: 0 }]);
+    expect((await owner(US).query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [ident(t.id)]))).toEqual([{ n: 0 }]);
+    const view = await (await admin(`/admin/v1/tenants/${t.id}`)).json() as { isolation: string; region: string };
+    expect([view.isolation, view.region]).toEqual(['row', EU]);
+    const history = await (await admin(`/admin/v1/tenants/${t.id}/moves`)).json() as { moves: { state: string; fenceMs: number }[] };
+    expect(history.moves.map((m) => m.state)).toEqual(['cleaned', 'cleaned']);
+    // A write after the moves lands in the new place.
+    expect((await postJson(`${t.slug}.localhost`, '/api/v1/tracks', { title: 'after', artist: 'x', durationMs: 1 }, token)).status).toBe(201);
+    expect((await owner(EU).query(`SELECT count(*)::int AS n FROM shared.tracks WHERE tenant_id = $1 AND title = 'after'`, [t.id]))).toEqual([{ n: 1 }]);
+  }, 120_000);
+
+  it('refuses what it cannot do with a code, before touching anything', async () => {
+    const t = await createViaApi({ isolation: 'row', region: US });
+    const eu = await createViaApi({ isolation: 'row', region: EU, residency: 'EU' });
+    const cases: [string, Record<string, unknown>, number, string][] = [
+      [t.id, { isolation: 'row' }, 422, 'NOTHING_TO_MOVE'],
+      [t.id, { isolation: 'database' }, 422, 'MOVE_NOT_SUPPORTED'],
+      [t.id, { region: 'aws-nowhere-1' }, 422, 'UNKNOWN_REGION'],
+      [eu.id, { region: US }, 422, 'RESIDENCY_MISMATCH'],
+      [t.id, { isolation: 'rows' }, 400, 'BAD_REQUEST'],
+      [t.id, { region: US, extra: 1 }, 400, 'BAD_REQUEST'],
+    ];
+    for (const [id, body, status, code] of cases) {
+      const res = await move(id, body);
+      expect([res.status, (await errorOf(res)).code], JSON.stringify(body)).toEqual([status, code]);
+    }
+    expect((await move('00000000-0000-4000-8000-000000000000', { isolation: 'schema' })).status).toBe(404);
+    expect(((await (await admin(`/admin/v1/tenants/${t.id}/moves`)).json()) as { moves: unknown[] }).moves).toEqual([]);
+  });
+
+  it('a move that fails after provisioning rolls back: the target is emptied, the tenant is served and writes where it was', async () => {
+    const t = await createViaApi({ isolation: 'schema', region: US });
+    const token = await tokenFor(t.id);
+    const host = `${t.slug}.localhost`;
+    expect((await postJson(host, '/api/v1/tracks', { title: 'kept', artist: 'x', durationMs: 1 }, token)).status).toBe(201);
+    // A row of the tenant already sits in the target region's shared tables.
+    await owner(EU).query(`INSERT INTO shared.tracks (tenant_id, title, artist, duration_ms) VALUES ($1, 'planted', 'x', 1)`, [t.id]);
+    const res = await move(t.id, { isolation: 'row', region: EU });
+    expect([res.status, (await errorOf(res)).code]).toEqual([409, 'MOVE_FAILED']);
+    expect((await owner(EU).query('SELECT count(*)::int AS n FROM shared.tracks WHERE tenant_id = $1', [t.id]))).toEqual([{ n: 0 }]);
+    const view = await (await admin(`/admin/v1/tenants/${t.id}`)).json() as { isolation: string; region: string };
+    expect([view.isolation, view.region]).toEqual(['schema', US]);
+    expect((await postJson(host, '/api/v1/tracks', { title: 'still', artist: 'x', durationMs: 1 }, token)).status).toBe(201);
+    const read = await call(host, '/api/v1/tracks?limit=10', { token });
+    expect(((await read.json()) as { tracks: { title: string }[] }).tracks.map((x) => x.title).sort()).toEqual(['kept', 'still']);
+    const history = await (await admin(`/admin/v1/tenants/${t.id}/moves`)).json() as { moves: { state: string; error: string }[] };
+    expect(history.moves[0]!.state).toBe('failed');
+    expect(history.moves[0]!.error).toMatch(/already holds rows/);
+  });
+});
