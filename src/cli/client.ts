@@ -87,6 +87,8 @@ export class ControlClient {
   listMigrations = () => this.call<{ migrations: CatalogueEntry[] }>('GET', '/migrations');
   migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
+  moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body });
+  listMoves = (ref: string) => this.call<{ moves: Record<string, unknown>[] }>('GET', `/tenants/${seg(ref)}/moves`);
   reseal = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/reseal', { body });
 
   private async call<T>(method: string, path: string, opts: Call = {}): Promise<T> {
@@ -119,6 +121,13 @@ export class ControlClient {
       throw new ApiError(res.status, 'BAD_RESPONSE', `${method} ${path}: the answer is not JSON`);
     }
   }
+}
+
+/** What POST /tenants/{id}/move answers (src/moves/move.ts). */
+export interface MoveReport {
+  moveId: string; tenantId: string; from: { region: string; isolation: string }; to: { region: string; isolation: string };
+  copied: Record<string, number>; tail: Record<string, { inserted: number; replaced: number; deleted: number }>;
+  fenceMs: number; version: number; cleaned: boolean;
 }
 
 /** Why a call got no answer, as one line: the deadline passed, or the network failed. */

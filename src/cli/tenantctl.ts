@@ -16,6 +16,7 @@ import { domainCommands } from './domain.js';
 import { migrateCommand } from './migrate.js';
 import { migrationCommands } from './migrations.js';
 import { tenantCommands } from './tenant.js';
+import { tenantMoveCommands } from './tenant-move.js';
 import { tenantChangeCommands } from './tenant-change.js';
 import { tenantSettingCommands } from './tenant-settings.js';
 import { tierCommands } from './tier.js';
@@ -28,6 +29,7 @@ import { bootstrapCommand } from './bootstrap.js';
 /** Every command, in the order help lists them; a new group is one more line. */
 export const COMMANDS: Command[] = [
   ...tenantCommands,
+  ...tenantMoveCommands,
   ...tenantChangeCommands,
   ...tenantSettingCommands,
   ...domainCommands,
