@@ -8,6 +8,7 @@ import { leftoverCount, type Placement } from '../provisioning/provisioner.js';
 import { appendAudit } from './audit.js';
 import { db } from './db.js';
 import type { ControlServices } from './services.js';
+import { forgetMoves } from '../moves/forget.js';
 
 /** While a runner works on a purge, others leave it alone for this long. */
 const LEASE = "interval '5 minutes'";
@@ -32,11 +33,13 @@ export async function settlePurge(s: ControlServices, r: PendingPurge): Promise<
     const left = await s.provisioner.leftovers(r.tenant_id, r.placement);
     const redone = leftoverCount(left) > 0;
     if (redone) await s.provisioner.deprovision(r.tenant_id, r.placement);
+    // Floors and fences its moves left in other databases, and their records.
+    const moves = await forgetMoves(s, r.tenant_id, r.placement);
     await s.provisioner.unfence(r.tenant_id, r.placement);
     // Its id keys (value and epoch) name the tenant: they go too. The slug's may be a new tenant's now.
     await s.cache.forget?.([{ kind: 'id', value: r.tenant_id }]);
     await db(() => s.sql.query('DELETE FROM pending_unfences WHERE tenant_id = $1', [r.tenant_id]));
-    await appendAudit(s.sql, { actor: 'system:maintenance', action: 'tenant.purged', tenantId: r.tenant_id, detail: { slug: r.slug, leftovers: left, redone } });
+    await appendAudit(s.sql, { actor: 'system:maintenance', action: 'tenant.purged', tenantId: r.tenant_id, detail: { slug: r.slug, leftovers: left, redone, ...(moves > 0 ? { moves } : {}) } });
     return true;
   } catch (err) {
     const error = String((err as Error)?.message ?? err).slice(0, 300);

@@ -150,7 +150,7 @@ async function emptyTarget(s: ControlServices, tenantId: string, source: Placeme
 }
 
 /** Cleans the source of a switched move; false (left for the maintenance run) when it fails. */
-async function cleanSource(s: ControlServices, m: MoveRecord): Promise<boolean> {
+export async function cleanSource(s: ControlServices, m: MoveRecord): Promise<boolean> {
   try {
     const url = await s.provisioner.ownerUrl(m.tenantId, m.fromPlacement);
     await withClient(url, async (c) => {

@@ -93,6 +93,21 @@ describe('moving a tenant online', () => {
     // A write after the moves lands in the new place.
     expect((await postJson(`${t.slug}.localhost`, '/api/v1/tracks', { title: 'after', artist: 'x', durationMs: 1 }, token)).status).toBe(201);
     expect((await owner(EU).query(`SELECT count(*)::int AS n FROM shared.tracks WHERE tenant_id = $1 AND title = 'after'`, [t.id]))).toEqual([{ n: 1 }]);
+
+    // Deleted and purged, the tenant leaves nothing of its moves: no floor or fence in either
+    // region's database, no move records.
+    const floors = async () => (await owner(US).query('SELECT count(*)::int AS n FROM router.placement_floors WHERE tenant_id = $1', [t.id]))[0]!.n
+      + (await owner(EU).query('SELECT count(*)::int AS n FROM router.placement_floors WHERE tenant_id = $1', [t.id]))[0]!.n;
+    expect(await floors()).toBeGreaterThan(0); // both moves left the US database: one floor there
+    expect((await admin(`/admin/v1/tenants/${t.id}?confirm=${t.slug}`, { method: 'DELETE' })).status).toBe(200);
+    const control = sqlAt(stack.control.postgresUrl);
+    await control.query('UPDATE pending_unfences SET due_at = now() WHERE tenant_id = $1', [t.id]);
+    expect((await fetch(`${stack.control.url}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
+    for (let i = 0; i < 50 && (await control.query('SELECT 1 FROM pending_unfences WHERE tenant_id = $1', [t.id])).length > 0; i++) await sleep(100);
+    expect(await control.query('SELECT 1 FROM pending_unfences WHERE tenant_id = $1', [t.id])).toEqual([]);
+    expect(await floors()).toBe(0);
+    expect((await owner(US).query('SELECT count(*)::int AS n FROM router.write_fences WHERE tenant_id = $1', [t.id]))).toEqual([{ n: 0 }]);
+    expect(await control.query('SELECT 1 FROM tenant_moves WHERE tenant_id = $1', [t.id])).toEqual([]);
   }, 120_000);
 
   it('refuses what it cannot do with a code, before touching anything', async () => {

@@ -37,6 +37,8 @@ export interface SoakTenant {
   pace: { perSec: number; depth: number; tokens: number; at: number; maxInflight: number; inflight: number };
   abuser: boolean;
   busy: boolean;
+  /** Its data is being moved (row ⇄ schema): writes may be refused 503 TENANT_MIGRATING meanwhile. */
+  moving?: boolean;
 }
 
 export interface Stack {

@@ -57,6 +57,7 @@ export function judge(t: SoakTenant, reply: { status: number; headers: Record<st
   if (reply.status === 429) return t.abuser ? { ok: true, admittedUnits, refusal } : { ok: false, why: `refused within limits: ${refusal}`, admittedUnits, refusal };
   if (code === 'TENANT_SUSPENDED') return t.state === 'suspended' || inTransition ? { ok: true, admittedUnits, refusal } : { ok: false, why: `active tenant refused ${refusal}`, admittedUnits, refusal };
   if (code === 'TENANT_NOT_FOUND') return t.state === 'deleted' || inTransition ? { ok: true, admittedUnits, refusal } : { ok: false, why: `live tenant refused ${refusal}`, admittedUnits, refusal };
+  if (code === 'TENANT_MIGRATING' && (t.moving || inTransition)) return { ok: true, admittedUnits, refusal };
   if (reply.status === 503 && fault) return { ok: true, admittedUnits, refusal };
   return { ok: false, why: `unexpected ${refusal} (state ${t.state})`, admittedUnits, refusal };
 }

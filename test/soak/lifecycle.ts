@@ -100,6 +100,35 @@ export async function patchTier(c: LifecycleContext, t: SoakTenant): Promise<voi
   t.tier = next;
 }
 
+/** What the soak's moves came to: a move may fail (and roll back) when a fault hits it, never break the tenant. */
+export const moveOutcomes = { moved: 0, rolledBack: 0, fenceMs: [] as number[] };
+
+/**
+ * Moves a row tenant to a schema of its own or back, in its region, under traffic. Its writes may be
+ * refused 503 TENANT_MIGRATING while it moves and for a cache TTL after; its rows are counted by
+ * checkRows wherever they are, so a lost or duplicated row is a breach.
+ */
+export async function moveIsolation(c: LifecycleContext, t: SoakTenant): Promise<void> {
+  t.busy = true;
+  t.moving = true;
+  try {
+    const to = t.isolation === 'row' ? 'schema' : 'row';
+    const r = await adminRetry(c, `/admin/v1/tenants/${t.id}/move`, { method: 'POST', json: { isolation: to } });
+    const body = r.body as { fenceMs?: number; error?: { code?: string } } | null;
+    if (r.status === 200) {
+      t.isolation = to;
+      moveOutcomes.moved++;
+      moveOutcomes.fenceMs.push(body?.fenceMs ?? -1);
+    } else if ((r.status === 409 && body?.error?.code === 'MOVE_FAILED') || r.status === 503) {
+      moveOutcomes.rolledBack++;
+    } else {
+      c.traffic.recorder.breach(`move ${t.label}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    }
+    const at = Date.now();
+    t.transitionUntil = at + c.boundAt(at);
+  } finally { t.moving = false; t.busy = false; }
+}
+
 /** Toggles the residency between none and the region's jurisdiction; the quota state must not change. */
 export async function patchResidency(c: LifecycleContext, t: SoakTenant): Promise<void> {
   const jurisdiction = t.region.includes('-eu-') ? 'EU' : 'US';

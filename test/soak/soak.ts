@@ -16,7 +16,7 @@ import type { Stack as FullStack } from '../support/stack-types.js';
 import { createTenant, fleetSpecs, type SoakTenant } from './fleet.js';
 import { send } from './http.js';
 import type { FaultWindow } from './judge.js';
-import { deleteRecreate, domainCycle, patchResidency, patchTier, suspendResume, type LifecycleContext, type Visibility } from './lifecycle.js';
+import { deleteRecreate, domainCycle, moveIsolation, moveOutcomes, patchResidency, patchTier, suspendResume, type LifecycleContext, type Visibility } from './lifecycle.js';
 import { commOf, findByCmdline, postgresPids, rssMb, signalAll, treeOf } from './procs.js';
 import { startEdge } from './routers.js';
 import { checkRows, leftovers, meteredUnits } from './checks.js';
@@ -142,6 +142,7 @@ async function main() {
   const rows = await checkRows(stack, fleet, recorder.writes);
   for (const f of [...rows.foreign, ...rows.lost, ...rows.phantom]) recorder.breach(`rows: ${f}`);
   log(`rows: ${rows.rows} checked`);
+  log(`moves: ${moveOutcomes.moved} moved (writes paused ${moveOutcomes.fenceMs.join(', ') || '-'} ms), ${moveOutcomes.rolledBack} rolled back`);
 
   // Deleted tenants: the control plane purges fences after its grace, in its maintenance run.
   await sleep(PURGE_GRACE_S * 1000 + 1000);
@@ -179,6 +180,7 @@ async function main() {
     rows: { checked: rows.rows, foreign: rows.foreign.length, lost: rows.lost.length, phantom: rows.phantom.length },
     changes: summarizeVisibility(visibility),
     faults: windows.map((w) => ({ kind: w.kind, atS: Math.round((w.start - t0) / 1000), durationMs: w.end - w.start })),
+    moves: { moved: moveOutcomes.moved, rolledBack: moveOutcomes.rolledBack, fenceMs: moveOutcomes.fenceMs },
     deletedTenants: deleted.length,
     leftovers: left.length,
     memoryMb: mem,
@@ -205,12 +207,13 @@ async function lifecycle(ctx: LifecycleContext, done: () => boolean, runId: stri
   let n = 0;
   while (!done()) {
     if (inFlight.size < 3) {
-      const kind = n++ % 5;
+      const kind = n++ % 6;
       let job: Promise<unknown> | null = null;
       if (kind === 0) { const t = pick(fast); if (t) job = suspendResume(ctx, t); }
       if (kind === 1) { const t = pick((x) => x.tiers.length > 1); if (t) { t.busy = true; job = patchTier(ctx, t).finally(() => { t.busy = false; }); } }
       if (kind === 2) { const t = pick(() => true); if (t) job = patchResidency(ctx, t); }
       if (kind === 3) { const t = pick(fast); if (t) { t.busy = true; job = domainCycle(ctx, t, runId).finally(() => { t.busy = false; }); } }
+      if (kind === 5) { const t = pick((x) => x.isolation === 'row' || x.isolation === 'schema'); if (t) job = moveIsolation(ctx, t); }
       if (kind === 4) { const tier = deletable[Math.floor(n / 5) % deletable.length]; const t = pick((x) => x.tier === tier && x.tiers.length === 1); if (t) job = deleteRecreate(ctx, t); }
       if (job) {
         const p = job.catch((err) => ctx.traffic.recorder.breach(`lifecycle: ${String(err).slice(0, 200)}`));
