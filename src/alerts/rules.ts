@@ -117,5 +117,6 @@ export function auditFinding(r: { ok: boolean; checked: number; brokenAt: number
   };
 }
 
-/** The SLO of a tier's built-in root. */
-export const sloOf = (tierRoot: string | null): number => (tierRoot && SLO_P95_SECONDS[tierRoot]) || DEFAULT_SLO_P95_SECONDS;
+/** The SLO of a tier's built-in root, in seconds; `overrideMs` (ALERT_SLO_P95_MS) replaces every tier's. */
+export const sloOf = (tierRoot: string | null, overrideMs?: number): number =>
+  (overrideMs ? overrideMs / 1000 : (tierRoot && SLO_P95_SECONDS[tierRoot]) || DEFAULT_SLO_P95_SECONDS);

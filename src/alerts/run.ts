@@ -79,9 +79,9 @@ async function evaluate(s: ControlServices, now: number, progress: Progress, rep
       const t = tenants.get(i.tenantId);
       byRegion.set(i.region, [...(byRegion.get(i.region) ?? []), i.delta]);
       if (!t) continue;
-      findings.push(...thresholdFindings(signalsOf(i.delta), { scope: 'tenant', tenantId: t.id, region: i.region, sloSeconds: sloOf(t.tierRoot) }));
+      findings.push(...thresholdFindings(signalsOf(i.delta), { scope: 'tenant', tenantId: t.id, region: i.region, sloSeconds: sloOf(t.tierRoot, s.config.ALERT_SLO_P95_MS) }));
     }
-    for (const [region, parts] of byRegion) findings.push(...thresholdFindings(signalsOf(sumCounters(parts)), { scope: 'region', tenantId: null, region, sloSeconds: sloOf(null) }));
+    for (const [region, parts] of byRegion) findings.push(...thresholdFindings(signalsOf(sumCounters(parts)), { scope: 'region', tenantId: null, region, sloSeconds: sloOf(null, s.config.ALERT_SLO_P95_MS) }));
     for (const id of ids) {
       if (!tenants.has(id)) continue;
       const mine = c.intervals.filter((i) => i.tenantId === id);

@@ -36,7 +36,7 @@ export async function quotaUse(sql: Sql, month: string): Promise<{ tenantId: str
     `SELECT t.id, u.requests, coalesce((t.overrides->>'monthly_requests')::bigint, tr.monthly_requests) AS included,
             coalesce((t.overrides->>'hard_cap')::boolean, tr.hard_cap) AS hard_cap
        FROM tenants t JOIN tiers tr ON tr.name = t.tier JOIN tenant_usage u ON u.tenant_id = t.id AND u.month = $1
-      WHERE t.status = 'active' AND u.requests >= $2 * coalesce((t.overrides->>'monthly_requests')::bigint, tr.monthly_requests)
+      WHERE t.status = 'active' AND u.requests >= $2::float8 * coalesce((t.overrides->>'monthly_requests')::bigint, tr.monthly_requests)
       ORDER BY t.id LIMIT 1000`, [month, QUOTA_CLEAR])) as { id: string; requests: string; included: string; hard_cap: boolean }[];
   return rows.map((r) => ({ tenantId: r.id, used: Number(r.requests), included: Number(r.included), hardCap: r.hard_cap === true }));
 }

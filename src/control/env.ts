@@ -80,6 +80,8 @@ export interface ControlEnv {
   ALERT_WEBHOOK_SECRET?: string;
   /** Timeout of one webhook delivery, in milliseconds (default 5000). */
   ALERT_WEBHOOK_TIMEOUT_MS?: string;
+  /** The p95 latency SLO of every tier, in milliseconds, overriding the built-in tiers' (100 ms; docs/alerts.md). */
+  ALERT_SLO_P95_MS?: string;
   /** Seconds between two scheduled verifications of the audit chain by the alert rules (default 3600; 0: every run). */
   ALERT_AUDIT_VERIFY_SECONDS?: string;
 }
@@ -152,6 +154,7 @@ const ConfigSchema = z.object({
   ALERT_WEBHOOK_SECRET: z.string().refine((v) => secretKey(v) !== null, 'must be whsec_ followed by the base64 of 24 to 64 random bytes').optional(),
   ALERT_WEBHOOK_TIMEOUT_MS: intVar(5_000, 100, 30_000),
   ALERT_AUDIT_VERIFY_SECONDS: intVar(3600, 0, 86_400),
+  ALERT_SLO_P95_MS: z.coerce.number().int().min(1).max(60_000).optional(),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_ORG_ID, { message: 'NEON_ORG_ID is required with PROVISIONER=neon', path: ['NEON_ORG_ID'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_REGION_PROJECTS, { message: 'NEON_REGION_PROJECTS is required with PROVISIONER=neon', path: ['NEON_REGION_PROJECTS'] })
