@@ -22,7 +22,7 @@ export async function deliverDue(sql: Sql, target: WebhookTarget, now: number, o
        SELECT id FROM alert_deliveries WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1
         ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED)
      RETURNING id, webhook_id, payload::text AS body, attempts`,
-    [new Date(now).toISOString(), new Date(now + CLAIM_LEASE_MS).toISOString(), opts.limit ?? 20])) as { id: string; webhook_id: string; body: string; attempts: number }[];
+    [new Date(now).toISOString(), new Date(now + CLAIM_LEASE_MS).toISOString(), opts.limit ?? 50])) as { id: string; webhook_id: string; body: string; attempts: number }[];
   const report: DeliveryReport = { sent: 0, failed: 0, gaveUp: 0 };
   for (const r of rows.sort((a, b) => Number(a.id) - Number(b.id))) {
     const left = (opts.deadlineMs ?? 20_000) - (Date.now() - started);
