@@ -13,8 +13,9 @@ import type {
 } from '../control/schemas.js';
 import type { KeyStatus, ResealReport } from '../crypto/reseal.js';
 import type { DomainViewSchema } from '../custom-hostnames/schemas.js';
+import type { AlertView } from '../alerts/store.js';
 
-export type { Template, TenantView };
+export type { Template, TenantView, AlertView };
 export type CreateTenant = z.input<typeof CreateTenantSchema>;
 export type PatchTenant = z.input<typeof PatchTenantSchema>;
 export type JwtSettings = z.input<typeof JwtSettingsSchema>;
@@ -86,6 +87,11 @@ export class ControlClient {
     this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}`, { text: sql, contentType: 'application/sql' });
   listMigrations = () => this.call<{ migrations: CatalogueEntry[] }>('GET', '/migrations');
   migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
+  listAlerts = (query: Query) => this.call<{ alerts: AlertView[]; nextCursor: string | null }>('GET', '/alerts', { query });
+  getAlert = (id: string) => this.call<AlertView>('GET', `/alerts/${seg(id)}`);
+  acknowledgeAlert = (id: string) => this.call<AlertView>('POST', `/alerts/${seg(id)}/acknowledge`);
+  remediateAlert = (id: string, action: string) =>
+    this.call<{ alert: AlertView; tenant: { id: string; slug: string; status: string; version: number } }>('POST', `/alerts/${seg(id)}/remediate`, { body: { action } });
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
   moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body });
   listMoves = (ref: string) => this.call<{ moves: Record<string, unknown>[] }>('GET', `/tenants/${seg(ref)}/moves`);

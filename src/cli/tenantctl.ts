@@ -23,6 +23,7 @@ import { tierCommands } from './tier.js';
 import { tierEditCommands } from './tier-edit.js';
 import { usageCommand } from './usage.js';
 import { metricsCommands } from './metrics.js';
+import { alertCommands } from './alerts.js';
 import { keysCommands } from './keys.js';
 import { bootstrapCommand } from './bootstrap.js';
 
@@ -37,6 +38,7 @@ export const COMMANDS: Command[] = [
   ...tierEditCommands,
   usageCommand,
   ...metricsCommands,
+  ...alertCommands,
   ...auditCommands,
   migrateCommand,
   ...migrationCommands,

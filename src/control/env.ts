@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { parseBaseDomains } from '../tenancy/host.js';
 import { keyRingVar } from '../crypto/key-ring.js';
 import { checkMasterSecret } from '../crypto/secret-box.js';
+import { secretKey } from '../alerts/webhook.js';
 
 /** Bindings as declared in workers/control/wrangler.toml (vars) and set as secrets. */
 export interface ControlEnv {
@@ -73,6 +74,16 @@ export interface ControlEnv {
   ORIGINS?: string;
   /** `true`: a dedicated origin may be loopback http (the local stack only; default false). */
   PROXY_ORIGIN_LOOPBACK?: string;
+  /** Where alert events are POSTed (https; http only to localhost or 127.0.0.1); unset: no webhook (docs/alerts.md). */
+  ALERT_WEBHOOK_URL?: string;
+  /** The Standard Webhooks signing secret, `whsec_<base64 of 24–64 bytes>` (secret); required with ALERT_WEBHOOK_URL. */
+  ALERT_WEBHOOK_SECRET?: string;
+  /** Timeout of one webhook delivery, in milliseconds (default 5000). */
+  ALERT_WEBHOOK_TIMEOUT_MS?: string;
+  /** The p95 latency SLO of every tier, in milliseconds, overriding the built-in tiers' (100 ms; docs/alerts.md). */
+  ALERT_SLO_P95_MS?: string;
+  /** Seconds between two scheduled verifications of the audit chain by the alert rules (default 3600; 0: every run). */
+  ALERT_AUDIT_VERIFY_SECONDS?: string;
 }
 
 const pgUrl = z.url({ protocol: /^(postgres|postgresql)$/ });
@@ -138,6 +149,12 @@ const ConfigSchema = z.object({
   CLOUDFLARE_DCV_METHOD: z.string().default('txt').refine((v) => v === 'txt',
     'only txt is accepted: http validation lets a leftover CNAME to the SaaS zone pass as ownership'),
   METRICS_TOP_TENANTS: intVar(20, 1, 500),
+  // Alert events leave the platform: https, except to a receiver on loopback (the local stack, the tests).
+  ALERT_WEBHOOK_URL: z.url({ protocol: /^https?$/ }).refine(httpsOrLoopback, 'must be https (http only for localhost or 127.0.0.1)').optional(),
+  ALERT_WEBHOOK_SECRET: z.string().refine((v) => secretKey(v) !== null, 'must be whsec_ followed by the base64 of 24 to 64 random bytes').optional(),
+  ALERT_WEBHOOK_TIMEOUT_MS: intVar(5_000, 100, 30_000),
+  ALERT_AUDIT_VERIFY_SECONDS: intVar(3600, 0, 86_400),
+  ALERT_SLO_P95_MS: z.coerce.number().int().min(1).max(60_000).optional(),
 }).refine((c) => c.PROVISIONER !== 'neon' || c.NEON_API_KEY, { message: 'NEON_API_KEY is required with PROVISIONER=neon', path: ['NEON_API_KEY'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_ORG_ID, { message: 'NEON_ORG_ID is required with PROVISIONER=neon', path: ['NEON_ORG_ID'] })
   .refine((c) => c.PROVISIONER !== 'neon' || c.NEON_REGION_PROJECTS, { message: 'NEON_REGION_PROJECTS is required with PROVISIONER=neon', path: ['NEON_REGION_PROJECTS'] })
@@ -146,6 +163,7 @@ const ConfigSchema = z.object({
   .refine((c) => c.CUSTOM_HOSTNAMES !== 'cloudflare' || c.CLOUDFLARE_API_TOKEN, { message: 'CLOUDFLARE_API_TOKEN is required with CUSTOM_HOSTNAMES=cloudflare', path: ['CLOUDFLARE_API_TOKEN'] })
   .refine((c) => c.CUSTOM_HOSTNAMES !== 'cloudflare' || c.CLOUDFLARE_ZONE_ID, { message: 'CLOUDFLARE_ZONE_ID is required with CUSTOM_HOSTNAMES=cloudflare', path: ['CLOUDFLARE_ZONE_ID'] })
   .refine((c) => c.CUSTOM_HOSTNAMES !== 'cloudflare' || c.CLOUDFLARE_CNAME_TARGET, { message: 'CLOUDFLARE_CNAME_TARGET is required with CUSTOM_HOSTNAMES=cloudflare', path: ['CLOUDFLARE_CNAME_TARGET'] })
+  .refine((c) => !c.ALERT_WEBHOOK_URL || c.ALERT_WEBHOOK_SECRET, { message: 'ALERT_WEBHOOK_SECRET is required with ALERT_WEBHOOK_URL', path: ['ALERT_WEBHOOK_SECRET'] })
   .refine((c) => !c.ADMIN_JWKS_URL || (c.ADMIN_JWT_ISSUER && c.ADMIN_JWT_AUDIENCE), { message: 'ADMIN_JWKS_URL needs ADMIN_JWT_ISSUER and ADMIN_JWT_AUDIENCE', path: ['ADMIN_JWKS_URL'] });
 
 export type ControlConfig = z.infer<typeof ConfigSchema>;

@@ -4,7 +4,8 @@
  * calls. The Cron Trigger's run also checks pending custom hostnames at Cloudflare (a bounded
  * batch: API calls, which admin writes should not repeat) and resumes provisionings whose caller
  * died (a Neon provisioning can outlast the ~30 s a request's waitUntil is given, so it must not be
- * started from one), and measures tenants' storage (src/storage/refresh.ts), see runScheduled. Maintenance runs from the Cron Trigger (every minute) and, in
+ * started from one), measures tenants' storage (src/storage/refresh.ts) and evaluates the alert
+ * rules (src/alerts/run.ts: the metrics since the last run, quotas, the audit chain, webhook deliveries), see runScheduled. Maintenance runs from the Cron Trigger (every minute) and, in
  * the background, after every admin write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
  * per run and independent: one failing does not stop the others.
  */
@@ -16,6 +17,7 @@ import { resumeProvisioning } from './provisioning.js';
 import { refreshDue, type RefreshReport } from '../custom-hostnames/sweep.js';
 import { refreshStorage, type StorageReport } from '../storage/refresh.js';
 import { cleanMovedSources } from '../moves/move.js';
+import { runAlerts, type AlertsReport } from '../alerts/run.js';
 import type { RefusalSummaryEntry } from './refusals.js';
 import type { ControlServices } from './services.js';
 
@@ -33,6 +35,8 @@ export interface ScheduledReport extends MaintenanceReport {
   storage: StorageReport | { error: string };
   /** Sources of moved tenants whose cleaning failed right after the move (src/moves/). */
   moves: { cleaned: number; failed: number } | { error: string };
+  /** The alert rules (src/alerts/): intervals judged, alerts opened and resolved, webhook deliveries. */
+  alerts: AlertsReport | { error: string };
 }
 
 // Keyed by the isolate's control-database client: every request's services (forRequest) share it.
@@ -54,14 +58,18 @@ export function runMaintenance(s: ControlServices): Promise<MaintenanceReport> {
   return entry.run;
 }
 
-/** The Cron Trigger's run: maintenance, then the due pending custom hostnames (claimed, so runs never overlap on one). */
-export async function runScheduled(s: ControlServices): Promise<ScheduledReport> {
+/**
+ * The Cron Trigger's run: maintenance, then the due pending custom hostnames (claimed, so runs
+ * never overlap on one), storage, and the alert rules; `now` is the alert rules' clock (tests step it).
+ */
+export async function runScheduled(s: ControlServices, opts: { now?: number } = {}): Promise<ScheduledReport> {
   const report = await runMaintenance(s);
   const provisioning = await resumeProvisioning(s).catch(failed('provisioning'));
   const hostnames = await refreshDue(s).catch(failed('custom hostnames'));
   const storage = await refreshStorage(s).catch(failed('storage'));
   const moves = await cleanMovedSources(s).catch(failed('moves'));
-  return { ...report, provisioning, hostnames, storage, moves };
+  const alerts = await runAlerts(s, { now: opts.now }).catch(failed('alerts'));
+  return { ...report, provisioning, hostnames, storage, moves, alerts };
 }
 
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {

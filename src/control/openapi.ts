@@ -14,6 +14,7 @@ const TAGS = [
   { name: 'tiers and templates', description: 'Built-in tiers, custom templates, YAML export and import' },
   { name: 'audit', description: 'The hash-chained audit log' },
   { name: 'migrations', description: 'The tenant migration catalogue and per-tenant progress' },
+  { name: 'alerts', description: 'Alerts of the scheduled rules and anomaly detection: list, acknowledge, remediate' },
 ];
 
 const string = { type: 'string' };

@@ -14,6 +14,7 @@ import { controlSql, type Sql } from './db.js';
 import { parseControlConfig, type ControlConfig, type ControlEnv } from './env.js';
 import { RefusalSummary } from './refusals.js';
 import { cloudflareHostnames, type CustomHostnameApi } from '../custom-hostnames/client.js';
+import type { MetricsAggregator } from '../metrics/aggregator.js';
 
 export interface ControlServices {
   config: ControlConfig;
@@ -27,6 +28,8 @@ export interface ControlServices {
   refusals: RefusalSummary;
   /** Cloudflare's custom hostnames API; null with CUSTOM_HOSTNAMES=off. */
   hostnames: CustomHostnameApi | null;
+  /** The router's metrics aggregator (METRICS_AGGREGATOR), read by the alert rules; null when not bound. */
+  aggregator: DurableObjectNamespace<MetricsAggregator> | null;
 }
 
 const built = new WeakMap<object, Promise<ControlServices>>();
@@ -69,5 +72,6 @@ async function build(env: ControlEnv): Promise<ControlServices> {
       apiToken: config.CLOUDFLARE_API_TOKEN!, zoneId: config.CLOUDFLARE_ZONE_ID!, baseUrl: config.CLOUDFLARE_API_URL,
       timeoutMs: config.CLOUDFLARE_API_TIMEOUT_MS,
     }) : null,
+    aggregator: env.METRICS_AGGREGATOR ?? null,
   };
 }

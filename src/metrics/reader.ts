@@ -18,9 +18,14 @@ async function ask<T>(ns: DurableObjectNamespace<MetricsAggregator>, n: number, 
   return r.settled ? r.value : null;
 }
 
+/** Each shard's totals, by shard number; null for a shard that failed or timed out. */
+export function readTotalsByShard(ns: DurableObjectNamespace<MetricsAggregator>, timeoutMs = SHARD_READ_TIMEOUT_MS): Promise<(TenantTotals[] | null)[]> {
+  return Promise.all(Array.from({ length: METRICS_SHARDS }, (_, n) => ask<TenantTotals[]>(ns, n, (s) => s.totals(), timeoutMs)));
+}
+
 /** Every shard's totals; `unavailable`: the shards that failed or timed out. */
 export async function readTotals(ns: DurableObjectNamespace<MetricsAggregator>, timeoutMs = SHARD_READ_TIMEOUT_MS): Promise<{ totals: TenantTotals[]; unavailable: number }> {
-  const parts = await Promise.all(Array.from({ length: METRICS_SHARDS }, (_, n) => ask<TenantTotals[]>(ns, n, (s) => s.totals(), timeoutMs)));
+  const parts = await readTotalsByShard(ns, timeoutMs);
   return { totals: parts.flatMap((p) => p ?? []), unavailable: parts.filter((p) => p === null).length };
 }
 

@@ -34,6 +34,7 @@ import { startNeonApi } from './neon-api.js';
 import { startCloudflareApi } from './cloudflare-api.js';
 import { signPlatformToken, type PlatformSigner } from './token.js';
 import { startOrigins } from './origins.js';
+import { startWebhookReceiver } from './webhook-receiver.js';
 import { contextSigningKey } from '../../src/deploy/secret-values.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -134,6 +135,9 @@ async function main() {
     mode === 'start' ? { url: `http://127.0.0.1:${routerPort}/.well-known/jwks.json`, host: `api.localhost:${routerPort}` } : null);
   closers.unshift(async () => { await Promise.all(Object.values(origins).map((o) => o.close())); });
   log(`origins: ${Object.values(origins).map((o) => `${o.region}=${o.url}`).join(' ')}`);
+  // Where the alert tests point ALERT_WEBHOOK_URL (src/alerts/): records what it is sent.
+  const webhooks = await startWebhookReceiver();
+  closers.unshift(() => webhooks.close());
   const routerEnv: Record<string, string> = {
     TENANT_BASE_DOMAINS: 'localhost,example.com',
     PLATFORM_ISSUER: platform.issuer,
@@ -220,6 +224,7 @@ async function main() {
     cloudflare: { url: cloudflare.url, hooks: cloudflare.hooks, token: cloudflare.token, zoneId: cloudflare.zoneId, cnameTarget: cloudflare.cnameTarget },
     upstash,
     origins: Object.fromEntries(Object.values(origins).map((o) => [o.region, { url: o.url }])),
+    webhooks: { url: webhooks.url },
     jwks: { url: jwks.url, idps: jwks.idps },
     platform,
     regions: Object.fromEntries(REGIONS.map((r) => [r, {

@@ -13,6 +13,8 @@ export interface Stack {
   upstash: { url: string; token: string } | null;
   /** Proxy mode's tenant origins (test/harness/origins.ts), by region; their control routes are under `/_origin/`. */
   origins: Record<string, { url: string }>;
+  /** The webhook receiver (test/harness/webhook-receiver.ts): POST /hooks/<name>, its records at /_hooks/<name>. */
+  webhooks: { url: string };
   jwks: { url: string; idps: Record<string, { name: string; issuer: string; jwksUrl: string; alg: string; kid: string; privateJwk: JWK; publicJwk: JWK }> };
   /** The current key of the router's PLATFORM_JWT_SECRET ring (`kid:secret`) and its id. */
   platform: { issuer: string; audience: string; kid: string; secret: string };

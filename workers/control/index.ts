@@ -11,7 +11,7 @@
  * Idempotency keys belong to the authenticated caller, so they are looked at after adminAuth; a
  * replay is audited like any call. A known path asked with another method is 405 with Allow.
  * The Cron Trigger (every minute) runs the same maintenance as every admin write: deferred cache
- * invalidations, purges whose grace has passed.
+ * invalidations, purges whose grace has passed; and the scheduled parts (src/control/maintenance.ts), the alert rules among them.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { onError } from '../../src/errors.js';
@@ -34,6 +34,7 @@ import { auditLog } from '../../src/control/routes/audit.js';
 import { migrations } from '../../src/control/routes/migrations.js';
 import { keys } from '../../src/control/routes/keys.js';
 import { metrics } from '../../src/control/routes/metrics.js';
+import { alerts } from '../../src/control/routes/alerts.js';
 
 /** The largest admin request body (a YAML import of a thousand templates is ~600 KiB). */
 const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -69,6 +70,8 @@ export function buildControl() {
   app.route('/admin/v1/audit', auditLog);
   app.route('/admin/v1/migrations', migrations);
   app.route('/admin/v1/keys', keys);
+  // The scheduled alert rules' alerts (src/alerts/, docs/alerts.md): list, acknowledge, remediate.
+  app.route('/admin/v1/alerts', alerts);
   // /metrics (Prometheus) and /tenants/{id}/metrics: the router's aggregator, through METRICS_AGGREGATOR.
   app.route('/admin/v1', metrics);
   return app;
