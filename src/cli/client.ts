@@ -88,6 +88,7 @@ export class ControlClient {
   migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
   reseal = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/reseal', { body });
+  rewrap = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/rewrap', { body });
 
   private async call<T>(method: string, path: string, opts: Call = {}): Promise<T> {
     const url = new URL(`${this.config.url}/admin/v1${path}`);
