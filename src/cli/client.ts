@@ -12,6 +12,7 @@ import type {
   MigrationStatusSchema, PatchTemplateSchema, PatchTenantSchema, Template, TenantView, UsageSchema,
 } from '../control/schemas.js';
 import type { KeyStatus, ResealReport } from '../crypto/reseal.js';
+import type { ErasureReceipt } from '../tenant-data/erase.js';
 import type { DomainViewSchema } from '../custom-hostnames/schemas.js';
 
 export type { Template, TenantView };
@@ -61,6 +62,9 @@ export class ControlClient {
   deleteTenant = (ref: string, confirm?: string) =>
     this.call<{ deleted: true; id: string; slug: string; purgeCompletesAt?: string }>('DELETE', `/tenants/${seg(ref)}`, { query: { confirm } });
   updateTenant = (ref: string, body: PatchTenant) => this.call<TenantView>('PATCH', `/tenants/${seg(ref)}`, { body });
+  exportTenant = (ref: string) => this.call<string>('POST', `/tenants/${seg(ref)}/export`, { raw: true });
+  eraseTenant = (ref: string, confirm?: string) => this.call<ErasureReceipt>('POST', `/tenants/${seg(ref)}/erase`, { query: { confirm } });
+  verifyDocument = (doc: object) => this.call<{ valid: boolean; kid: string | null }>('POST', '/exports/verify', { body: doc });
   provision = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/provision`);
   setJwt = (ref: string, body: JwtSettings) => this.call<TenantView>('PUT', `/tenants/${seg(ref)}/jwt`, { body });
   removeJwt = (ref: string) => this.call<TenantView>('DELETE', `/tenants/${seg(ref)}/jwt`);

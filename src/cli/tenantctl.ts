@@ -23,6 +23,7 @@ import { tierEditCommands } from './tier-edit.js';
 import { usageCommand } from './usage.js';
 import { metricsCommands } from './metrics.js';
 import { keysCommands } from './keys.js';
+import { tenantDataCommands } from './tenant-data.js';
 import { bootstrapCommand } from './bootstrap.js';
 
 /** Every command, in the order help lists them; a new group is one more line. */
@@ -30,6 +31,7 @@ export const COMMANDS: Command[] = [
   ...tenantCommands,
   ...tenantChangeCommands,
   ...tenantSettingCommands,
+  ...tenantDataCommands,
   ...domainCommands,
   ...tierCommands,
   ...tierEditCommands,
