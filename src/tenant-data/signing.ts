@@ -54,7 +54,7 @@ export async function signDocument<T extends object>(ring: KeyRing<string>, doc:
 }
 
 /** Whether `doc.signature` is a valid signature of the rest of `doc` under a key of the ring. */
-export async function verifyDocument(ring: KeyRing<string>, doc: { signature?: unknown }): Promise<{ valid: boolean; kid: string | null }> {
+export async function verifyDocument(ring: KeyRing<string>, doc: { signature?: unknown; [k: string]: unknown }): Promise<{ valid: boolean; kid: string | null }> {
   const sig = doc.signature as Partial<Signature> | undefined;
   if (!sig || sig.alg !== 'HS256' || typeof sig.kid !== 'string' || typeof sig.value !== 'string' || !sig.kid.startsWith('master:')) return { valid: false, kid: null };
   const key = (await keysOf(ring)).get(sig.kid.slice('master:'.length));
