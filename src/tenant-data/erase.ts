@@ -29,6 +29,9 @@ import type { LookupKey } from '../tenancy/tenant.js';
 import { signDocument, type Signature } from './signing.js';
 import { countControlRows } from './stores.js';
 
+/** How long an erase waits for a purge another runner claimed (it takes a second or two). */
+const CLAIMED_WAIT_MS = 15_000;
+
 export type GuardOutcome = 'erased' | 'empty' | 'not-bound' | 'unreachable';
 
 export interface GuardAccess { ns?: DurableObjectNamespace<TenantGuard>; jurisdictions: boolean }
@@ -107,8 +110,16 @@ async function purgeNowIfDue(s: ControlServices, id: string): Promise<string | n
     `UPDATE pending_unfences SET due_at = now() + interval '5 minutes', attempts = attempts + 1 WHERE tenant_id = $1 AND due_at <= now()
      RETURNING tenant_id, slug, placement, attempts`, [id])) as PendingPurge[];
   if (rows[0] && await settlePurge(s, rows[0])) return null;
-  const [pending] = await db(() => s.sql.query('SELECT due_at FROM pending_unfences WHERE tenant_id = $1', [id])) as { due_at: string }[];
-  return pending ? new Date(pending.due_at).toISOString() : null;
+  // A maintenance run may have claimed it first (its grace was over): give it a moment to finish.
+  const until = Date.now() + (rows[0] ? 0 : CLAIMED_WAIT_MS);
+  for (;;) {
+    const [pending] = await db(() => s.sql.query(
+      'SELECT due_at, attempts > 0 AND created_at + make_interval(secs => $2) <= now() AS claimed FROM pending_unfences WHERE tenant_id = $1',
+      [id, s.config.PURGE_GRACE_SECONDS])) as { due_at: string; claimed: boolean }[];
+    if (!pending) return null;
+    if (!pending.claimed || Date.now() >= until) return new Date(pending.due_at).toISOString();
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 async function pendingPlacement(s: ControlServices, id: string): Promise<Placement | null> {
