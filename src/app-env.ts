@@ -7,8 +7,9 @@ import type { AuthVars } from './middleware/authenticate.js';
 import type { DbVars } from './middleware/breaker.js';
 import type { ObserveVars } from './middleware/observe.js';
 import type { BodyVars } from './middleware/request-body-limit.js';
+import type { CryptoVars } from './middleware/tenant-crypto.js';
 
 export type AppEnv = {
   Bindings: Env;
-  Variables: RequestContextVars & ObserveVars & ServicesVars & TenantVars & AuthVars & DbVars & BodyVars;
+  Variables: RequestContextVars & ObserveVars & ServicesVars & TenantVars & AuthVars & DbVars & BodyVars & CryptoVars;
 };

@@ -30,6 +30,7 @@ export type { Env } from './env.js';
 export type { Tenant, Tier, Isolation } from './tenancy/tenant.js';
 export type { TenantDb } from './data/tenant-db.js';
 export type { Identity } from './auth/token-verifier.js';
+export type { TenantCrypto } from './tenant-keys/tenant-crypto.js';
 export { AppError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { validate } from './app/validate.js';

@@ -16,6 +16,8 @@ import { LeasingRateLimiter } from './quota/leasing-limiter.js';
 import { BreakerGate } from './breaker/breaker-gate.js';
 import { controlAuditSink, type SecurityAuditSink } from './policy/security-audit.js';
 import { proxyServices, type ProxyServices } from './proxy/services.js';
+import { TenantKeys } from './tenant-keys/tenant-crypto.js';
+import { controlKeyStore } from './tenant-keys/key-store.js';
 
 export interface Services {
   config: Config;
@@ -26,6 +28,8 @@ export interface Services {
   breakers: BreakerGate;
   audit: SecurityAuditSink;
   proxy: ProxyServices;
+  /** Tenant data keys, unwrapped with MASTER_KEY per isolate: `c.var.crypto` (src/tenant-keys/). */
+  keys: TenantKeys;
 }
 
 const built = new WeakMap<object, Services>();
@@ -39,6 +43,7 @@ export function routerServices(env: Env): Services {
   const shared = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
     ? upstashCache(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : null;
   const log = (where: string, err: unknown) => console.warn(JSON.stringify({ level: 'warn', msg: 'tenant cache', where, error: String(err) }));
+  const masterKey = importMasterKey(config.MASTER_KEY);
   const guard = new GuardRateLimiter(env.TENANT_GUARD, config.DO_JURISDICTIONS);
   const services: Services = {
     config,
@@ -48,11 +53,12 @@ export function routerServices(env: Env): Services {
       budget: { burst: config.TENANT_LOOKUP_BURST, perSecond: config.TENANT_LOOKUP_RATE }, onError: log,
     }),
     verifier: new TokenVerifier({ platform: { issuer: config.PLATFORM_ISSUER, audience: config.PLATFORM_AUDIENCE, secret: config.PLATFORM_JWT_SECRET } }),
-    data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey: importMasterKey(config.MASTER_KEY), queryTimeoutMs: config.TENANT_QUERY_TIMEOUT_MS }),
+    data: new TenantDataRouter({ regionUrls: config.REGION_DATABASE_URLS, masterKey, queryTimeoutMs: config.TENANT_QUERY_TIMEOUT_MS }),
     limiter: config.QUOTA_LEASING ? new LeasingRateLimiter(guard) : guard,
     breakers: new BreakerGate(env.CIRCUIT_BREAKER),
     audit: controlAuditSink(config.CONTROL_DATABASE_URL),
     proxy: proxyServices(config, env),
+    keys: new TenantKeys({ masterKey, store: controlKeyStore(config.CONTROL_DATABASE_URL) }),
   };
   built.set(env, services);
   return services;

@@ -34,7 +34,7 @@ export const grantMembershipSql = (group: string, member: string) => `GRANT ${id
 export const createDatabaseSql = (name: string) => `CREATE DATABASE ${ident(name)}`;
 
 /** The control tables the router reads (src/tenancy/control-store.ts), and usage_flushes, which it also writes. */
-export const ROUTER_CONTROL_READS = ['tiers', 'tenants', 'tenant_domains', 'tenant_jwt', 'tenant_geo', 'tenant_placements', 'tenant_storage', 'usage_flushes'] as const;
+export const ROUTER_CONTROL_READS = ['tiers', 'tenants', 'tenant_domains', 'tenant_jwt', 'tenant_geo', 'tenant_placements', 'tenant_storage', 'usage_flushes', 'tenant_keys'] as const;
 /** The one control table the router writes (SELECT, INSERT, UPDATE: its usage upsert). */
 export const ROUTER_CONTROL_WRITES = ['usage_flushes'] as const;
 
@@ -56,6 +56,8 @@ export function controlGrantsSql(role: string): string[] {
     `GRANT SELECT, INSERT, UPDATE ON ${ROUTER_CONTROL_WRITES.join(', ')} TO ${r}`,
     `REVOKE EXECUTE ON FUNCTION audit_append(text, text, uuid, text, jsonb) FROM ${r}`,
     `GRANT EXECUTE ON FUNCTION audit_append_edge(text, uuid, text, text, jsonb) TO ${r}`,
+    // The router creates the data key of a tenant made before migration 0013 through this only (src/tenant-keys/).
+    `GRANT EXECUTE ON FUNCTION tenant_key_ensure(uuid, text) TO ${r}`,
   ];
 }
 

@@ -12,6 +12,7 @@ import type {
   MigrationStatusSchema, PatchTemplateSchema, PatchTenantSchema, Template, TenantView, UsageSchema,
 } from '../control/schemas.js';
 import type { KeyStatus, ResealReport } from '../crypto/reseal.js';
+import type { ErasureReceipt } from '../tenant-data/erase.js';
 import type { DomainViewSchema } from '../custom-hostnames/schemas.js';
 import type { AlertView } from '../alerts/store.js';
 
@@ -62,6 +63,9 @@ export class ControlClient {
   deleteTenant = (ref: string, confirm?: string) =>
     this.call<{ deleted: true; id: string; slug: string; purgeCompletesAt?: string }>('DELETE', `/tenants/${seg(ref)}`, { query: { confirm } });
   updateTenant = (ref: string, body: PatchTenant) => this.call<TenantView>('PATCH', `/tenants/${seg(ref)}`, { body });
+  exportTenant = (ref: string) => this.call<string>('POST', `/tenants/${seg(ref)}/export`, { raw: true });
+  eraseTenant = (ref: string, confirm?: string) => this.call<ErasureReceipt>('POST', `/tenants/${seg(ref)}/erase`, { query: { confirm } });
+  verifyDocument = (doc: object) => this.call<{ valid: boolean; kid: string | null }>('POST', '/exports/verify', { body: doc });
   provision = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/provision`);
   setJwt = (ref: string, body: JwtSettings) => this.call<TenantView>('PUT', `/tenants/${seg(ref)}/jwt`, { body });
   removeJwt = (ref: string) => this.call<TenantView>('DELETE', `/tenants/${seg(ref)}/jwt`);
@@ -96,6 +100,7 @@ export class ControlClient {
   moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body });
   listMoves = (ref: string) => this.call<{ moves: Record<string, unknown>[] }>('GET', `/tenants/${seg(ref)}/moves`);
   reseal = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/reseal', { body });
+  rewrap = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/rewrap', { body });
 
   private async call<T>(method: string, path: string, opts: Call = {}): Promise<T> {
     const url = new URL(`${this.config.url}/admin/v1${path}`);

@@ -25,6 +25,7 @@ import { usageCommand } from './usage.js';
 import { metricsCommands } from './metrics.js';
 import { alertCommands } from './alerts.js';
 import { keysCommands } from './keys.js';
+import { tenantDataCommands } from './tenant-data.js';
 import { bootstrapCommand } from './bootstrap.js';
 
 /** Every command, in the order help lists them; a new group is one more line. */
@@ -33,6 +34,7 @@ export const COMMANDS: Command[] = [
   ...tenantMoveCommands,
   ...tenantChangeCommands,
   ...tenantSettingCommands,
+  ...tenantDataCommands,
   ...domainCommands,
   ...tierCommands,
   ...tierEditCommands,

@@ -68,6 +68,10 @@ export interface ControlEnv {
   CLOUDFLARE_DCV_METHOD?: string;
   /** The router's metrics aggregator (a `script_name` binding to the router's class); absent: the metrics routes answer 503. */
   METRICS_AGGREGATOR?: DurableObjectNamespace<import('../metrics/aggregator.js').MetricsAggregator>;
+  /** The routers' TenantGuard objects (a `script_name` binding to the router's class): export reads and erase clears a tenant's guard state; absent: both say so. */
+  TENANT_GUARD?: DurableObjectNamespace<import('../quota/tenant-guard.js').TenantGuard>;
+  /** "false" only where Durable Object jurisdictions do not exist (local workerd), as the router's. */
+  DO_JURISDICTIONS?: string;
   /** Tenants labelled by slug in GET /admin/v1/metrics, by request volume; the rest are `tenant="other"` (default 20). */
   METRICS_TOP_TENANTS?: string;
   /** The routers' ORIGINS (same JSON): which `service:NAME` dedicated origins exist, per jurisdiction; unset: none is accepted. */

@@ -17,6 +17,7 @@ import { commitAndInvalidate } from './outbox.js';
 import { domainInsert } from '../custom-hostnames/store.js';
 import { bumpStatement, findTenant, loadPlacement, lookupKeys } from './tenant-repo.js';
 import { builtinRoot, findTemplate } from './templates.js';
+import { newWrappedKey } from '../tenant-keys/data-key.js';
 import type { ControlServices } from './services.js';
 import type { TenantView } from './schemas.js';
 import type { z } from '@hono/zod-openapi';
@@ -80,12 +81,15 @@ export async function insertTenant(s: ControlServices, body: z.infer<typeof Crea
   const id = crypto.randomUUID();
   const name = body.name ?? body.slug;
   const sql = s.sql;
+  // Its data key (src/tenant-keys/), wrapped under MASTER_KEY's current key, made with the tenant.
+  const wrapped = await newWrappedKey(s.masterKeys, id);
   // Inserted claimed for provisioning (see provisioning.ts): the creating call provisions it.
   // Routers may hold negative entries for its keys (someone probed the host before it existed).
   await commitAndInvalidate(s, [
     sql.query(`INSERT INTO tenants (id, slug, name, tier, region, residency, isolation, status, overrides, provisioning_since)
                VALUES ($1, $2, $3, $4, $5, $6, $7, 'provisioning', $8, now())`,
       [id, body.slug, name, body.tier, body.region, residency, isolation, JSON.stringify(toColumns(body.overrides ?? {}))]),
+    sql.query('INSERT INTO tenant_keys (tenant_id, wrapped) VALUES ($1, $2)', [id, wrapped]),
     ...domains.map((d) => domainInsert(s, d, id)),
     ...(body.jwt ? [jwtUpsert(s, id, body.jwt)] : []),
     ...(body.geo ? [geoUpsert(s, id, body.geo)] : []),

@@ -16,6 +16,7 @@ import type { ControlServices } from '../control/services.js';
 import type { LookupKey } from '../tenancy/tenant.js';
 import { kidsOf } from './key-ring.js';
 import { open, seal, sealedKid, UnknownKeyError } from './secret-box.js';
+import { wrappedKeyCounts } from '../tenant-keys/rewrap.js';
 
 type Services = Pick<ControlServices, 'sql' | 'cache' | 'masterKeys'>;
 
@@ -34,9 +35,11 @@ export interface KeyStatus {
   kids: string[];
   /** Sealed secrets per key id: every id of the ring (0 included) and every id found in the rows. */
   sealed: Record<string, number>;
-  /** Stored secrets in no format this code knows. */
+  /** Tenant data keys wrapped per key id (src/tenant-keys/, re-wrapped by POST /admin/v1/keys/rewrap), as `sealed`. */
+  tenantKeys: Record<string, number>;
+  /** Stored secrets and wrapped tenant keys in no format this code knows. */
   unrecognised: number;
-  /** Ring ids other than the current one that seal nothing any more. */
+  /** Ring ids other than the current one that seal and wrap nothing any more. */
   retirable: string[];
   /** Router cache invalidations not delivered yet (any change's): routers may still hold old records. */
   pendingInvalidations: number;
@@ -48,14 +51,17 @@ export async function keyStatus(s: Services): Promise<KeyStatus> {
     s.sql.query(`SELECT ${KID_SQL} AS kid, count(*)::int AS n FROM tenant_placements WHERE connection_secret IS NOT NULL GROUP BY 1`),
     s.sql.query('SELECT count(*)::int AS n FROM cache_outbox'),
   ])) as [{ kid: string | null; n: number }[], { n: number }[]];
+  const wrappedCounts = await wrappedKeyCounts(s);
   const kids = kidsOf(s.masterKeys);
   const sealed: Record<string, number> = Object.fromEntries(kids.map((k) => [k, 0]));
+  const tenantKeys: Record<string, number> = Object.fromEntries(kids.map((k) => [k, 0]));
   let unrecognised = 0;
   for (const r of counts) if (r.kid === null) unrecognised += r.n; else sealed[r.kid] = r.n;
+  for (const r of wrappedCounts) if (r.kid === null) unrecognised += r.n; else tenantKeys[r.kid] = r.n;
   const current = s.masterKeys.current;
   return {
-    current, kids, sealed, unrecognised, pendingInvalidations: outbox[0]?.n ?? 0,
-    retirable: kids.filter((k) => k !== current && sealed[k] === 0),
+    current, kids, sealed, tenantKeys, unrecognised, pendingInvalidations: outbox[0]?.n ?? 0,
+    retirable: kids.filter((k) => k !== current && !sealed[k] && !tenantKeys[k]),
   };
 }
 

@@ -115,6 +115,16 @@ export class TenantGuard extends DurableObject<Env> {
     return this.guard && structuredClone(this.guard);
   }
 
+  /**
+   * Erasure (src/tenant-data/erase.ts): drops the whole state and its alarm now, flushed or not
+   * (the tenant's usage rows are being erased too). Whether anything was stored.
+   */
+  async forgetTenant(): Promise<{ hadState: boolean }> {
+    const hadState = this.guard !== null;
+    await this.erase();
+    return { hadState };
+  }
+
   /** Flushes unflushed totals; clears the object once its tenant is gone; backs off on failure. */
   override async alarm(): Promise<void> {
     // One flush at a time: a second one would write back a state the first may have erased.

@@ -3,7 +3,7 @@
  *
  *   requestContext → observe → services → readyz → securityAudit → resolveTenant → authenticate
  *     → residency → storageQuota → requestBodyLimit → quota → meterBandwidth → proxy → breaker
- *     → the caller's routes
+ *     → tenantCrypto → the caller's routes
  *
  * Order matters: the tenant must be known before its token can be checked (issuer, claim name),
  * but nothing about it is told before the token is: resolveTenant finds the tenant silently, and
@@ -24,7 +24,8 @@
  * how long each step took before handing on.
  *
  * The caller's routes come last and see what the steps set (`TenantRouterEnv`): `c.var.tenant`,
- * `c.var.identity`, `c.var.db` bound to the tenant's database, region and isolation. What a route
+ * `c.var.identity`, `c.var.db` bound to the tenant's database, region and isolation, `c.var.crypto`
+ * sealing and opening fields with the tenant's own key (src/tenant-keys/). What a route
  * costs (`weights`) and what it does when the quota guard cannot be asked (`failModes`) are the
  * caller's per-route options; everything else about a tenant comes from the control plane.
  */
@@ -44,6 +45,7 @@ import { storageQuota } from '../middleware/storage-quota.js';
 import { requestBodyLimit } from '../middleware/request-body-limit.js';
 import { meterBandwidth } from '../middleware/meter-bandwidth.js';
 import { breaker } from '../middleware/breaker.js';
+import { tenantCrypto } from '../middleware/tenant-crypto.js';
 import { contextJwks, proxy } from '../proxy/index.js';
 import { routerServices } from '../services.js';
 import { mountRoutes, type TenantRouterOptions } from './options.js';
@@ -82,6 +84,8 @@ export function createTenantRouter(opts: TenantRouterOptions): Hono<AppEnv> {
   // Proxied prefixes leave here for the tenant's origin (its own breaker, not the database's).
   app.use(timed('proxy', proxy()));
   app.use(timed('breaker', breaker()));
+  // c.var.crypto: the tenant's field encryption (no I/O until a route seals or opens).
+  app.use(tenantCrypto());
 
   mountRoutes(app, opts.routes);
   return app;

@@ -22,6 +22,8 @@ SELECT json_build_object(
             'roleName', p.role_name, 'databaseName', p.database_name, 'connectionSecret', p.connection_secret)
             FROM tenant_placements p WHERE p.tenant_id = t.id),
   'proxy', t.proxy,
+  -- The data key, wrapped under MASTER_KEY (migration 0013, src/tenant-keys/).
+  'dataKey', (SELECT k.wrapped FROM tenant_keys k WHERE k.tenant_id = t.id),
   -- Over the (overridden) storage limit by the last measurement (migration 0009, src/storage/).
   'storageExceeded', coalesce((SELECT s.bytes > coalesce((t.overrides->>'storage_mb')::bigint, tr.storage_mb) * 1048576
             FROM tenant_storage s WHERE s.tenant_id = t.id), false)

@@ -93,6 +93,11 @@ const TenantRecord = z.object({
    * writes are refused 507. False in records cached before it existed.
    */
   storageExceeded: z.boolean().default(false),
+  /**
+   * The tenant's data key, wrapped under MASTER_KEY (migration 0013, src/tenant-keys/); null for a
+   * tenant made before it (the router creates one on first use) and in records cached before it.
+   */
+  dataKey: z.string().nullable().default(null),
 });
 
 /** The record, with `limits` derived from its tier (so a cached record can never disagree with it). */

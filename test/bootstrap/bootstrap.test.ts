@@ -66,7 +66,7 @@ describe('bootstrap on empty databases (a Neon-like owner)', () => {
   it("the router's control role reads only what it resolves tenants from: not the audit log, idempotency keys, outbox or catalogue", async () => {
     const readable = await sqlAt(f.ownerUrl('ctl')).query(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v') AND has_table_privilege($1::name, c.oid, 'SELECT') ORDER BY c.relname`, [f.controlRole]) as { relname: string }[];
-    expect(readable.map((r) => r.relname)).toEqual(['tenant_domains', 'tenant_geo', 'tenant_jwt', 'tenant_placements', 'tenant_storage', 'tenants', 'tiers', 'usage_flushes']);
+    expect(readable.map((r) => r.relname)).toEqual(['tenant_domains', 'tenant_geo', 'tenant_jwt', 'tenant_keys', 'tenant_placements', 'tenant_storage', 'tenants', 'tiers', 'usage_flushes']);
     // A table made by a later migration is not readable by default either.
     await sqlAt(f.ownerUrl('ctl')).query('CREATE TABLE later_table (x int)');
     try {

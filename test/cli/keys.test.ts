@@ -17,8 +17,8 @@ describe('tenantctl keys', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(field(r.stdout, 'current key')).toBe('k0');
     expect(field(r.stdout, 'ring')).toBe('k0');
-    expect(r.stdout).toMatch(/^KID +SEALED +IN RING$/m);
-    expect(r.stdout).toMatch(new RegExp(`^k0 +${await sealedCount()} +current$`, 'm'));
+    expect(r.stdout).toMatch(/^KID +SEALED +TENANT KEYS +IN RING$/m);
+    expect(r.stdout).toMatch(new RegExp(`^k0 +${await sealedCount()} +\\d+ +current$`, 'm'));
     const json = JSON.parse((await tenantctl('keys', 'status', '--json')).stdout);
     expect(json).toMatchObject({ current: 'k0', kids: ['k0'], retirable: [] });
     expect(JSON.stringify(json)).not.toContain(stack.routerEnv.MASTER_KEY!.split(':')[1]);
@@ -28,6 +28,7 @@ describe('tenantctl keys', () => {
     const r = await tenantctl('keys', 'reseal');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^re-sealed 0 of 0 secrets under k0$/m);
+    expect(r.stdout).toMatch(/^re-wrapped 0 of 0 tenant keys under k0$/m);
     expect((await tenantctl('keys', 'reseal', '--limit', '0')).code).toBe(2);
   });
 
@@ -38,7 +39,7 @@ describe('tenantctl keys', () => {
     await query(stack.control.postgresUrl, "UPDATE tenant_placements SET connection_secret = 'v2.k9.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA' WHERE tenant_id = $1", [id]);
     try {
       const s = await tenantctl('keys', 'status');
-      expect(s.stdout).toMatch(/^k9 +1 +NO$/m);
+      expect(s.stdout).toMatch(/^k9 +1 +0 +NO$/m);
       const r = await tenantctl('keys', 'reseal');
       expect(r.code).toBe(1);
       expect(r.stdout).toMatch(/^re-sealed 0 of 1 secrets under k0$/m);

@@ -171,6 +171,8 @@ async function main() {
   const adminToken = randomBytes(24).toString('base64url');
   const controlPort = mode === 'start' ? Number(process.env.CONTROL_PORT ?? 8788) : await freePort();
   const controlEnv: Record<string, string> = {
+    // Its TENANT_GUARD binding (export, erase) reaches the local router's objects, which have no jurisdictions.
+    DO_JURISDICTIONS: 'false',
     CONTROL_DATABASE_URL: controlAdmin,
     MASTER_KEY: masterKey,
     ADMIN_TOKEN: adminToken,

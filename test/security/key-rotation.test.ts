@@ -111,7 +111,9 @@ describe('MASTER_KEY rotation', () => {
     expect(total.resealed).toBe(made.length);
     expect(total.calls).toBeGreaterThan(made.length);
     expect(last.body.status.sealed).toMatchObject({ k1: 0, k2: made.length });
-    expect(last.body.status.retirable).toEqual(['k1']);
+    // Their data keys (src/tenant-keys/) are still wrapped under k1: k1 cannot go yet.
+    expect(last.body.status.tenantKeys).toMatchObject({ k1: made.length });
+    expect(last.body.status.retirable).toEqual([]);
 
     const ringNew = await importMasterKey(`k2:${NEW}`);
     for (const [i, t] of made.entries()) {
@@ -131,6 +133,20 @@ describe('MASTER_KEY rotation', () => {
       expect((await res.json() as { tracks: { title: string }[] }).tracks.map((x) => x.title)).toEqual(['Old key']);
       expect(await within(L1_TTL_MS + 1500, async () => (await route(ROUTER_NEW, t)).status === 200)).not.toBeNull();
     }
+  });
+
+  it('k1 is retirable once the tenant data keys are re-wrapped under k2 as well', async () => {
+    let cursor: string | undefined;
+    let body: ResealReport & { status: KeyStatus };
+    do {
+      const res = await controlCall(ROTATING, '/admin/v1/keys/rewrap', { method: 'POST', json: cursor ? { cursor } : {} });
+      expect(res.status, await res.clone().text()).toBe(200);
+      body = await res.json() as ResealReport & { status: KeyStatus };
+      cursor = body.nextCursor ?? undefined;
+    } while (cursor);
+    expect(body.status.tenantKeys).toMatchObject({ k1: 0 });
+    expect(body.status.tenantKeys.k2).toBeGreaterThanOrEqual(made.length);
+    expect(body.status.retirable).toEqual(['k1']);
   });
 
   it('a second run re-seals nothing; each run is in the audit log, with counts only', async () => {

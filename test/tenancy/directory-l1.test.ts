@@ -12,7 +12,7 @@ const tenantNamed = (slug: string): Tenant => ({
   guardJurisdiction: 'global', isolation: 'row',
   tier: { name: 'STANDARD', isolation: 'row', rate_per_minute: 600, burst: 100, monthly_requests: 1_000_000, hard_cap: false,
     concurrency: 10, fail_mode: 'open', breaker_failures: 5, breaker_window_seconds: 30, breaker_cooldown_seconds: 10 },
-  jwt: null, geo: null, placement: null, proxy: null, storageExceeded: false,
+  jwt: null, geo: null, placement: null, proxy: null, storageExceeded: false, dataKey: null,
   limits: { connections: 20, maxBodyBytes: 10 * 1024 * 1024, storageBytes: 1024 * 1024 * 1024 },
 });
 

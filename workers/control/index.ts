@@ -32,6 +32,7 @@ import { domains } from '../../src/control/routes/domains.js';
 import { tiers } from '../../src/control/routes/tiers.js';
 import { auditLog } from '../../src/control/routes/audit.js';
 import { migrations } from '../../src/control/routes/migrations.js';
+import { exportsApi, tenantData } from '../../src/control/routes/tenant-data.js';
 import { keys } from '../../src/control/routes/keys.js';
 import { metrics } from '../../src/control/routes/metrics.js';
 import { alerts } from '../../src/control/routes/alerts.js';
@@ -66,6 +67,9 @@ export function buildControl() {
   app.route('/admin/v1/tenants', tenants);
   app.route('/admin/v1/tenants', domains);
   app.route('/admin/v1/tenants', moves);
+  // A tenant's data as a whole: erase (crypto-shredding, signed receipt) and export (signed manifest).
+  app.route('/admin/v1/tenants', tenantData);
+  app.route('/admin/v1/exports', exportsApi);
   app.route('/admin/v1/tiers', tiers);
   app.route('/admin/v1/audit', auditLog);
   app.route('/admin/v1/migrations', migrations);

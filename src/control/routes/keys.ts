@@ -7,6 +7,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ControlAppEnv } from '../app-env.js';
 import { audit } from '../middleware.js';
 import { keyStatus, resealSecrets } from '../../crypto/reseal.js';
+import { rewrapTenantKeys } from '../../tenant-keys/rewrap.js';
 import { ERRORS, jsonOk, validationHook } from './common.js';
 
 export const keys = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
@@ -20,8 +21,9 @@ const KeyStatusSchema = z.object({
   current: z.string().openapi({ description: 'The key id new secrets are sealed under' }),
   kids: z.array(z.string()).openapi({ description: "The ring's key ids, current first" }),
   sealed: Counts.openapi({ description: 'Sealed connection secrets per key id (every ring id, and any other id found)' }),
+  tenantKeys: Counts.openapi({ description: 'Wrapped tenant data keys per key id (re-wrapped by POST /admin/v1/keys/rewrap)' }),
   unrecognised: z.number().int(),
-  retirable: z.array(z.string()).openapi({ description: 'Ring ids, other than the current one, that seal nothing: they can be removed' }),
+  retirable: z.array(z.string()).openapi({ description: 'Ring ids, other than the current one, that seal and wrap nothing: they can be removed' }),
   pendingInvalidations: z.number().int().openapi({ description: 'Router cache invalidations not delivered yet' }),
 }).openapi('KeyStatus');
 
@@ -64,5 +66,20 @@ keys.openapi(createRoute({
   const status = await keyStatus(s);
   const { failed: _sample, ...counts } = report;
   audit(c, 'keys.reseal', null, { ...counts, sealed: status.sealed });
+  return c.json({ ...report, status }, 200);
+});
+
+keys.openapi(createRoute({
+  method: 'post', path: '/rewrap', tags, operationId: 'rewrapTenantKeys',
+  summary: "Re-wrap tenant data keys not under the current key (the data keys and everything sealed with them stay as they are; batched, idempotent, compare-and-set)",
+  request: { body: { content: { 'application/json': { schema: ResealBody } }, required: false } },
+  responses: { 200: jsonOk(ResealSchema, 'What was re-wrapped (`resealed`), and the counts after it'), ...ERRORS },
+}), async (c) => {
+  const body = c.req.valid('json');
+  const s = c.var.services;
+  const report = await rewrapTenantKeys(s, { cursor: body.cursor ?? null, limit: body.limit ?? DEFAULT_LIMIT });
+  const status = await keyStatus(s);
+  const { failed: _sample, ...counts } = report;
+  audit(c, 'keys.rewrap', null, { ...counts, tenantKeys: status.tenantKeys });
   return c.json({ ...report, status }, 200);
 });
