@@ -277,12 +277,14 @@ async function main() {
     // hosts; the cost curve's first pass meets 10,000 unknown-to-it tenants, so its router gets room.
     const routerEnv = { ...stack.routerEnv, TENANT_LOOKUP_BURST: '10000', TENANT_LOOKUP_RATE: '10000' };
     log('starting the workers');
-    const [bare, router, noLease, upstash, cloudflare, bareDb] = await Promise.all([
+    const [bare, router, noLease, upstash, cloudflare, noTokenCache, noAccessLog, bareDb] = await Promise.all([
       startWorker('bare', 'wrangler.bare.toml', {}, 0),
       startWorker('router', 'wrangler.router.toml', routerEnv, 1),
       startWorker('no-lease', 'wrangler.router.toml', { ...routerEnv, QUOTA_LEASING: 'false' }, 2),
       startWorker('upstash', 'wrangler.router.toml', { ...routerEnv, BENCH_LIMITER: 'upstash' }, 3),
       startWorker('cloudflare', 'wrangler.router.toml', { ...routerEnv, BENCH_LIMITER: 'cloudflare' }, 4),
+      startWorker('no-token-cache', 'wrangler.router.toml', { ...routerEnv, BENCH_TOKEN_CACHE: 'off' }, 6),
+      startWorker('no-access-log', 'wrangler.router.toml', { ...routerEnv, BENCH_ACCESS_LOG: 'off' }, 7),
       startWorker('bare-db', 'wrangler.bare-db.toml', { BENCH_DB_TARGETS: JSON.stringify(await dbTargets(stack)), MASTER_KEY: stack.routerEnv.MASTER_KEY!, NEON_LOCAL_ENDPOINT: stack.routerEnv.NEON_LOCAL_ENDPOINT! }, 5),
     ]);
     const me = (slug: string): Target => ({ host: `${slug}.localhost`, token: slugToken(slug), path: '/api/v1/me' });
@@ -297,11 +299,19 @@ async function main() {
       const o = await interleaved({
         bare: () => load(bare.port, () => ({ host: 'acme.localhost', token: null, path: '/api/v1/me' })),
         full: () => load(router.port, () => acme),
+        noTokenCache: () => load(noTokenCache.port, () => acme),
+        noAccessLog: () => load(noAccessLog.port, () => acme),
       });
       log('case 1: where the time goes');
       const timings = await serverTimings(router.port, acme, 200);
       const profile = await cpuProfile(router, () => load(router.port, () => acme, 3, false));
-      return { bare: summary(o.bare), full: summary(o.full), ...vs(o.full, o.bare), serverTimingMs: timings, cpuProfile: profile };
+      return {
+        bare: summary(o.bare), full: summary(o.full), ...vs(o.full, o.bare),
+        // Ablations, each against the full pipeline of the same rounds.
+        withoutTokenCache: { ...summary(o.noTokenCache), vsFull: vs(o.noTokenCache, o.full) },
+        withoutAccessLog: { ...summary(o.noAccessLog), vsFull: vs(o.noAccessLog, o.full), vsBare: vs(o.noAccessLog, o.bare) },
+        serverTimingMs: timings, cpuProfile: profile,
+      };
     });
 
     // 2. Leasing.
@@ -452,6 +462,8 @@ function printTable(r: Record<string, any>) {
     ['1 bare Hono worker', sum(r.overhead.bare)],
     ['1 full pipeline', sum(r.overhead.full)],
     ['1 full vs bare', cmp(r.overhead)],
+    ['1 ablation: no verified-token cache', `${sum(r.overhead.withoutTokenCache)}  vs full ${cmp(r.overhead.withoutTokenCache.vsFull)}`],
+    ['1 ablation: no access log', `${sum(r.overhead.withoutAccessLog)}  vs full ${cmp(r.overhead.withoutAccessLog.vsFull)}  vs bare ${cmp(r.overhead.withoutAccessLog.vsBare)}`],
     ['1 Server-Timing (ms, I/O waits)', Object.entries(r.overhead.serverTimingMs).map(([k, v]) => `${k} ${f(v as number, 2)}`).join('  ')],
     ['1 CPU profile (% of busy samples)', 'sharePct' in r.overhead.cpuProfile
       ? Object.entries(r.overhead.cpuProfile.sharePct).filter(([, v]) => (v as number) > 0).map(([k, v]) => `${k} ${v}`).join('  ') : r.overhead.cpuProfile.error],

@@ -14,13 +14,18 @@ import { buildRouter } from '../../workers/router/index.js';
 import type { Env } from '../../src/env.js';
 import { guardLimits, guardStub, type RateLimiter } from '../../src/quota/rate-limiter.js';
 import { routerServices, type Services } from '../../src/services.js';
+import { TokenVerifier } from '../../src/auth/token-verifier.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 
 export { TenantGuard } from '../../src/quota/tenant-guard.js';
 export { CircuitBreaker } from '../../src/breaker/circuit-breaker.js';
 
 interface RateLimitBinding { limit(o: { key: string }): Promise<{ success: boolean }> }
-type BenchEnv = Env & { BENCH_LIMITER?: string; RATE_LIMITER?: RateLimitBinding };
+/**
+ * Ablations for "where the time goes": BENCH_TOKEN_CACHE=off verifies every token in full (no
+ * verified-token cache), BENCH_ACCESS_LOG=off writes no access-log line.
+ */
+type BenchEnv = Env & { BENCH_LIMITER?: string; BENCH_TOKEN_CACHE?: string; BENCH_ACCESS_LOG?: string; RATE_LIMITER?: RateLimitBinding };
 
 /**
  * @upstash/ratelimit behind the RateLimiter interface (no concurrency leases: it has none), with
@@ -70,6 +75,10 @@ function services(env: BenchEnv): Services {
     const base = routerServices(env);
     const limiter = env.BENCH_LIMITER === 'upstash' ? upstashLimiter(env) : env.BENCH_LIMITER === 'cloudflare' ? cloudflareLimiter(env) : null;
     s = limiter ? { ...base, limiter } : base;
+    if (env.BENCH_TOKEN_CACHE === 'off') {
+      const c = base.config;
+      s = { ...s, verifier: new TokenVerifier({ platform: { issuer: c.PLATFORM_ISSUER, audience: c.PLATFORM_AUDIENCE, secret: c.PLATFORM_JWT_SECRET }, verifiedTokens: false }) };
+    }
     built.set(env, s);
   }
   return s;
@@ -79,8 +88,9 @@ const bench = new Hono<{ Bindings: BenchEnv }>();
 bench.get('/__bench/guard-stats/:tenantId', async (c) =>
   c.json(await guardStub(c.env.TENANT_GUARD, { id: c.req.param('tenantId'), guardJurisdiction: 'global' }, false).stats()));
 /**
- * `n` decisions of this worker's limiter for the tenant on `host`, one after the other (admit,
- * then release), so that the client's timing of n = N against n = 0 is the cost of N decisions.
+ * `n` decisions of this worker's limiter for tenant `slug`, one after the other, so that the
+ * client's timing of n = N against n = 0 is the cost of N decisions. Each release goes to
+ * waitUntil, as the quota step sends it (with leasing it resolves only with the grant's settle).
  */
 bench.get('/__bench/decide', async (c) => {
   const s = services(c.env);
@@ -91,12 +101,14 @@ bench.get('/__bench/decide', async (c) => {
   for (let i = 0; i < n; i++) {
     const r = await s.limiter.admit(tenant, 1);
     if (!r.ok) refused++;
-    else if (r.leaseId) await s.limiter.release(tenant, r.leaseId);
+    else if (r.leaseId) c.executionCtx.waitUntil(s.limiter.release(tenant, r.leaseId).catch(() => {}));
   }
   return c.json({ n, refused });
 });
 /** Tokens this isolate remembers (the verified-token cache's size). */
 bench.get('/__bench/isolate', (c) => c.json({ cachedTokens: services(c.env).verifier.cachedTokens }));
-bench.route('/', buildRouter(services));
+const withLog = buildRouter(services);
+const withoutLog = buildRouter(services, { accessLog: null });
+bench.all('*', (c) => (c.env.BENCH_ACCESS_LOG === 'off' ? withoutLog : withLog).fetch(c.req.raw, c.env, c.executionCtx));
 
 export default bench;
