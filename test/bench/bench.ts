@@ -56,8 +56,9 @@ async function load(port: number, pick: () => Target, seconds = SECONDS, warm = 
   });
   if (warm) await autocannon(opts(1));
   const h = histogram();
-  const inst = autocannon(opts(seconds));
-  inst.on('response', (_c: unknown, _status: number, _bytes: number, ms: number) => recordMs(h, ms));
+  // Without a callback autocannon returns its instance, which is also the promise of the result.
+  const inst = autocannon(opts(seconds)) as unknown as autocannon.Instance & Promise<autocannon.Result>;
+  inst.on('response', (_c, _status, _bytes, ms) => recordMs(h, ms));
   const r = await inst;
   return {
     rps: h.totalCount / seconds, p50: h.getValueAtPercentile(50), p90: h.getValueAtPercentile(90), p99: h.getValueAtPercentile(99), max: h.maxValue,
