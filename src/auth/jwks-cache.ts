@@ -7,7 +7,9 @@
  *   for at most `maxStaleMs` more (a rotated-out key must not live forever);
  * - a token with an unknown `kid` triggers a refetch at most once per `refetchCooldownMs`, so
  *   random kids cannot turn the router into a download loop against the IdP.
- * jose verifies against `createLocalJWKSet` of what was downloaded.
+ * jose verifies against `createLocalJWKSet` of what was downloaded. Each successful download gets a
+ * new `generation` (unique in the isolate): a verification remembered elsewhere (verified-tokens.ts)
+ * stays good only while its generation is still the URL's current one, and fresh.
  */
 import { createLocalJWKSet, errors, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../errors.js';
@@ -36,6 +38,7 @@ type LocalSet = ReturnType<typeof createLocalJWKSet>;
 
 interface Entry {
   keys: LocalSet | null;
+  generation: number;
   fetchedAt: number;
   lastAttempt: number;
   failures: number;
@@ -51,6 +54,7 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number): numb
 /** Downloads, caches and serves JWKS keys with single-flight, failure backoff and size/time bounds. */
 export class JwksCache {
   private readonly entries = new Map<string, Entry>();
+  private generations = 0;
   private readonly fetch: Fetcher;
   private readonly now: () => number;
   private readonly o: Required<Omit<JwksCacheOptions, 'fetch' | 'now' | 'onFailure'>>;
@@ -68,23 +72,40 @@ export class JwksCache {
     };
   }
 
-  /** A jose key resolver for the (already vetted) JWKS at `url`. */
-  keyFor(url: URL): JWTVerifyGetKey {
-    return (header, token) => this.resolve(url, header, token);
+  /**
+   * A jose key resolver for the (already vetted) JWKS at `url`; `used` hears the generation of the
+   * key set that supplied the key (the last call wins: jose asks once per verification).
+   */
+  keyFor(url: URL, used?: (generation: number) => void): JWTVerifyGetKey {
+    return (header, token) => this.resolve(url, header, token, used);
   }
 
-  private async resolve(url: URL, header: Parameters<LocalSet>[0], token: Parameters<LocalSet>[1]) {
+  /** The current download of `url`'s key set: its generation, and whether it is still fresh (not due for a refetch). */
+  generationOf(url: string): { generation: number; fresh: boolean; freshUntil: number } | null {
+    const e = this.entries.get(url);
+    if (!e?.keys) return null;
+    const freshUntil = e.fetchedAt + this.o.maxAgeMs;
+    return { generation: e.generation, fresh: this.now() < freshUntil, freshUntil };
+  }
+
+  private async resolve(url: URL, header: Parameters<LocalSet>[0], token: Parameters<LocalSet>[1], used?: (generation: number) => void) {
     const e = this.entry(url.href);
     if (!e.keys || this.now() - e.fetchedAt >= this.o.maxAgeMs) await this.refresh(url, e);
     if (!e.keys || this.now() - e.fetchedAt >= this.o.maxAgeMs + this.o.maxStaleMs) throw this.unavailable(e);
     try {
-      return await e.keys(header, token);
+      const generation = e.generation;
+      const key = await e.keys(header, token);
+      used?.(generation);
+      return key;
     } catch (err) {
       if (!(err instanceof errors.JWKSNoMatchingKey)) throw err;
       // An unknown kid may be a key rotation: refetch, but rarely, and never during a backoff.
       if (this.now() - e.lastAttempt < this.o.refetchCooldownMs || this.now() < e.retryAt) throw err;
       await this.refresh(url, e);
-      return e.keys(header, token);
+      const generation = e.generation;
+      const key = await e.keys(header, token);
+      used?.(generation);
+      return key;
     }
   }
 
@@ -101,6 +122,7 @@ export class JwksCache {
       .then((jwks) => {
         // A malformed set counts as a failed download (createLocalJWKSet throws JWKSInvalid).
         e.keys = createLocalJWKSet(jwks);
+        e.generation = ++this.generations;
         e.fetchedAt = this.now();
         e.failures = 0;
         e.retryAt = 0;
@@ -125,7 +147,7 @@ export class JwksCache {
     let e = this.entries.get(href);
     if (!e) {
       if (this.entries.size >= this.o.capacity) this.entries.delete(this.entries.keys().next().value!);
-      e = { keys: null, fetchedAt: 0, lastAttempt: -Infinity, failures: 0, retryAt: 0, inflight: null };
+      e = { keys: null, generation: 0, fetchedAt: 0, lastAttempt: -Infinity, failures: 0, retryAt: 0, inflight: null };
       this.entries.set(href, e);
     }
     return e;

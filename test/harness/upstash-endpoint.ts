@@ -6,8 +6,14 @@
  * `POST /_test/delay {key, ms, command?, times?}` (same token) holds the next `times` commands
  * (default 1) naming `key` among their arguments (and, when given, of that `command`, e.g.
  * "eval") for `ms` before running them, so tests can order a write after a concurrent change.
+ *
+ * Upstash accepts the script flag `allow-key-locking` (`#!lua flags=allow-key-locking`, which
+ * `@upstash/ratelimit` puts on every script); the redis-server 7.0 of Debian refuses it ("Unexpected
+ * flag in script shebang"). The stand-in drops that flag before EVAL / SCRIPT LOAD and maps the SHA-1
+ * of the script as the client sent it to the one redis-server stored, so EVALSHA hits as on Upstash.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readBody, sendJson } from './http-util.js';
 import { listen } from './ports.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -31,8 +37,9 @@ export async function startUpstash(token: string): Promise<UpstashEndpoint> {
     await new Promise((r) => setTimeout(r, d.ms));
   };
 
+  const scripts = new Map<string, string>();
   const exec = async (cmd: unknown[]): Promise<Reply> => {
-    const [name, ...args] = cmd.map(String);
+    const [name, ...args] = upstashScripts(cmd.map(String), scripts);
     await hold([name!, ...args]);
     try { return (await redis.callBuffer(name!, ...args)) as Reply; } catch (err) { return err as Error; }
   };
@@ -62,7 +69,7 @@ export async function startUpstash(token: string): Promise<UpstashEndpoint> {
       const cmds = body as unknown[][];
       if (path === '/multi-exec') {
         const multi = redis.multi();
-        for (const c of cmds) { const [name, ...args] = c.map(String); multi.callBuffer(name!, ...args); }
+        for (const c of cmds) { const [name, ...args] = upstashScripts(c.map(String), scripts); multi.callBuffer(name!, ...args); }
         const out = (await multi.exec().catch((err: Error) => cmds.map(() => [err, null] as [Error, null]))) ?? [];
         return sendJson(res, 200, out.map(([err, r]) => (err ? { error: err.message } : { result: encode(r as Reply, base64) })));
       }
@@ -86,6 +93,26 @@ export async function startUpstash(token: string): Promise<UpstashEndpoint> {
       child.kill('SIGTERM');
     },
   };
+}
+
+const sha1 = (s: string) => createHash('sha1').update(s).digest('hex');
+const LOCKING_FLAG = /^(#!lua[^\n]*?\bflags=)([^\n]*)/;
+
+/** `cmd` as redis-server 7.0 takes it: without Upstash's `allow-key-locking` script flag (see the top of this file). */
+export function upstashScripts(cmd: string[], shas: Map<string, string>): string[] {
+  const name = cmd[0]?.toLowerCase();
+  const at = name === 'eval' ? 1 : name === 'script' && cmd[1]?.toLowerCase() === 'load' ? 2 : -1;
+  if (at > 0 && cmd[at] !== undefined) {
+    const script = cmd[at]!;
+    const m = LOCKING_FLAG.exec(script);
+    if (!m) return cmd;
+    const flags = m[2]!.split(',').map((f) => f.trim()).filter((f) => f !== '' && f !== 'allow-key-locking');
+    const local = script.replace(LOCKING_FLAG, flags.length ? `$1${flags.join(',')}` : '#!lua');
+    shas.set(sha1(script), sha1(local));
+    return [...cmd.slice(0, at), local, ...cmd.slice(at + 1)];
+  }
+  if (name === 'evalsha' && cmd[1] && shas.has(cmd[1].toLowerCase())) return [cmd[0]!, shas.get(cmd[1].toLowerCase())!, ...cmd.slice(2)];
+  return cmd;
 }
 
 /** Starts redis-server on `port`; rejects if it exits first (say, the port was taken meanwhile). */
