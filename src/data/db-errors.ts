@@ -5,7 +5,7 @@
  * that is logged.
  */
 import { AppError } from '../errors.js';
-import { SQLSTATE_FENCED, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
+import { SQLSTATE_FENCED, SQLSTATE_ISOLATION_CHANGED, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
 
 /**
  * A statement the handle will not send (statement-guard.ts) or a handle used wrongly: a bug in the
@@ -42,6 +42,12 @@ export function toAppError(err: unknown): AppError {
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     // router.enter found the tenant fenced: its storage is being or has been deleted.
     if (code === SQLSTATE_FENCED) return new AppError(404, 'TENANT_NOT_FOUND', 'tenant no longer exists');
+    // router.verify: one of the application's statements changed the tenant setting, the role or
+    // the search path. A bug (or worse) in the application, never the client's; rolled back.
+    if (code === SQLSTATE_ISOLATION_CHANGED) {
+      log('a tenant statement changed the isolation settings', code, err);
+      return new AppError(500, 'ISOLATION_CHANGED', 'a statement changed the tenant isolation settings; nothing was kept');
+    }
     if (code === SQLSTATE_UNSAFE_ROLE) {
       log('tenant database role is not safe to serve', code, err);
       return unavailable('tenant database role is not safe to serve');
