@@ -115,8 +115,9 @@ export async function interactive<R>(i: InteractiveInput, fn: (tx: TenantTx) => 
     accepting = false;
     if (!open) throw new StatementRefused('a statement ended the transaction');
     // The server's word on the isolation settings: a statement that changed them (the tenant, the
-    // role, the search path) fails here (TR003), and the transaction is rolled back below.
-    if (i.verify) await driver(client.query(i.verify.text, i.verify.params));
+    // role, the search path) fails here (TR003), and the transaction is rolled back below. A failed
+    // transaction ('E') commits nothing anyway: its COMMIT answers ROLLBACK, and says why.
+    if (i.verify && status === 'T') await driver(client.query(i.verify.text, i.verify.params));
     // A callback that caught a failed statement and carried on must not read as committed: the
     // server answers COMMIT of a failed transaction with ROLLBACK (an error is reported before its
     // ReadyForQuery, so the status may not say 'E' yet).
