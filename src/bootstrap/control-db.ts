@@ -8,28 +8,33 @@ import type { Client } from '@neondatabase/serverless';
 import { applyMigrations, sha256, type Migration } from '../migrations/runner.js';
 import { withClient } from '../provisioning/pg-client.js';
 import { ensureDatabase } from './database.js';
-import { ensureLoginRole, ensureMembership, unsafeReason, type Outcome } from './roles.js';
+import { ensureLoginRole, ensureMembership, retireIdleLogins, unsafeReason, type Outcome } from './roles.js';
 import { CONTROL_GRANTEE, controlGrantsSql, EXCESS_CONTROL_PRIVILEGES_SQL, ROUTER_CONTROL_READS, ROUTER_CONTROL_WRITES } from './sql.js';
 import type { DatabaseTarget } from './targets.js';
 import { count, type ReportLine } from './report.js';
 
 /** Prepares the control database; the report's lines for it and its role. */
-export async function bootstrapControl(t: DatabaseTarget, control: Migration[], tenant: Migration[]): Promise<ReportLine[]> {
+export async function bootstrapControl(t: DatabaseTarget, control: Migration[], tenant: Migration[], opts: { retireIdle?: boolean } = {}): Promise<ReportLine[]> {
   const created = await ensureDatabase(t.ownerUrl, t.database);
   return withClient(t.ownerUrl, async (c) => {
     // The role exists before the migrations, which grant CONTROL_GRANTEE what the router needs.
     const role = await ensureLoginRole(c, t.role, t.routerUrl);
-    const grantee = t.role.name !== CONTROL_GRANTEE && await ensureMembership(c, CONTROL_GRANTEE, t.role.name);
+    // A login role of the pair is a member of its group, which holds the grants and is (or is a member of) the grantee.
+    if (t.group !== t.role.name) await ensureMembership(c, t.group, t.role.name);
+    const grantee = t.group !== CONTROL_GRANTEE && await ensureMembership(c, CONTROL_GRANTEE, t.group);
     const applied = await applyMigrations(c, control, { schema: 'public' });
-    for (const sql of controlGrantsSql(t.role.name)) await c.query(sql);
+    // A single role holds its grants itself; a login role of the pair inherits the group's.
+    for (const sql of controlGrantsSql(t.group)) await c.query(sql);
     const seeded = await seedCatalogue(c, tenant);
+    const retired = opts.retireIdle ? await retireIdleLogins(c, t) : [];
     const why = await unsafeReason(c, t.role.name) ?? await excessPrivileges(c, t.role.name);
     const where = `control database ${t.database}`;
     const changes = [applied.length ? `${count(applied.length, 'migration')} applied` : '', seeded ? `${count(seeded, 'catalogue entry', 'catalogue entries')} added` : ''].filter(Boolean);
     const db: Outcome = created ? 'created' : changes.length ? 'updated' : 'up to date';
     return [
       { kind: 'database', name: t.database, where, outcome: db, detail: changes.join(', ') },
-      { kind: 'role', name: t.role.name, where, outcome: role, detail: grantee ? `member of ${CONTROL_GRANTEE}` : '' },
+      { kind: 'role', name: t.role.name, where, outcome: role, detail: [t.group !== t.role.name ? `member of ${t.group}` : '', grantee ? (t.group === t.role.name ? `member of ${CONTROL_GRANTEE}` : `${t.group} member of ${CONTROL_GRANTEE}`) : ''].filter(Boolean).join('; ') },
+      ...retired.map((name) => ({ kind: 'role' as const, name, where, outcome: 'login disabled' as const, detail: `idle: the router logs in as ${t.role.name}` })),
       { kind: 'verify', name: t.role.name, where, outcome: why ? 'unsafe' : 'safe', detail: why ?? '' },
     ];
   });

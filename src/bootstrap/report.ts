@@ -25,6 +25,9 @@ export interface BootstrapReport {
 /** `1 migration`, `5 migrations`. */
 export const count = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
+/** The detail of a router login role's line: the group it is a member of, when one of the pair. */
+export const roleDetail = (t: { role: { name: string }; group: string }): string => (t.group === t.role.name ? '' : `member of ${t.group}`);
+
 /** Builds the report from its lines. */
 export function report(lines: ReportLine[]): BootstrapReport {
   return {

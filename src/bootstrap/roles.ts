@@ -6,11 +6,11 @@
 import type { Client } from '@neondatabase/serverless';
 import { scramVerifier } from '../crypto/scram.js';
 import { exists, withClient } from '../provisioning/pg-client.js';
-import { createGroupRoleSql, createLoginRoleSql, grantMembershipSql, setPasswordSql, VERIFY_ROLE_SQL } from './sql.js';
-import type { RoleSpec } from './targets.js';
+import { createGroupRoleSql, createLoginRoleSql, disableLoginSql, grantMembershipSql, setPasswordSql, VERIFY_ROLE_SQL } from './sql.js';
+import { siblingOf, type DatabaseTarget, type RoleSpec } from './targets.js';
 
 /** What the bootstrap did to a role or database. */
-export type Outcome = 'created' | 'updated' | 'up to date' | 'password updated' | 'left as it is (not safe)';
+export type Outcome = 'created' | 'updated' | 'up to date' | 'password updated' | 'left as it is (not safe)' | 'login disabled';
 
 const PROBE_LIMITS = { connectTimeoutMs: 10_000, statementTimeoutMs: 10_000 };
 
@@ -66,4 +66,23 @@ async function loginError(url: string): Promise<string | null> {
   } catch (err) {
     return String((err as Error)?.message ?? err).slice(0, 200);
   }
+}
+
+/**
+ * After a rotation is deployed: the login roles of `t` other than the one its URL names (the
+ * pair's sibling, and the group itself when it was the single login role of an install before the
+ * pair) may no longer log in. They keep their memberships and own nothing, so the next rotation
+ * only sets a password and LOGIN again. The names it disabled.
+ */
+export async function retireIdleLogins(c: Client, t: Pick<DatabaseTarget, 'role' | 'group'>): Promise<string[]> {
+  const sibling = siblingOf(t);
+  if (sibling === null) return [];
+  const done: string[] = [];
+  for (const name of [sibling, t.group]) {
+    const { rows } = await c.query<{ login: boolean }>('SELECT rolcanlogin AS login FROM pg_roles WHERE rolname = $1', [name]);
+    if (!rows[0]?.login) continue;
+    await c.query(disableLoginSql(name));
+    done.push(name);
+  }
+  return done;
 }

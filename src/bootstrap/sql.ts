@@ -26,6 +26,8 @@ export function ident(name: string): string {
 export const createLoginRoleSql = (role: string, verifier: string) => `CREATE ROLE ${ident(role)} WITH LOGIN ${SAFE} ${passwordClause(verifier)}`;
 /** Sets a login role's password (and LOGIN), touching no other attribute. */
 export const setPasswordSql = (role: string, verifier: string) => `ALTER ROLE ${ident(role)} WITH LOGIN ${passwordClause(verifier)}`;
+/** Takes a login role's LOGIN and password away (the idle one of a rotated pair). */
+export const disableLoginSql = (role: string) => `ALTER ROLE ${ident(role)} WITH NOLOGIN PASSWORD NULL`;
 /** Creates the migrations' grantee as a role nobody logs in as. */
 export const createGroupRoleSql = (role: string) => `CREATE ROLE ${ident(role)} WITH NOLOGIN ${SAFE}`;
 /** Makes `member` inherit `group`'s rights. */

@@ -16,8 +16,28 @@ export interface BootstrapEnv { router: EnvMap; control: EnvMap }
 /** A login role the router uses: its name and password, from the router's URL. */
 export interface RoleSpec { name: string; password: string }
 
-/** One database to prepare: the owner's URL, its name, the router's role and URL to it. */
-export interface DatabaseTarget { ownerUrl: string; database: string; role: RoleSpec; routerUrl: string }
+/**
+ * One database to prepare: the owner's URL, its name, the router's login role and URL to it, and
+ * the group role that holds the grants: the login role itself (a single role, as installs before
+ * the pair had), or, for a login role `<group>_a` / `<group>_b` of the alternating pair, `<group>`
+ * (regions: ROUTER_ROLE; control: the name less its suffix, itself a member of control_router).
+ */
+export interface DatabaseTarget { ownerUrl: string; database: string; role: RoleSpec; routerUrl: string; group: string }
+
+/**
+ * The group of a router login role: `<group>` for `<group>_a` and `<group>_b` (the two login roles
+ * a password rotation alternates between), else the role itself.
+ */
+export function groupOf(role: string, group: string | null): string {
+  if (group === null) return /^[a-z_][a-z0-9_]*_[ab]$/.test(role) ? role.slice(0, -2) : role;
+  return role === `${group}_a` || role === `${group}_b` ? group : role;
+}
+
+/** The other login role of the pair (`_a` ↔ `_b`), or null for a single role. */
+export function siblingOf(t: Pick<DatabaseTarget, 'role' | 'group'>): string | null {
+  if (t.group === t.role.name) return null;
+  return t.role.name.endsWith('_a') ? `${t.group}_b` : `${t.group}_a`;
+}
 
 /** Everything the bootstrap prepares. */
 export interface BootstrapTargets {
@@ -50,15 +70,15 @@ export function bootstrapTargets(env: BootstrapEnv): BootstrapTargets {
 
   const routerRole = env.control.ROUTER_ROLE ?? DEFAULT_ROUTER_ROLE;
   if (!IDENT.test(routerRole)) throw new BootstrapConfigError('control ROUTER_ROLE must be a lower-case identifier');
-  const control = target(ownerControl, routerControl, 'router CONTROL_DATABASE_URL', 'control CONTROL_DATABASE_URL');
+  const control = target(ownerControl, routerControl, 'router CONTROL_DATABASE_URL', 'control CONTROL_DATABASE_URL', null);
   const regions = Object.keys(owners).sort().map((region) => {
-    const t = target(owners[region]!, routers[region]!, `router REGION_DATABASE_URLS.${region}`, `control REGION_ADMIN_URLS.${region}`);
-    if (t.role.name !== routerRole) {
-      throw new BootstrapConfigError(`router REGION_DATABASE_URLS.${region} logs in as ${t.role.name}, but control ROUTER_ROLE is ${routerRole} (the provisioners grant to that role)`);
+    const t = target(owners[region]!, routers[region]!, `router REGION_DATABASE_URLS.${region}`, `control REGION_ADMIN_URLS.${region}`, routerRole);
+    if (t.group !== routerRole) {
+      throw new BootstrapConfigError(`router REGION_DATABASE_URLS.${region} logs in as ${t.role.name}, but control ROUTER_ROLE is ${routerRole} (the provisioners grant to that role; its login roles are ${routerRole}, ${routerRole}_a or ${routerRole}_b)`);
     }
     return { region, ...t };
   });
-  if (control.role.name === routerRole) throw new BootstrapConfigError('router CONTROL_DATABASE_URL must log in as a role other than the regions\' router role');
+  if (control.group === routerRole || control.role.name === routerRole) throw new BootstrapConfigError('router CONTROL_DATABASE_URL must log in as a role other than the regions\' router role');
   const localEndpoint = env.control.NEON_LOCAL_ENDPOINT ?? env.router.NEON_LOCAL_ENDPOINT;
   return { control, regions, ...(localEndpoint ? { localEndpoint } : {}) };
 }
@@ -74,7 +94,8 @@ export function maskUrl(raw: string): string {
   }
 }
 
-function target(owner: URL, router: URL, routerVar: string, ownerVar: string): DatabaseTarget {
+/** `group`: the group the login role must belong to (regions: ROUTER_ROLE); null: `<name>_a`/`_b` names its own (control). */
+function target(owner: URL, router: URL, routerVar: string, ownerVar: string, group: string | null): DatabaseTarget {
   const name = decodeURIComponent(router.username);
   const password = decodeURIComponent(router.password);
   if (!IDENT.test(name)) throw new BootstrapConfigError(`${routerVar} must name a lower-case identifier as its user`);
@@ -83,7 +104,7 @@ function target(owner: URL, router: URL, routerVar: string, ownerVar: string): D
   if (!PASSWORD.test(password)) throw new BootstrapConfigError(`${routerVar} needs a password of at least 8 printable ASCII characters`);
   const database = dbName(owner, ownerVar);
   if (dbName(router, routerVar) !== database) throw new BootstrapConfigError(`${routerVar} names another database than ${ownerVar}`);
-  return { ownerUrl: owner.toString(), database, role: { name, password }, routerUrl: router.toString() };
+  return { ownerUrl: owner.toString(), database, role: { name, password }, routerUrl: router.toString(), group: groupOf(name, group) };
 }
 
 function dbName(u: URL, variable: string): string {

@@ -23,7 +23,7 @@ export async function runBootstrap(ctx: Context, a: Args): Promise<number> {
       return EXIT.OK;
     }
     await useWebSocket(targets.localEndpoint);
-    const r = await bootstrap(env, migrations);
+    const r = await bootstrap(env, migrations, { retireIdle: flag(a, 'retire-idle') });
     ctx.out.result(r, () => formatReport(r));
     if (!r.ok) ctx.out.note('error: a role is not safe to serve the router (see NOT SAFE above); fix it by hand and run bootstrap again');
     return r.ok ? EXIT.OK : EXIT.FAILED;

@@ -16,6 +16,7 @@ export const bootstrapCommand: Command = {
     'router-env': { type: 'string', arg: 'FILE', help: "the router's variables (dotenv)" },
     'control-env': { type: 'string', arg: 'FILE', help: "the control plane's variables (dotenv)" },
     'dry-run': { type: 'boolean', help: 'print the plan and change nothing' },
+    'retire-idle': { type: 'boolean', help: 'after a rotated router is deployed: take LOGIN from the idle login role of each pair (docs/key-rotation.md)' },
   },
   run: async (ctx, a) => (await import('./bootstrap-run.js')).runBootstrap(ctx, a),
 };

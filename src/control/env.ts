@@ -46,6 +46,8 @@ export interface ControlEnv {
   ADMIN_JWT_MAX_AGE_SECONDS?: string;
   /** Seconds between two `admin.refused` summary entries of one isolate (default 60). */
   REFUSAL_AUDIT_WINDOW_SECONDS?: string;
+  /** Seconds between two `metrics.reads` summary entries of one isolate (default 3600). */
+  METRICS_AUDIT_WINDOW_SECONDS?: string;
   /** Timeout of one control-database call, in milliseconds (default 10000). */
   CONTROL_DB_TIMEOUT_MS?: string;
   /** How long POST /tenants waits for provisioning before answering 202 (default 20000 ms). */
@@ -138,6 +140,7 @@ const ConfigSchema = z.object({
   PURGE_GRACE_SECONDS: intVar(120, 0, 86_400),
   ADMIN_JWT_MAX_AGE_SECONDS: intVar(3600, 60, 86_400),
   REFUSAL_AUDIT_WINDOW_SECONDS: intVar(60, 1, 3600),
+  METRICS_AUDIT_WINDOW_SECONDS: intVar(3600, 1, 86_400),
   CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
   PROVISION_WAIT_MS: intVar(20_000, 0, PROVISION_WAIT_MAX_MS),
   // Row tenants are measured by scanning their rows: not every minute (0: at every run, tests).

@@ -87,6 +87,16 @@ const failed = (part: string) => (err: unknown) => {
   return { error };
 };
 
+/** Writes one `metrics.reads` summary entry (counts by call, status and actor); a failed write goes back to be retried with the next. */
+export async function recordMetricReads(s: ControlServices, e: RefusalSummaryEntry, actor: string, requestId: string | null): Promise<void> {
+  try {
+    await appendAudit(s.sql, { actor, action: 'metrics.reads', requestId, detail: { since: e.since, until: e.until, total: e.total, byCall: e.byReason } });
+  } catch (err) {
+    s.metricReads.restore(e);
+    console.warn(JSON.stringify({ level: 'warn', msg: 'metrics read summary not written; kept for the next', error: String(err).slice(0, 200) }));
+  }
+}
+
 /** Writes one `admin.refused` summary entry; a failed write goes back to be retried with the next. */
 export async function recordRefusals(s: ControlServices, e: RefusalSummaryEntry, requestId: string | null): Promise<void> {
   try {

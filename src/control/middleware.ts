@@ -11,7 +11,7 @@ import { bearerToken } from '../middleware/resolve-tenant.js';
 import { scopeFor } from './admin-auth.js';
 import type { AuditNote, ControlAppEnv } from './app-env.js';
 import { appendAudit } from './audit.js';
-import { recordRefusals, runMaintenance } from './maintenance.js';
+import { recordMetricReads, recordRefusals, runMaintenance } from './maintenance.js';
 import { controlServices, forRequest } from './services.js';
 
 /**
@@ -39,9 +39,11 @@ export const controlHost = () => createMiddleware<ControlAppEnv>(async function 
 const PATH_LIMIT = 200;
 
 /**
- * Records the call in the audit log once it is answered. Authenticated calls get one entry each;
- * calls refused for their credentials are only counted, into at most one `admin.refused` summary
- * per window and isolate (refusals.ts), written in the background.
+ * Records the call in the audit log once it is answered. Authenticated calls get one entry each,
+ * but metrics reads (a Prometheus scrape every 15 s, the dashboard's live charts), which are only
+ * counted into at most one `metrics.reads` summary per window and isolate; calls refused for their
+ * credentials are only counted, into at most one `admin.refused` summary per window and isolate
+ * (refusals.ts). Summaries are written in the background.
  */
 export const auditCalls = () => createMiddleware<ControlAppEnv>(async function auditCalls(c, next) {
   await next();
@@ -56,6 +58,14 @@ export const auditCalls = () => createMiddleware<ControlAppEnv>(async function a
   if (held) background(c, recordRefusals(s, held, null));
   const note: AuditNote = c.var.audit ?? { action: `${c.req.method} ${c.req.routePath}` };
   const status = c.res.status;
+  if (note.summarized && status !== 401 && status !== 403) {
+    // Scraped every few seconds: one entry per window says who read what how often.
+    const reads = s.metricReads.note(`${note.action} ${status} by ${c.var.admin.actor}`.slice(0, 120), null);
+    if (reads) background(c, recordMetricReads(s, reads, c.var.admin.actor, c.var.requestId));
+    return;
+  }
+  const heldReads = s.metricReads.due();
+  if (heldReads) background(c, recordMetricReads(s, heldReads, c.var.admin.actor, null));
   const action = status === 401 || status === 403 ? 'admin.refused' : note.action;
   try {
     await appendAudit(s.sql, {
@@ -101,4 +111,9 @@ export const adminAuth = () => createMiddleware<ControlAppEnv>(async function ad
 /** Names the audited action of a route. */
 export function audit(c: Context<ControlAppEnv>, action: string, tenantId?: string | null, detail?: Record<string, unknown>): void {
   c.set('audit', { action, tenantId: tenantId ?? null, detail });
+}
+
+/** Names a read that is audited only in the window's `metrics.reads` summary. */
+export function auditSummarized(c: Context<ControlAppEnv>, action: string): void {
+  c.set('audit', { action, summarized: true });
 }

@@ -26,6 +26,8 @@ export interface ControlServices {
   auth: AdminAuthenticator;
   /** This isolate's held summary of refused calls (see refusals.ts). */
   refusals: RefusalSummary;
+  /** This isolate's held summary of metrics reads (scrapes, tenant windows), audited together. */
+  metricReads: RefusalSummary;
   /** Cloudflare's custom hostnames API; null with CUSTOM_HOSTNAMES=off. */
   hostnames: CustomHostnameApi | null;
   /** The router's metrics aggregator (METRICS_AGGREGATOR), read by the alert rules; null when not bound. */
@@ -68,6 +70,7 @@ async function build(env: ControlEnv): Promise<ControlServices> {
   return {
     config, sql: controlSql(config.CONTROL_DATABASE_URL, config.CONTROL_DB_TIMEOUT_MS), provisioner, masterKeys: masterKey, cache,
     auth: new AdminAuthenticator(config), refusals: new RefusalSummary(config.REFUSAL_AUDIT_WINDOW_SECONDS * 1000),
+    metricReads: new RefusalSummary(config.METRICS_AUDIT_WINDOW_SECONDS * 1000),
     hostnames: config.CUSTOM_HOSTNAMES === 'cloudflare' ? cloudflareHostnames({
       apiToken: config.CLOUDFLARE_API_TOKEN!, zoneId: config.CLOUDFLARE_ZONE_ID!, baseUrl: config.CLOUDFLARE_API_URL,
       timeoutMs: config.CLOUDFLARE_API_TIMEOUT_MS,

@@ -5,7 +5,7 @@
  * that is logged.
  */
 import { AppError } from '../errors.js';
-import { SQLSTATE_DEADLINE_PASSED, SQLSTATE_FENCED, SQLSTATE_STALE_PLACEMENT, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
+import { SQLSTATE_DEADLINE_PASSED, SQLSTATE_FENCED, SQLSTATE_ISOLATION_CHANGED, SQLSTATE_STALE_PLACEMENT, SQLSTATE_UNSAFE_ROLE } from './router-schema.js';
 
 /**
  * A statement the handle will not send (statement-guard.ts) or a handle used wrongly: a bug in the
@@ -62,6 +62,12 @@ export function toAppError(err: unknown, ctx: { readOnly?: boolean } = {}): AppE
     // This router's record of the tenant predates a move: its cache is stale for a few seconds.
     // The database answered; the client retries and is served from the new placement.
     if (code === SQLSTATE_STALE_PLACEMENT) return new StalePlacement();
+    // router.verify: one of the application's statements changed the tenant setting, the role or
+    // the search path. A bug (or worse) in the application, never the client's; rolled back.
+    if (code === SQLSTATE_ISOLATION_CHANGED) {
+      log('a tenant statement changed the isolation settings', code, err);
+      return new AppError(500, 'ISOLATION_CHANGED', 'a statement changed the tenant isolation settings; nothing was kept');
+    }
     if (code === SQLSTATE_UNSAFE_ROLE) {
       log('tenant database role is not safe to serve', code, err);
       return unavailable('tenant database role is not safe to serve');

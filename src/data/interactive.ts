@@ -13,6 +13,8 @@
  * session changes out, and the server's own word is checked after every statement (the
  * transaction status of its ReadyForQuery message): a statement that left the transaction block
  * closes the connection and fails the call, so nothing runs after it without the tenant's settings.
+ * Before COMMIT, `router.verify` checks that the tenant setting, the role and the search path are
+ * still those the setup applied; when a statement changed them the call fails and nothing is kept.
  */
 import { Client } from '@neondatabase/serverless';
 import { AppError } from '../errors.js';
@@ -35,6 +37,8 @@ export interface TransactionOptions {
 export interface InteractiveInput {
   url: string;
   setup: { text: string; params: unknown[] };
+  /** The isolation check (setup.ts `tenantVerify`), run after the callback, before COMMIT. */
+  verify?: { text: string; params: unknown[] };
   /** Milliseconds the whole call may take, connecting included. */
   totalMs: number;
   options?: TransactionOptions;
@@ -110,6 +114,10 @@ export async function interactive<R>(i: InteractiveInput, fn: (tx: TenantTx) => 
     const out = await Promise.race([run, expired]);
     accepting = false;
     if (!open) throw new StatementRefused('a statement ended the transaction');
+    // The server's word on the isolation settings: a statement that changed them (the tenant, the
+    // role, the search path) fails here (TR005), and the transaction is rolled back below. A failed
+    // transaction ('E') commits nothing anyway: its COMMIT answers ROLLBACK, and says why.
+    if (i.verify && status === 'T') await driver(client.query(i.verify.text, i.verify.params));
     // A callback that caught a failed statement and carried on must not read as committed: the
     // server answers COMMIT of a failed transaction with ROLLBACK (an error is reported before its
     // ReadyForQuery, so the status may not say 'E' yet).

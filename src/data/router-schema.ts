@@ -23,6 +23,13 @@
  *      a move switched the tenant to another placement at that version, and a router still holding
  *      the old record (its cache) must not read or write the placement the tenant left. The floor
  *      is per tenant, so it holds where source and target share one database (row ⇄ schema).
+ *
+ * `router.verify(tenant, role, search_path)` runs after the application's statements, before
+ * COMMIT: it refuses (TR005) a transaction whose isolation settings are no longer those the setup
+ * applied (the tenant setting, the current role, the search path), so a statement that changed
+ * them, whatever its spelling, has the whole transaction rolled back. It runs as whatever role the
+ * transaction has become (the tenant's, or any other a statement switched to), hence EXECUTE and
+ * the schema's USAGE for PUBLIC: it reads nothing and can only refuse.
  */
 
 /** First key of the tenants' advisory locks (the second is `hashtext(tenant id)`). */
@@ -41,6 +48,8 @@ export const SQLSTATE_UNSAFE_ROLE = 'TR002';
 export const SQLSTATE_DEADLINE_PASSED = 'TR003';
 /** SQLSTATE raised for a router whose record of the tenant predates its current placement. */
 export const SQLSTATE_STALE_PLACEMENT = 'TR004';
+/** SQLSTATE raised when the isolation settings were changed after the setup applied them. */
+export const SQLSTATE_ISOLATION_CHANGED = 'TR005';
 
 /**
  * The query saying why `role` (an SQL expression of type name) is not safe to serve tenants
@@ -105,6 +114,20 @@ BEGIN
 END
 $fn$`;
 
+// Everything schema-qualified and compared with pg_catalog's own operator: the search path may be
+// exactly what a statement changed. No SET clause: it would change the very settings it reads.
+const VERIFY = `
+CREATE OR REPLACE FUNCTION router.verify(p_tenant text, p_role name, p_path text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF (COALESCE(pg_catalog.current_setting('app.tenant_id', true), '') OPERATOR(pg_catalog.=) p_tenant
+      AND pg_catalog.current_setting('search_path') OPERATOR(pg_catalog.=) p_path
+      AND (CURRENT_USER)::text OPERATOR(pg_catalog.=) (COALESCE(p_role, SESSION_USER))::text) IS NOT TRUE THEN
+    RAISE EXCEPTION 'the transaction''s isolation settings were changed by one of its statements' USING ERRCODE = '${SQLSTATE_ISOLATION_CHANGED}';
+  END IF;
+END
+$fn$`;
+
 /** Creates or updates the `router` schema's objects; idempotent, run by the database's owner. */
 export const ROUTER_SCHEMA_SQL = [
   'CREATE SCHEMA IF NOT EXISTS router',
@@ -125,7 +148,13 @@ export const ROUTER_SCHEMA_SQL = [
   'REVOKE ALL ON FUNCTION router.unsafe_reason(name) FROM PUBLIC',
   ENTER,
   'REVOKE ALL ON FUNCTION router.enter(uuid, timestamptz, boolean) FROM PUBLIC',
+  VERIFY,
+  'GRANT USAGE ON SCHEMA router TO PUBLIC',
+  'GRANT EXECUTE ON FUNCTION router.verify(text, name, text) TO PUBLIC',
 ].join(';\n');
+
+/** The newest function of the schema: a database without it gets the schema (re)installed. */
+export const ROUTER_SCHEMA_PROBE = 'router.verify(text,name,text)';
 
 /** What the serving role needs of the schema: nothing more than calling `enter`. */
 export function routerGrantsSql(role: string): string {

@@ -35,6 +35,9 @@ const TRACE_ID = /^[0-9a-f]{32}$/;
 /** `tenant-router` and, when there is one, the trace: `tenant-router trace=<32 hex>` (63 bytes at most, as PostgreSQL keeps). */
 const applicationName = (traceId?: string) => (traceId && TRACE_ID.test(traceId) ? `tenant-router trace=${traceId}` : 'tenant-router');
 
+/** The search path of a tenant transaction: its one schema, then pg_temp. */
+const searchPath = (schema: string) => `${schema}, pg_temp`;
+
 /** The setup statement and its parameters. */
 export function tenantSetup(i: SetupInput): { text: string; params: unknown[] } {
   const ms = (v: number) => String(Math.max(1, Math.trunc(v)));
@@ -43,7 +46,7 @@ export function tenantSetup(i: SetupInput): { text: string; params: unknown[] } 
     ['statement_timeout', ms(i.timeoutMs)],
     ...(i.idleMs === undefined ? [] : [['idle_in_transaction_session_timeout', ms(i.idleMs)] as [string, string]]),
     ...(i.role ? [['role', i.role] as [string, string]] : []),
-    ['search_path', `${i.schema}, pg_temp`],
+    ['search_path', searchPath(i.schema)],
     ['app.tenant_id', i.tenantId],
     ['application_name', applicationName(i.traceId)],
   ];
@@ -53,4 +56,13 @@ export function tenantSetup(i: SetupInput): { text: string; params: unknown[] } 
     text: `SELECT set_config('router.tenant_version', $4, true), router.enter($1, $2, $3), ${calls.join(', ')}`,
     params: [i.tenantId, i.deadline.toISOString(), i.check ? 'true' : 'false', i.version === undefined ? '' : String(i.version), ...settings.map(([, v]) => v)],
   };
+}
+
+/**
+ * The statement that closes every tenant transaction before COMMIT: `router.verify` refuses
+ * (TR005) unless the tenant setting, the current role and the search path are still what
+ * `tenantSetup` applied for `i`, so a statement that changed them has the transaction rolled back.
+ */
+export function tenantVerify(i: Pick<SetupInput, 'tenantId' | 'schema' | 'role'>): { text: string; params: unknown[] } {
+  return { text: 'SELECT router.verify($1, $2, $3)', params: [i.tenantId, i.role, searchPath(i.schema)] };
 }

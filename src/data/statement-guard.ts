@@ -62,11 +62,11 @@ export function statementRefusal(text: string): string | null {
 }
 
 /** Why a batch must not be sent, or null. */
-export function batchRefusal(statements: readonly { text: string; params?: unknown[] }[]): string | null {
+export function batchRefusal(statements: readonly { text: string; params?: unknown[] }[], guard: (text: string) => string | null = statementRefusal): string | null {
   if (!Array.isArray(statements)) return 'a batch is an array of statements';
   if (statements.length > MAX_BATCH) return `a batch holds at most ${MAX_BATCH} statements`;
   for (const [i, s] of statements.entries()) {
-    const why = statementRefusal(s?.text);
+    const why = guard(s?.text);
     if (why) return `statement ${i + 1}: ${why}`;
     if (s.params !== undefined && !Array.isArray(s.params)) return `statement ${i + 1}: params must be an array`;
   }

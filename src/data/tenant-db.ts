@@ -2,7 +2,7 @@
  * Per-request database access for a tenant, on its region-pinned Postgres, with its isolation
  * applied. Every call is one transaction whose first statement is the setup (`router.enter` +
  * isolation, see setup.ts), with `set_config(..., true)`: transaction-local, so nothing leaks into
- * a pooled connection.
+ * a pooled connection, and whose isolation settings `router.verify` checks after the statements.
  * - `query`: setup and statement in one `transaction()` batch over HTTP, one round trip;
  * - `batch`: setup and several statements in one such batch, still one round trip, all or nothing;
  * - `transaction`: interactive, over a WebSocket `Client` made and closed within the call
@@ -18,7 +18,7 @@ import type { Tenant } from '../tenancy/tenant.js';
 import { StatementRefused } from './db-errors.js';
 import { httpBatch } from './http-batch.js';
 import { beginStatement, interactive, type TenantTx, type TransactionOptions } from './interactive.js';
-import { tenantSetup } from './setup.js';
+import { tenantSetup, tenantVerify } from './setup.js';
 import { batchRefusal } from './statement-guard.js';
 import { TransactionSlots } from './tx-slots.js';
 
@@ -57,6 +57,8 @@ export interface DataRouterOptions {
   maxTransactions?: number;
   /** The tenant's own bound on open transactions (default: its tier's connection_limit); the lower bound wins. */
   transactionLimit?: (tenant: Tenant) => number;
+  /** The statement guard (statement-guard.ts); replaceable so tests can prove the server-side checks alone. */
+  guard?: (text: string) => string | null;
 }
 
 /** Default of `maxTransactions`: Workers allow six open connections per request, and a tenant's transactions share an isolate. */
@@ -99,15 +101,16 @@ export class TenantDataRouter {
         tenantId: tenant.id, version: tenant.version, schema: t.schema, role: t.role, check, traceId: ctx.traceId,
         deadline: new Date(Date.now() + timeoutMs), timeoutMs, idleMs: idle ? timeoutMs : undefined,
       });
-      return { t, setup, passed: () => { if (check) remember(this.checked, t.url); } };
+      const verify = tenantVerify({ tenantId: tenant.id, schema: t.schema, role: t.role });
+      return { t, setup, verify, passed: () => { if (check) remember(this.checked, t.url); } };
     };
     const batch = async (statements: readonly Statement[], options: TransactionOptions = {}): Promise<unknown[][]> => {
-      const why = batchRefusal(statements);
+      const why = batchRefusal(statements, this.opts.guard);
       if (why) throw new StatementRefused(why);
       beginStatement(options);
       if (statements.length === 0) return [];
-      const { t, setup, passed } = await open(this.timeoutMs, false);
-      const results = await httpBatch(t.url, setup, statements, options, this.timeoutMs);
+      const { t, setup, verify, passed } = await open(this.timeoutMs, false);
+      const results = await httpBatch(t.url, setup, statements, options, this.timeoutMs, verify);
       passed();
       return results;
     };
@@ -123,8 +126,8 @@ export class TenantDataRouter {
         const release = this.slots.take(tenant.id, limit);
         if (!release) throw new AppError(429, 'CONCURRENCY_LIMIT', 'too many open transactions for this tenant', { 'Retry-After': '1' });
         try {
-          const { t, setup, passed } = await open(this.txTimeoutMs, true);
-          const out = await interactive({ url: t.url, setup, totalMs: this.txTimeoutMs, options }, fn);
+          const { t, setup, verify, passed } = await open(this.txTimeoutMs, true);
+          const out = await interactive({ url: t.url, setup, verify, totalMs: this.txTimeoutMs, options, guard: this.opts.guard }, fn);
           passed();
           return out;
         } finally {

@@ -33,15 +33,35 @@ export function withRole(owner: string, role: string, password: string): string 
   return u.href;
 }
 
-/** The password in `url` when it is `role`'s URL (a router URL written earlier), else undefined. */
-export function passwordOf(url: string | undefined, role: string): string | undefined {
+/**
+ * The login role of `group` that `url` names (the group itself, as written before the pair, or
+ * `<group>_a` / `<group>_b`), and its password; undefined when `url` is not one of `group`'s.
+ */
+export function loginOf(url: string | undefined, group: string): { role: string; password: string } | undefined {
   if (!url) return undefined;
   try {
     const u = new URL(url);
-    return u.username === role && u.password ? decodeURIComponent(u.password) : undefined;
+    const role = decodeURIComponent(u.username);
+    if (![group, `${group}_a`, `${group}_b`].includes(role) || !u.password) return undefined;
+    return { role, password: decodeURIComponent(u.password) };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The login role a rotation moves to: the idle one of the pair (`_a` ↔ `_b`); the first rotation of
+ * an install with the single role `group` moves to `<group>_a`. Its password is set by `tenantctl
+ * bootstrap` while the deployed router still logs in as the other, which keeps working until
+ * `tenantctl bootstrap --retire-idle` after the deploy.
+ */
+export function nextLogin(current: string | undefined, group: string): string {
+  return current === `${group}_a` ? `${group}_b` : `${group}_a`;
+}
+
+/** The password in `url` when it is one of `group`'s login roles' URL (a router URL written earlier), else undefined. */
+export function passwordOf(url: string | undefined, group: string): string | undefined {
+  return loginOf(url, group)?.password;
 }
 
 /** A JSON object of region → URL (absent or unreadable: empty). */

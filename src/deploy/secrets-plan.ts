@@ -5,7 +5,7 @@
  * its report: the report names variables only.
  */
 import { knownRegions } from '../regions.js';
-import { CONTROL_ROUTER_ROLE, checkOwnerUrl, InputError, parseUrlMap, passwordOf, REGION_ROUTER_ROLE, withRole } from './database-urls.js';
+import { CONTROL_ROUTER_ROLE, checkOwnerUrl, InputError, loginOf, nextLogin, parseUrlMap, passwordOf, REGION_ROUTER_ROLE, withRole } from './database-urls.js';
 import { adminToken, contextSigningKey, masterKey, platformJwtSecret, rolePassword, type Randomness, type Rotatable } from './secret-values.js';
 import { INPUT_VARS, REGION_PREFIX, regionVar } from './secrets-input.js';
 
@@ -80,11 +80,13 @@ export function planSecrets(input: SecretsInput, old: SecretsFiles, r: Randomnes
 function planDatabases(d: Draft, input: SecretsInput, old: SecretsFiles, r: Randomness): void {
   const rotate = input.rotate.has('ROUTER_PASSWORDS');
   const password = (url: string | undefined, role: string) => (rotate ? undefined : passwordOf(url, role)) ?? rolePassword(r);
+  // A rotation moves to the idle login role of the pair (its password is new); otherwise the URL's role stays.
+  const login = (url: string | undefined, group: string) => (rotate ? nextLogin(loginOf(url, group)?.role, group) : loginOf(url, group)?.role ?? group);
   const givenOwner = input.controlOwnerUrl === undefined ? undefined : checkOwnerUrl(INPUT_VARS.controlOwnerUrl, input.controlOwnerUrl);
   const controlOwner = given(d, 'CONTROL_DATABASE_URL', INPUT_VARS.controlOwnerUrl, givenOwner, old.control.CONTROL_DATABASE_URL, true);
   if (controlOwner) {
     d.control.CONTROL_DATABASE_URL = controlOwner;
-    d.router.CONTROL_DATABASE_URL = withRole(controlOwner, CONTROL_ROUTER_ROLE, password(old.router.CONTROL_DATABASE_URL, CONTROL_ROUTER_ROLE));
+    d.router.CONTROL_DATABASE_URL = withRole(controlOwner, login(old.router.CONTROL_DATABASE_URL, CONTROL_ROUTER_ROLE), password(old.router.CONTROL_DATABASE_URL, CONTROL_ROUTER_ROLE));
   }
   const owners = parseUrlMap(old.control.REGION_ADMIN_URLS);
   for (const [region, url] of Object.entries(input.regions)) {
@@ -96,7 +98,7 @@ function planDatabases(d: Draft, input: SecretsInput, old: SecretsFiles, r: Rand
   const oldRouter = parseUrlMap(old.router.REGION_DATABASE_URLS);
   d.control.REGION_ADMIN_URLS = JSON.stringify(Object.fromEntries(regions.map((g) => [g, owners[g]!])));
   d.router.REGION_DATABASE_URLS = JSON.stringify(Object.fromEntries(regions.map((g) =>
-    [g, withRole(owners[g]!, REGION_ROUTER_ROLE, password(oldRouter[g], REGION_ROUTER_ROLE))])));
+    [g, withRole(owners[g]!, login(oldRouter[g], REGION_ROUTER_ROLE), password(oldRouter[g], REGION_ROUTER_ROLE))])));
   note(d, Object.keys(input.regions).length > 0 ? 'given' : 'kept', `REGION_ADMIN_URLS and REGION_DATABASE_URLS (${regions.join(', ')})`);
   const hadAny = old.router.CONTROL_DATABASE_URL !== undefined || old.router.REGION_DATABASE_URLS !== undefined;
   note(d, rotate ? 'rotated' : hadAny ? 'kept' : 'generated', `router role passwords (${CONTROL_ROUTER_ROLE}, ${REGION_ROUTER_ROLE}${hadAny && !rotate ? '; new ones where absent' : ''})`);

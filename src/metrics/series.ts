@@ -11,6 +11,8 @@ export const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
 
 /** The tenant of requests refused before a tenant was known (bad host, unknown tenant). */
 export const NO_TENANT = 'none';
+/** The aggregator's row of retired tenants' totals (tenants quiet for a week), exposed within `other`. */
+export const RETIRED_TENANT = 'retired';
 
 export type Counters = Record<string, number>;
 
@@ -59,10 +61,18 @@ export function guardLabel(g: RequestRecord['guard']): string | null {
 
 const inc = (c: Counters, key: string, by = 1) => { c[key] = (c[key] ?? 0) + by; };
 
+/**
+ * Whether `p` was refused under a tenant before its caller was authenticated (a bad or missing
+ * token on the tenant's host, or a token whose unverified issuer named the tenant): anyone can
+ * send those under any tenant that exists, so they count for the tenant but not for its rank.
+ */
+export const preAuthRefusal = (p: MetricPoint): boolean => p.tenantId !== NO_TENANT && p.status >= 400 && !p.record.passed.includes('auth');
+
 /** Adds one request to `c`. */
 export function addPoint(c: Counters, p: MetricPoint): void {
   const r = p.record;
   inc(c, `requests|class=${statusClass(p.status)}`);
+  if (preAuthRefusal(p)) inc(c, 'unauthenticated');
   if (p.status >= 400 && p.code) inc(c, `refusals|status=${p.status},code=${p.code}`);
   const seconds = Math.max(0, p.latencyMs) / 1000;
   inc(c, `latency_bucket|le=${bucketOf(seconds)}`);

@@ -26,7 +26,7 @@ import { LocalProvisioner } from './local-provisioner.js';
 import { callNeon, isNotFound } from './neon-calls.js';
 import { withClient } from './pg-client.js';
 import { leftoverCount, tenantIdent, type Leftovers, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
-import { assertSafeRole, fenceDatabase, installRouterSchema } from './router-objects.js';
+import { assertSafeRole, fenceDatabase, hasRouterSchema, installRouterSchema } from './router-objects.js';
 import { connectionLimitSql, ensureRuntimeRole, runtimeRoleName } from './runtime-role.js';
 
 export { backoff, NeonApiError } from './neon-calls.js';
@@ -121,7 +121,12 @@ export class NeonProvisioner implements Provisioner {
     if (!projectId) throw new Error(`tenant ${tenantId} has no Neon project`);
     // Migrations run as the owner: the runtime role may not create anything.
     const owner = await this.connectionUri(projectId, tenantIdent(tenantId));
-    return withClient(owner, (c) => applyMigrations(c, migrations, { schema: 'public' }));
+    return withClient(owner, async (c) => {
+      const applied = await applyMigrations(c, migrations, { schema: 'public' });
+      // Projects made before the current router schema (router.verify) get it here.
+      if (!(await hasRouterSchema(c))) await installRouterSchema(c, p.roleName ?? await runtimeRoleName(tenantId));
+      return applied;
+    });
   }
 
   async deprovision(tenantId: string, p: Placement): Promise<void> {

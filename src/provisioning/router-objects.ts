@@ -4,7 +4,7 @@
  * function takes a client connected as the database's owner.
  */
 import type { Client } from '@neondatabase/serverless';
-import { FENCE_LOCK_CLASS, ROUTER_SCHEMA_SQL, routerGrantsSql, WRITE_FENCE_LOCK_CLASS } from '../data/router-schema.js';
+import { FENCE_LOCK_CLASS, ROUTER_SCHEMA_PROBE, ROUTER_SCHEMA_SQL, routerGrantsSql, WRITE_FENCE_LOCK_CLASS } from '../data/router-schema.js';
 import { inTransaction, withClient } from './pg-client.js';
 
 /** The reason recorded with the fence of a deleted tenant. */
@@ -16,9 +16,9 @@ export async function installRouterSchema(c: Client, role: string): Promise<void
   await c.query(routerGrantsSql(role));
 }
 
-/** Whether this database has `router.enter` (databases made before it existed do not). */
+/** Whether this database has the current `router` schema (databases made before it, or before `router.verify`, do not). */
 export async function hasRouterSchema(c: Client): Promise<boolean> {
-  const { rows } = await c.query<{ ok: boolean }>("SELECT to_regprocedure('router.enter(uuid,timestamptz,boolean)') IS NOT NULL AS ok");
+  const { rows } = await c.query<{ ok: boolean }>('SELECT to_regprocedure($1) IS NOT NULL AS ok', [ROUTER_SCHEMA_PROBE]);
   return rows[0]?.ok === true;
 }
 

@@ -195,3 +195,60 @@ describe('bootstrap on empty databases (a Neon-like owner)', () => {
     expect((await bootstrap(f.env, MIGRATIONS)).ok).toBe(true);
   });
 });
+
+describe('rotating the router passwords: two login roles alternating', () => {
+  /** f.env with the router's URLs logging in as `<role>_<side>` with `password` (control and region). */
+  const pairEnv = (side: 'a' | 'b', password: string) => {
+    const url = (db: 'ctl' | 'app') => { const u = new URL(f.routerUrl(db)); u.username = `${db === 'ctl' ? f.controlRole : f.routerRole}_${side}`; u.password = password; return u.toString(); };
+    return { env: { ...f.env, router: { CONTROL_DATABASE_URL: url('ctl'), REGION_DATABASE_URLS: JSON.stringify({ [EU]: url('app') }) } }, ctl: url('ctl'), app: url('app') };
+  };
+  const logins = async (urls: string[]) => Promise.all(urls.map(canLogin));
+
+  it('upgrades a single-role install, keeps the deployed password working until --retire-idle, then alternates', async () => {
+    const a = pairEnv('a', randomPassword());
+    // 1. The secrets now name `_a` (a new password); the deployed router still logs in as the single role.
+    const up = await bootstrap(a.env, MIGRATIONS);
+    expect(up.ok).toBe(true);
+    expect(outcomes(up)).toEqual(expect.arrayContaining([`role ${f.routerRole}_a: created`, `role ${f.controlRole}_a: created`, `verify ${f.routerRole}_a: safe`, `verify ${f.controlRole}_a: safe`]));
+    expect(await logins([a.ctl, a.app, f.routerUrl('ctl'), f.routerUrl('app')])).toEqual([true, true, true, true]);
+    // Re-running changes nothing.
+    expect((await bootstrap(a.env, MIGRATIONS)).changed).toBe(false);
+    // 2. Deployed: the old one is retired.
+    const retired = await bootstrap(a.env, MIGRATIONS, { retireIdle: true });
+    expect(outcomes(retired)).toEqual(expect.arrayContaining([`role ${f.routerRole}: login disabled`, `role ${f.controlRole}: login disabled`]));
+    expect(await logins([a.ctl, a.app, f.routerUrl('ctl'), f.routerUrl('app')])).toEqual([true, true, false, false]);
+
+    // 3. The next rotation: `_b` gets a password while `_a` (deployed) still works, until retired.
+    const b = pairEnv('b', randomPassword());
+    expect((await bootstrap(b.env, MIGRATIONS)).ok).toBe(true);
+    expect(await logins([b.ctl, b.app, a.ctl, a.app])).toEqual([true, true, true, true]);
+    expect(outcomes(await bootstrap(b.env, MIGRATIONS, { retireIdle: true }))).toEqual(expect.arrayContaining([`role ${f.routerRole}_a: login disabled`, `role ${f.controlRole}_a: login disabled`]));
+    expect(await logins([b.ctl, b.app, a.ctl, a.app])).toEqual([true, true, false, false]);
+    // And back to `_a`, with a new password: LOGIN restored for it alone.
+    const a2 = pairEnv('a', randomPassword());
+    expect(outcomes(await bootstrap(a2.env, MIGRATIONS))).toEqual(expect.arrayContaining([`role ${f.routerRole}_a: password updated`]));
+    expect(await logins([a2.app, b.app, a.app])).toEqual([true, true, false]);
+
+    // The login roles own nothing, cannot bypass RLS, and have the group's privileges exactly.
+    const su = sqlAt(f.superUrl);
+    const attrs = await su.query(`SELECT rolname, rolsuper, rolbypassrls, rolcreaterole, rolcreatedb, rolinherit FROM pg_roles WHERE rolname = ANY($1) ORDER BY rolname`,
+      [[`${f.routerRole}_a`, `${f.routerRole}_b`, `${f.controlRole}_a`, `${f.controlRole}_b`]]);
+    expect(attrs).toHaveLength(4);
+    for (const r of attrs) expect(r).toMatchObject({ rolsuper: false, rolbypassrls: false, rolcreaterole: false, rolcreatedb: false, rolinherit: true });
+    const [app] = await sqlAt(f.ownerUrl('app')).query(`SELECT router.unsafe_reason($1) AS a, router.unsafe_reason($2) AS b,
+        has_table_privilege($1, 'shared.tracks', 'SELECT,INSERT,UPDATE,DELETE') AS dml, has_table_privilege($1, 'shared.schema_migrations', 'SELECT') AS ledger,
+        has_function_privilege($1, 'router.enter(uuid, timestamptz, boolean)', 'EXECUTE') AS enter,
+        (SELECT count(*)::int FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE r.rolname IN ($1, $2)) AS owned`,
+      [`${f.routerRole}_a`, `${f.routerRole}_b`]);
+    expect(app).toEqual({ a: null, b: null, dml: true, ledger: false, enter: true, owned: 0 });
+    const [ctl] = await sqlAt(f.ownerUrl('ctl')).query(`SELECT has_table_privilege($1, 'tenants', 'SELECT') AS read_tenants, has_table_privilege($1, 'tenants', 'INSERT') AS write_tenants,
+        has_table_privilege($1, 'audit_log', 'SELECT') AS read_audit`, [`${f.controlRole}_a`]);
+    expect(ctl).toEqual({ read_tenants: true, write_tenants: false, read_audit: false });
+    // As `_a` on the shared database, with a tenant setting: rows through RLS, and it can say so.
+    const as = sqlAt(a2.app);
+    const rows = await as.transaction([as.query("SELECT set_config('app.tenant_id', $1, true)", [crypto.randomUUID()]), as.query('SELECT count(*)::int AS n FROM shared.tracks')]);
+    expect(rows[1]).toEqual([{ n: 0 }]);
+    // Back to the single role for anything after this file's tests.
+    await bootstrap(f.env, MIGRATIONS);
+  }, 120_000);
+});

@@ -65,7 +65,7 @@ export async function freshTarget(): Promise<Fresh> {
     env, owner, routerRole, controlRole, ownerUrl, superUrl, routerUrl, names,
     async drop() {
       for (const db of Object.values(names)) await su.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      const left = await su.query("SELECT rolname FROM pg_roles WHERE rolname LIKE '%' || $1 OR (rolname = 'control_router' AND NOT rolcanlogin)", [tag]) as { rolname: string }[];
+      const left = await su.query("SELECT rolname FROM pg_roles WHERE rolname LIKE '%' || $1 || '%' OR (rolname = 'control_router' AND NOT rolcanlogin)", [tag]) as { rolname: string }[];
       for (const r of left.filter((x) => x.rolname !== owner)) await su.query(`DROP ROLE IF EXISTS ${r.rolname}`);
       await su.query(`DROP ROLE IF EXISTS ${owner}`);
     },

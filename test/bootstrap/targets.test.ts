@@ -21,6 +21,15 @@ describe('bootstrapTargets', () => {
     expect(t.regions[0]!.ownerUrl).toContain('neondb_owner');
   });
 
+  it('reads a login role of the alternating pair (<group>_a, <group>_b) as a member of its group', () => {
+    const t = bootstrapTargets(env({ router: { CONTROL_DATABASE_URL: routerAt('control', 'control_router_b', 'controlSecret1'), REGION_DATABASE_URLS: JSON.stringify({ 'aws-eu-central-1': routerAt('app', 'app_router_a') }) } }));
+    expect(t.control).toMatchObject({ role: { name: 'control_router_b' }, group: 'control_router' });
+    expect(t.regions).toMatchObject([{ role: { name: 'app_router_a' }, group: 'app_router' }]);
+    expect(bootstrapTargets(env()).regions[0]!.group).toBe('app_router');
+    expect(() => bootstrapTargets(env({ router: { CONTROL_DATABASE_URL: routerAt('control', 'app_router_b') } }))).toThrow("must log in as a role other than the regions' router role");
+    expect(() => bootstrapTargets(env({ router: { REGION_DATABASE_URLS: JSON.stringify({ 'aws-eu-central-1': routerAt('app', 'app_router_c') }) } }))).toThrow('logs in as app_router_c, but control ROUTER_ROLE is app_router');
+  });
+
   it.each([
     [{ router: { REGION_DATABASE_URLS: JSON.stringify({ 'aws-us-east-2': routerAt('app') }) } }, 'router REGION_DATABASE_URLS names region aws-us-east-2, which control REGION_ADMIN_URLS does not'],
     [{ control: { ROUTER_ROLE: 'other_router' } }, 'router REGION_DATABASE_URLS.aws-eu-central-1 logs in as app_router, but control ROUTER_ROLE is other_router'],

@@ -104,6 +104,26 @@ describe('planSecrets', () => {
     expect(files.control).toEqual(first.files.control);
   });
 
+  it('--rotate ROUTER_PASSWORDS alternates the login roles (single → _a → _b → _a), so the deployed one keeps working; without it the role stays', () => {
+    const users = (f: { router: Record<string, string> }) => [new URL(f.router.CONTROL_DATABASE_URL!).username,
+      ...Object.values(JSON.parse(f.router.REGION_DATABASE_URLS!) as Record<string, string>).map((u) => new URL(u).username)];
+    const rotate: SecretsInput = { regions: {}, rotate: new Set(['ROUTER_PASSWORDS']) };
+    let files = planSecrets(FULL, none, counter()).files;
+    expect(users(files)).toEqual(['control_router', 'app_router', 'app_router']);
+    const seen: string[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const next = planSecrets(rotate, files, counter('2026-12-03T00:00:00Z', 100 + i * 50)).files;
+      expect(new URL(next.router.CONTROL_DATABASE_URL!).password).not.toBe(new URL(files.router.CONTROL_DATABASE_URL!).password);
+      files = next;
+      seen.push(users(files));
+    }
+    expect(seen).toEqual([
+      ['control_router_a', 'app_router_a', 'app_router_a'], ['control_router_b', 'app_router_b', 'app_router_b'], ['control_router_a', 'app_router_a', 'app_router_a'],
+    ]);
+    const kept = planSecrets({ regions: {}, rotate: new Set() }, files, counter(undefined, 500)).files;
+    expect(kept.router).toEqual(files.router);
+  });
+
   it('a new owner URL moves the router URL to its host and keeps the router password', () => {
     const first = planSecrets(FULL, none, counter());
     const moved = 'postgresql://neondb_owner:npg_eu2@ep-eu-2.eu-central-1.aws.neon.tech/app?sslmode=require';

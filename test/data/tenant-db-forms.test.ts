@@ -113,8 +113,8 @@ describe('transaction', () => {
       return seen!.n;
     }));
     expect(value).toBe(1);
-    // One session; its round trips: the handshake's ReadyForQuery, BEGIN, the setup, 2 statements, COMMIT.
-    expect([http, sessions, ready]).toEqual([0, 1, 6]);
+    // One session; its round trips: the handshake's ReadyForQuery, BEGIN, the setup, 2 statements, router.verify, COMMIT.
+    expect([http, sessions, ready]).toEqual([0, 1, 7]);
     expect(await titles(title)).toBe(1);
   });
 

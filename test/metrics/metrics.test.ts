@@ -8,13 +8,15 @@
  */
 import { createExecutionContext, env, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { MetricsAggregator } from '../../src/metrics/aggregator.js';
+import { STALE_MS, type MetricsAggregator } from '../../src/metrics/aggregator.js';
+import { exposition } from '../../src/metrics/exposition.js';
 import type { BatchRow } from '../../src/metrics/batch.js';
 import { shardName, shardOf } from '../../src/metrics/shard.js';
 import { buildRouter } from '../../workers/router/index.js';
 import { call as control, controlEnv } from '../control/in-process.js';
 import { createViaApi, tokenFor, type CreatedTenant } from '../support/control.js';
 import { workerEnv } from '../support/guards.js';
+import { sqlAt, stack } from '../support/helpers.js';
 import { bucket, family, parsePrometheus, samples, valueOf, type MetricFamily } from '../support/prometheus.js';
 
 const ns = workerEnv.METRICS_AGGREGATOR!;
@@ -112,6 +114,44 @@ describe('GET /admin/v1/metrics', () => {
     expect(valueOf(lookups, { tenant: a.slug })).toBe(ta.total);
     for (const s of samples(lookups, { tenant: a.slug })) expect(['l1', 'l2', 'l3', 'joined']).toContain(s.labels.level);
     for (const f of fams) expect(f.name).toMatch(/^tenant_router_/);
+    // The six 401s came before authentication: counted for A, and as such (kept out of its ranking).
+    expect(valueOf(family(fams, 'tenant_router_unauthenticated_refusals_total'), { tenant: a.slug })).toBe(6);
+    expect(samples(family(fams, 'tenant_router_unauthenticated_refusals_total'), { tenant: b.slug })).toEqual([]);
+  });
+
+  it('anonymous 401s under a tenant buy it no top-K label slot', async () => {
+    const run = crypto.randomUUID().slice(0, 8);
+    const minute = Math.floor(Date.now() / 60_000);
+    // An attacked tenant: 10^12 refusals before authentication, no traffic of its own; a busy one below the top-K test's volumes.
+    const attacked = { tenantId: crypto.randomUUID(), slug: `attacked-${run}`, region: 'aws-us-east-2', minute, counters: { 'requests|class=4xx': 1e12, 'refusals|status=401,code=INVALID_TOKEN': 1e12, unauthenticated: 1e12, latency_count: 1e12, 'latency_bucket|le=0.005': 1e12 } };
+    const busy = { tenantId: crypto.randomUUID(), slug: `busy-${run}`, region: 'aws-us-east-2', minute, counters: { 'requests|class=2xx': 5e8, latency_count: 5e8, 'latency_bucket|le=0.005': 5e8 } };
+    for (const r of [attacked, busy]) expect(await ns.get(ns.idFromName(shardName(shardOf(r.tenantId)))).ingest(`preauth-${run}-${r.tenantId}`, [r])).toBe(true);
+    const fams = await scrape({ METRICS_TOP_TENANTS: '1' });
+    const requests = family(fams, 'tenant_router_requests_total');
+    expect(samples(requests, { tenant: busy.slug }).length).toBe(1);
+    expect(samples(requests, { tenant: attacked.slug })).toEqual([]);
+    // Still counted: within tenant="other".
+    expect(valueOf(requests, { tenant: 'other', class: '4xx' })).toBeGreaterThanOrEqual(1e12);
+  });
+
+  it('five scrapes add at most one audit entry (metrics.reads), which counts them', async () => {
+    const control0 = sqlAt(stack.control.postgresUrl);
+    const from = Number(((await control0.query('SELECT coalesce(max(seq), 0) AS s FROM audit_log')) as { s: string }[])[0]!.s);
+    // One isolate's worth of services, scraped five times (as Prometheus would, every 15 s), then a one-second window.
+    const envOnce = withAggregator({ METRICS_AUDIT_WINDOW_SECONDS: '1' });
+    for (let i = 0; i < 5; i++) expect((await control(envOnce, '/admin/v1/metrics')).status).toBe(200);
+    const entries = async () => (await control0.query("SELECT action, entry FROM audit_log WHERE seq > $1 AND action IN ('metrics.scrape', 'metrics.reads', 'GET /metrics') ORDER BY seq", [from])) as { action: string; entry: string }[];
+    const first = await entries();
+    expect(first.length).toBeLessThanOrEqual(1);
+    expect(first.map((e) => e.action)).toEqual(['metrics.reads']);
+    // The four held back are written with the first call after the window.
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await control(envOnce, '/admin/v1/tiers')).status).toBe(200);
+    const all = await entries();
+    expect(all).toHaveLength(2);
+    const held = JSON.parse(all[1]!.entry) as { actor: string; detail: { total: number; byCall: Record<string, number> } };
+    expect(held.actor).toBe('admin-token');
+    expect(held.detail).toMatchObject({ total: 4, byCall: { 'metrics.scrape 200 by admin-token': 4 } });
   });
 
   it('has a latency histogram per tenant with monotonic buckets and _count equal to the requests', async () => {
@@ -247,6 +287,37 @@ describe('flushing', () => {
 });
 
 describe('MetricsAggregator', () => {
+  it('retires tenants quiet for STALE_MS into the retired row, so totals stop growing and no exposed series goes down', async () => {
+    const stub = ns.get(ns.idFromName(`prune-${crypto.randomUUID()}`));
+    const minute = Math.floor(Date.now() / 60_000);
+    const row = (tenantId: string, slug: string, n: number): BatchRow => ({ tenantId, slug, region: 'aws-us-east-2', minute, counters: { 'requests|class=2xx': n, latency_count: n } });
+    const [gone, quiet, live] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    expect(await stub.ingest('p1', [row(gone, 'gone', 5), row(quiet, 'quiet', 4), row(live, 'live', 3), row('none', 'none', 2)])).toBe(true);
+    // `gone` and `none` last seen eight days ago, `quiet` six.
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec('UPDATE seen SET at = ? WHERE tenant_id IN (?, ?)', Date.now() - STALE_MS - 86_400_000, gone, 'none');
+      state.storage.sql.exec('UPDATE seen SET at = ? WHERE tenant_id = ?', Date.now() - STALE_MS + 86_400_000, quiet);
+    });
+    const before = await stub.totals();
+    const scrape0 = (t: typeof before, k: number) => parsePrometheus(exposition(t, { topK: k, shardsUnavailable: 0 }));
+    expect(await stub.prune()).toBe(1);
+    expect(await stub.prune()).toBe(0);
+    const after = await stub.totals();
+    expect(after.map((t) => t.tenantId).sort()).toEqual([live, quiet, 'none', 'retired'].sort());
+    expect(after.find((t) => t.tenantId === 'retired')!.counters).toEqual({ 'requests|class=2xx': 5, latency_count: 5 });
+    for (const k of [0, 1, 3]) {
+      const [b0, a0] = [family(scrape0(before, k), 'tenant_router_requests_total'), family(scrape0(after, k), 'tenant_router_requests_total')];
+      // Every series still exposed after the retirement is at least what it was: counters never go down.
+      for (const m of a0.metrics) {
+        const was = b0.metrics.find((x) => JSON.stringify(x.labels) === JSON.stringify(m.labels));
+        if (was) expect(Number(m.value), `${k} ${JSON.stringify(m.labels)}`).toBeGreaterThanOrEqual(Number(was.value));
+      }
+      expect(samples(a0, { tenant: 'gone' })).toEqual([]);
+    }
+    // The gauge of tenants held no longer counts the retired one (nor the retired row).
+    expect(Number(family(scrape0(after, 3), 'tenant_router_metrics_tenants').metrics[0]!.value)).toBe(2);
+  });
+
   it('keeps its totals across a restart and applies a batch id once', async () => {
     const tenantId = crypto.randomUUID();
     const name = shardName(shardOf(tenantId));

@@ -13,7 +13,7 @@ const tenant = { id: '7b0c7f34-9d7e-4b59-9a43-2d1b0e0f1a11', slug: 'acme', regio
 
 describe('series', () => {
   it('turns one request record into its counters', () => {
-    const r = { ...newRecord(trace, 0), cache: 'l2' as const, guard: 'refused:RATE_LIMITED' as const, breaker: null, dbCalls: 0 };
+    const r = { ...newRecord(trace, 0), passed: ['tenant', 'auth'], cache: 'l2' as const, guard: 'refused:RATE_LIMITED' as const, breaker: null, dbCalls: 0 };
     const c: Counters = {};
     addPoint(c, pointOf(r, { tenant, method: 'GET', route: '/x', status: 429, code: 'RATE_LIMITED', totalMs: 30 }));
     expect(c).toEqual({ 'requests|class=4xx': 1, 'refusals|status=429,code=RATE_LIMITED': 1, 'latency_bucket|le=0.05': 1, latency_sum: 0.03, latency_count: 1, 'cache|level=l2': 1, 'guard|outcome=refused': 1 });
@@ -28,6 +28,21 @@ describe('series', () => {
     expect(analyticsPoint(pointOf(ok, { tenant, method: 'GET', route: '/x', status: 200, code: null, totalMs: 12.34 }))).toEqual({
       indexes: [tenant.id], blobs: ['acme', 'aws-eu-central-1', 'GET', '/x', '2xx', '', 'l1', 'fail-open', 'closed', 'dedicated'], doubles: [200, 12.3, 2, 0, 1],
     });
+  });
+
+  it('marks refusals under a tenant before authentication, and ranks tenants without them', () => {
+    const c: Counters = {};
+    addPoint(c, pointOf({ ...newRecord(trace, 0), passed: ['tenant'] }, { tenant, method: 'GET', route: '/x', status: 401, code: 'INVALID_TOKEN', totalMs: 1 }));
+    addPoint(c, pointOf({ ...newRecord(trace, 0), passed: ['tenant', 'auth'] }, { tenant, method: 'GET', route: '/x', status: 403, code: 'FORBIDDEN', totalMs: 1 }));
+    expect(c.unauthenticated).toBe(1);
+    const none: Counters = {};
+    addPoint(none, pointOf(newRecord(trace, 0), { tenant: null, method: 'GET', route: 'unmatched', status: 404, code: 'TENANT_NOT_FOUND', totalMs: 1 }));
+    expect(none.unauthenticated).toBeUndefined();
+    const ranked = foldTopK([
+      { tenantId: 'x', slug: 'attacked', region: 'r', counters: { 'requests|class=4xx': 1000, unauthenticated: 1000 } },
+      { tenantId: 'y', slug: 'busy', region: 'r', counters: { 'requests|class=2xx': 10 } },
+    ], 1);
+    expect([...ranked.values()].map((s) => s.tenant).sort()).toEqual(['busy', 'other']);
   });
 
   it('names requests refused before a tenant was known tenant none', () => {

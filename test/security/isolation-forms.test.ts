@@ -4,15 +4,18 @@
  * statement that would end the transaction or change its settings is never sent (and, in the
  * interactive form, a statement that ended it anyway closes the session before anything else
  * runs); RESET ROLE leads nowhere; nothing of A's settings is left on a pooled connection; the
- * WebSocket session of a transaction is gone when the call returns, however it ended.
+ * WebSocket session of a transaction is gone when the call returns, however it ended; and, with
+ * the guard switched off, router.verify alone refuses a statement that switched the tenant, role or
+ * search path (ISOLATION_CHANGED), keeping nothing.
  */
+import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { importMasterKey, open } from '../../src/crypto/secret-box.js';
 import { StatementRefused } from '../../src/data/db-errors.js';
 import { interactive } from '../../src/data/interactive.js';
 import { tenantSetup } from '../../src/data/setup.js';
 import { TenantDataRouter, type Statement, type TenantDb } from '../../src/data/tenant-db.js';
-import { AppError } from '../../src/errors.js';
+import { AppError, onError } from '../../src/errors.js';
 import { ControlStore } from '../../src/tenancy/control-store.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import { call, platformToken, postJson, queriesWithParam, sqlAt, stack, tenant as seeded, unique } from '../support/helpers.js';
@@ -188,5 +191,76 @@ describe.each(PAIRS)('$strategy: batch and transaction isolation', ({ strategy, 
     const list = (await (await call(hostB, '/api/v1/tracks?limit=100', { token: tokenB })).json()) as { tracks: { title: string }[] };
     expect(list.tracks.some((t) => t.title === imported)).toBe(false);
     expect(seeded(a).isolation).toBe(strategy);
+  });
+});
+
+/**
+ * The server-side isolation check alone (the statement guard switched off): a statement that
+ * switches the tenant, the role or the search path mid-transaction is caught by router.verify
+ * before COMMIT (in a batch, before the next statement runs): the call fails with
+ * ISOLATION_CHANGED, nothing of it is kept, and B's rows were neither returned nor changed.
+ */
+const unguarded = new TenantDataRouter({ regionUrls, masterKey: importMasterKey(stack.routerEnv.MASTER_KEY!), guard: () => null });
+
+/** Statements that change one isolation setting of A's transaction towards B (or away from A). */
+function switches(strategy: string, tb: Tenant): Statement[] {
+  const out: Statement[] = [
+    { text: "SELECT set_config('app.tenant_id', $1, true)", params: [tb.id] },
+    { text: "SET LOCAL app.tenant_id = '00000000-0000-4000-8000-000000000000'" },
+    { text: "SELECT set_config('search_path', $1, false)", params: [strategy === 'schema' ? tb.placement!.schemaName : 'pg_catalog'] },
+  ];
+  if (strategy === 'schema') out.push({ text: `SET ROLE ${tb.placement!.roleName}` }, { text: 'RESET ROLE' }, { text: "SELECT set_config('role', $1, true)", params: [tb.placement!.roleName] });
+  return out;
+}
+
+describe.each(PAIRS)('$strategy: the server-side isolation check', ({ strategy, a, b, hostB }) => {
+  it.each(Object.keys(FORMS) as (keyof typeof FORMS)[])("%s: a statement that switches the tenant, role or search path is refused, B's rows neither read nor written, nothing kept", async (form) => {
+    const [ta, tb] = [await record(a), await record(b)];
+    const titleB = unique('verify-b-');
+    const idB = await createTrack(hostB, b, titleB);
+    // Fully qualified: the search path may be what the attack changed.
+    const tracksB = strategy === 'schema' ? `${tb.placement!.schemaName}.tracks` : strategy === 'row' ? 'shared.tracks' : 'public.tracks';
+    const own = strategy === 'schema' ? `${ta.placement!.schemaName}.tracks` : strategy === 'row' ? 'shared.tracks' : 'public.tracks';
+    for (const attack of switches(strategy, tb)) {
+      const mine = unique('verify-a-');
+      const err = await failure(FORMS[form](unguarded.for(ta), [
+        { text: `INSERT INTO ${own} (title, artist, duration_ms) VALUES ($1, 'x', 1)`, params: [mine] },
+        attack,
+        { text: `SELECT id FROM ${tracksB} WHERE id = $1`, params: [idB] },
+        { text: `UPDATE ${tracksB} SET title = 'taken' WHERE id = $1 RETURNING id`, params: [idB] },
+      ]));
+      // In a transaction a schema tenant's later statement may fail first, on rights (its role or
+      // path no longer reaches B's schema); either way nothing is kept. A batch checks after each statement.
+      const codes = form === 'transaction' && strategy === 'schema' ? ['ISOLATION_CHANGED', 'INTERNAL'] : ['ISOLATION_CHANGED'];
+      expect(codes, attack.text).toContain(err.code);
+      expect(err.status).toBe(500);
+      expect(await data.for(ta).query('SELECT count(*)::int AS n FROM tracks WHERE title = $1', [mine]), attack.text).toEqual([{ n: 0 }]);
+      const res = await call(hostB, `/api/v1/tracks/${idB}`, { token: await platformToken(b) });
+      expect(((await res.json()) as { track: { title: string } }).track.title, attack.text).toBe(titleB);
+    }
+  });
+
+  it('the same transaction with its settings untouched commits (the check passes for every strategy)', async () => {
+    const ta = await record(a);
+    const title = unique('verify-ok-');
+    for (const form of Object.keys(FORMS) as (keyof typeof FORMS)[]) {
+      await FORMS[form](unguarded.for(ta), [
+        { text: "INSERT INTO tracks (title, artist, duration_ms) VALUES ($1, 'x', 1)", params: [`${title}${form}`] },
+        { text: "SELECT set_config('statement_timeout', '4000', true)" },
+      ]);
+      expect(await data.for(ta).query('SELECT count(*)::int AS n FROM tracks WHERE title = $1', [`${title}${form}`])).toEqual([{ n: 1 }]);
+    }
+  });
+
+  it('through an app: the refusal is a JSON error with a code, not a stack', async () => {
+    const ta = await record(a);
+    const app = new Hono().onError(onError).get('/switch', async (c) => {
+      const rows = await unguarded.for(ta).batch([{ text: "SELECT set_config('app.tenant_id', $1, true)", params: [(await record(b)).id] }, { text: 'SELECT count(*)::int AS n FROM tracks' }]);
+      return c.json({ rows });
+    });
+    const res = await app.request('/switch');
+    expect(res.status).toBe(500);
+    expect(res.headers.get('content-type')).toContain('application/json');
+    expect(await res.json()).toEqual({ error: { code: 'ISOLATION_CHANGED', message: 'a statement changed the tenant isolation settings; nothing was kept', requestId: null } });
   });
 });

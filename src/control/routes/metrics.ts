@@ -2,7 +2,8 @@
  * /admin/v1/metrics (Prometheus text, every tenant's totals, top K by volume labelled) and
  * /admin/v1/tenants/{id}/metrics (one tenant's counters and latency quantiles over a window).
  * Both read the router's sharded MetricsAggregator through the METRICS_AGGREGATOR binding
- * (docs/metrics.md); they are admin routes like any other (authenticated, audited).
+ * (docs/metrics.md); they are admin routes (authenticated), audited in one `metrics.reads` summary per
+ * window and isolate rather than one entry per read (middleware.ts).
  */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -13,7 +14,7 @@ import { readTotals, readWindow } from '../../metrics/reader.js';
 import { summarize } from '../../metrics/summary.js';
 import type { ControlAppEnv } from '../app-env.js';
 import { requireTenant } from '../lifecycle.js';
-import { audit } from '../middleware.js';
+import { auditSummarized } from '../middleware.js';
 import { TenantRefParam } from '../schemas.js';
 import { ERRORS, jsonOk, NOT_FOUND, validationHook } from './common.js';
 
@@ -34,8 +35,9 @@ metrics.openapi(createRoute({
   summary: 'Prometheus text exposition of the routers\' counters: the top tenants by volume by slug, the rest as tenant="other"',
   responses: { 200: { description: 'Prometheus text format 0.0.4', content: { 'text/plain': { schema: z.string() } } }, ...ERRORS },
 }), async (c) => {
+  // First: a scrape refused for want of the aggregator is summarised too (it would recur every 15 s).
+  auditSummarized(c, 'metrics.scrape');
   const { totals, unavailable } = await readTotals(aggregatorOf(c));
-  audit(c, 'metrics.scrape', null, { series: totals.length, shardsUnavailable: unavailable });
   return c.text(exposition(totals, { topK: c.var.services.config.METRICS_TOP_TENANTS, shardsUnavailable: unavailable }), 200, { 'content-type': PROMETHEUS });
 });
 
@@ -63,6 +65,7 @@ metrics.openapi(createRoute({
   request: { params: TenantRefParam, query: z.object({ window: z.coerce.number().int().min(1).max(WINDOW_MINUTES).default(WINDOW_MINUTES) }) },
   responses: { 200: jsonOk(TenantMetricsSchema, 'The tenant\'s metrics over the window'), ...ERRORS, ...NOT_FOUND },
 }), async (c) => {
+  auditSummarized(c, 'tenant.metrics');
   const t = await requireTenant(c.var.services, c.req.valid('param').id);
   const minutes = c.req.valid('query').window;
   const ns = aggregatorOf(c);
@@ -70,7 +73,6 @@ metrics.openapi(createRoute({
   if (!w) throw new AppError(503, 'UPSTREAM_UNAVAILABLE', 'the metrics aggregator did not answer', { 'Retry-After': '5' });
   const now = Date.now();
   const from = (Math.floor(now / 60_000) - minutes + 1) * 60_000;
-  audit(c, 'tenant.metrics', t.id, { window: minutes });
   return c.json({
     tenantId: t.id, slug: t.slug, windowMinutes: minutes, from: new Date(from).toISOString(), to: new Date(now).toISOString(),
     ...summarize(w.all), regions: w.regions.map((r) => ({ region: r.region, ...summarize(r.counters) })),
