@@ -9,7 +9,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_QUERY_TIMEOUT_MS } from '../../src/data/tenant-db.js';
 import { withClient } from '../../src/provisioning/pg-client.js';
-import { call, errorOf, platformToken, postJson, queriesWithParam, sqlAt, stack, tenant, unique } from '../support/helpers.js';
+import { call, errorOf, platformToken, postJson, requestsWithParam, sqlAt, stack, tenant, unique } from '../support/helpers.js';
 import { breakerOf } from '../support/guards.js';
 
 const WEST = 'aws-us-west-2';
@@ -46,11 +46,11 @@ describe('circuit breaker under a region failure', () => {
     expect((await breakerOf('db:aws-us-west-2').view()).status).toBe('open');
 
     // While open: refused with Retry-After, and nothing reaches the database.
-    const before = await queriesWithParam(tenant('f-west').id);
+    const before = await requestsWithParam(tenant('f-west').id);
     const open = await west();
     expect(open.status).toBe(503);
     expect(Number(open.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-    expect(await queriesWithParam(tenant('f-west').id)).toBe(before);
+    expect(await requestsWithParam(tenant('f-west').id)).toBe(before);
 
     // Other regions are unaffected.
     expect((await call('acme.localhost', '/api/v1/tracks', { token: await platformToken('acme') })).status).toBe(200);
@@ -59,11 +59,11 @@ describe('circuit breaker under a region failure', () => {
     await region('start');
     // The cool-down is 1 s; after it, a concurrent wave lets exactly one probe reach the database.
     await sleep(1200);
-    const atProbe = await queriesWithParam(tenant('f-west').id);
+    const atProbe = await requestsWithParam(tenant('f-west').id);
     const wave = await Promise.all(Array.from({ length: 6 }, () => west()));
     const served = wave.filter((r) => r.status === 200).length;
     expect(served).toBe(1);
-    expect(await queriesWithParam(tenant('f-west').id)).toBe(atProbe + 1);
+    expect(await requestsWithParam(tenant('f-west').id)).toBe(atProbe + 1);
     for (const r of wave.filter((x) => x.status !== 200)) expect((await errorOf(r)).code).toBe('CIRCUIT_OPEN');
 
     // The probe's success closes the circuit; within a second every isolate serves again.

@@ -72,5 +72,12 @@ export async function queriesWithParam(param: string, db?: string): Promise<numb
   return ((await r.json()) as { count: number }).count;
 }
 
+/** HTTP requests (each one transaction: setup, statements, checks) that reached the local Neon endpoint with `param` bound. */
+export async function requestsWithParam(param: string, db?: string): Promise<number> {
+  const q = new URLSearchParams({ param, ...(db ? { db } : {}) });
+  const r = await fetch(`${stack.neonEndpoint}/_stats?${q}`);
+  return ((await r.json()) as { requests: number }).requests;
+}
+
 /** A random label, for hosts and titles no other test uses. */
 export const unique = (prefix = 'x') => `${prefix}${crypto.randomUUID().replace(/-/g, '').slice(0, 12)}`;
