@@ -22,7 +22,7 @@ export type GeoPolicy = z.input<typeof GeoPolicySchema>;
 export type CreateTemplate = z.input<typeof CreateTemplateSchema>;
 export type PatchTemplate = z.input<typeof PatchTemplateSchema>;
 /** One catalogued tenant migration. */
-export interface CatalogueEntry { name: string; checksum: string; createdAt: string }
+export interface CatalogueEntry { name: string; checksum: string; hasDown: boolean; createdAt: string }
 export type Usage = z.infer<typeof UsageSchema>;
 export type TenantMetrics = MetricsSummary & { tenantId: string; slug: string; windowMinutes: number; from: string; to: string; regions: (MetricsSummary & { region: string })[] };
 export type DomainView = z.infer<typeof DomainViewSchema>;
@@ -32,9 +32,11 @@ export type MigrationStatus = z.infer<typeof MigrationStatusSchema>;
 export interface StatusPage {
   tenants: MigrationStatus[];
   nextCursor: string | null;
-  summary: { total: number; current: number; pending: number; failed: number };
+  summary: { total: number; current: number; pending: number; failed: number; migrating: number };
 }
 export interface MigrateResult { tenantId: string; applied: string[]; state: 'current' | 'failed'; error: string | null }
+export interface BatchResult { tenantId: string; state: 'current' | 'failed' | 'skipped'; applied: string[]; error: string | null }
+export interface RevertResult { tenantId: string; state: 'reverted' | 'failed' | 'skipped'; reverted: string[]; applied: string | null; error: string | null }
 export type ResealResult = ResealReport & { status: KeyStatus };
 export interface ImportResult { created: string[]; updated: string[]; unchanged: string[] }
 
@@ -84,6 +86,11 @@ export class ControlClient {
   auditList = (query: Query) => this.call<{ entries: AuditEntry[]; nextCursor: number | null }>('GET', '/audit', { query });
   putMigration = (name: string, sql: string) =>
     this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}`, { text: sql, contentType: 'application/sql' });
+  putMigrationDown = (name: string, sql: string) =>
+    this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}/down`, { text: sql, contentType: 'application/sql' });
+  applyMigrations = (tenantIds: string[]) => this.call<{ results: BatchResult[] }>('POST', '/migrations/apply', { body: { tenantIds } });
+  revertMigrations = (tenantIds: string[], migrations: string[]) =>
+    this.call<{ results: RevertResult[] }>('POST', '/migrations/revert', { body: { tenantIds, migrations } });
   listMigrations = () => this.call<{ migrations: CatalogueEntry[] }>('GET', '/migrations');
   migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
