@@ -35,8 +35,8 @@ export const migrateCommand: Command = {
     dir: { type: 'string', arg: 'DIR', help: 'migrations directory (default: migrations/tenant of the repository)' },
     canary: { type: 'string', arg: 'P%', help: 'migrate this share of the pending tenants first (e.g. 5%)' },
     'max-failures': { type: 'string', arg: 'N', help: 'stop, and roll the wave back, once more than N tenants failed (default: no limit)' },
-    batch: { type: 'string', arg: 'N', help: 'tenants per control call, 1-1000 (default 250)' },
-    concurrency: { type: 'string', arg: 'N', help: 'batches in flight at once, 1-16 (default 2)' },
+    batch: { type: 'string', arg: 'N', help: 'tenants per control call, 1-1000 (default 500)' },
+    concurrency: { type: 'string', arg: 'N', help: 'batches in flight at once, 1-16 (default 4)' },
     status: { type: 'boolean', help: "print every tenant's migration state and the totals; change nothing" },
   },
   async run(ctx, a) {
@@ -46,8 +46,8 @@ export const migrateCommand: Command = {
     return migrate(ctx, migrationsDir(str(a, 'dir')), {
       canary: canary === undefined ? undefined : parsePercent(canary),
       maxFailures: max === undefined ? undefined : parseCount(max),
-      batch: int(a, 'batch', 1000) ?? 250,
-      concurrency: int(a, 'concurrency', 16) ?? 2,
+      batch: int(a, 'batch', 1000) ?? 500,
+      concurrency: int(a, 'concurrency', 16) ?? 4,
     });
   },
 };

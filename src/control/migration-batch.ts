@@ -18,9 +18,8 @@ interface Loaded { placed: (PlacedTenant & { region: string })[]; skipped: Map<s
 
 /** Applies the catalogue to `tenantIds`; a tenant's failure is its result. */
 export async function migrateBatch(s: ControlServices, tenantIds: string[]): Promise<BatchResult[]> {
-  const catalogue = await loadFullCatalogue(s.sql);
+  const [catalogue, { placed, skipped }] = await Promise.all([loadFullCatalogue(s.sql), loadPlaced(s, tenantIds)]);
   const head = catalogue.at(-1)?.name ?? null;
-  const { placed, skipped } = await loadPlaced(s, tenantIds);
   await recordMigrations(s.sql, placed.map((t) => ({ tenantId: t.tenantId, applied: null, state: 'migrating', error: null })));
   const outcomes = await byRegion(placed, (region, ts) => s.provisioner.migrateMany(region, ts, catalogue));
   const records: MigrationRecord[] = [];
@@ -36,8 +35,8 @@ export async function migrateBatch(s: ControlServices, tenantIds: string[]): Pro
 
 /** Runs the `down`s of `names` (newest first, where applied) on `tenantIds`. */
 export async function revertBatch(s: ControlServices, tenantIds: string[], names: string[]): Promise<RevertResult[]> {
-  const migrations = selectDowns(await loadFullCatalogue(s.sql), names);
-  const { placed, skipped } = await loadPlaced(s, tenantIds);
+  const [catalogue, { placed, skipped }] = await Promise.all([loadFullCatalogue(s.sql), loadPlaced(s, tenantIds)]);
+  const migrations = selectDowns(catalogue, names);
   await recordMigrations(s.sql, placed.map((t) => ({ tenantId: t.tenantId, applied: null, state: 'migrating', error: null })));
   const outcomes = await byRegion(placed, (region, ts) => s.provisioner.revertMany(region, ts, migrations));
   const reverted: { tenantId: string; head: string | null }[] = [];

@@ -7,8 +7,8 @@
  * Tenants: BENCH_API_TENANTS (20) are created through the admin API (the real provisioning path);
  * the rest are copies of them made in SQL (the same control rows, and in the region the same role,
  * schema, grants, 0001 tables and migration record the provisioner makes), since the API creates
- * a few tenants a second on this machine. MIGRATE_SIZES overrides "10000"; MIGRATE_BATCH and
- * MIGRATE_CONCURRENCY the CLI's --batch (250) and --concurrency (2).
+ * a few tenants a second on this machine. MIGRATE_SIZES overrides "10000"; MIGRATE_CONFIGS the
+ * CLI's --batch and --concurrency to time, "BATCHxCONCURRENCY,…" (default: the CLI's defaults).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -24,8 +24,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const STACK_FILE = resolve(ROOT, '.local/stack-bench-migrate.json');
 const SIZES = (process.env.MIGRATE_SIZES ?? '10000').split(',').map(Number);
 const API_TENANTS = Number(process.env.BENCH_API_TENANTS ?? 20);
-const BATCH = process.env.MIGRATE_BATCH ?? '250';
-const CONCURRENCY = process.env.MIGRATE_CONCURRENCY ?? '2';
+const CONFIGS = (process.env.MIGRATE_CONFIGS ?? 'default').split(',').map((c) => c === 'default' ? null : c.split('x'));
 const REGIONS = ['aws-us-east-2', 'aws-eu-central-1'] as const;
 const TARGET_ONE_S = 60;
 const TARGET_NOOP_S = 10;
@@ -120,7 +119,7 @@ async function cloneTenants(stack: Stack, control: pg.Client, count: number, pre
 
 async function migrate(dir: string, extra: string[] = []): Promise<{ ms: number; line: string }> {
   const t0 = performance.now();
-  const r = await tenantctl(['migrate', '--dir', dir, '--batch', BATCH, '--concurrency', CONCURRENCY, ...extra]);
+  const r = await tenantctl(['migrate', '--dir', dir, ...extra]);
   const ms = performance.now() - t0;
   const line = r.out.split('\n').find((l) => l.startsWith('migrate:')) ?? r.out.slice(-300);
   if (r.code !== 0) throw new Error(`migrate failed: ${r.out.slice(-1000)}`);
@@ -149,25 +148,30 @@ async function main() {
       const { rows: [{ n }] } = await control.query("SELECT count(*)::int AS n FROM tenants WHERE status = 'active'");
       await migrate(dir); // settle: everything current
       const skip = await migrate(dir);
-      await control.query('UPDATE tenant_migration_status SET applied = NULL');
-      const noop = await migrate(dir);
-      writeFileSync(join(dir, `000${i + 2}_bench_${i}.sql`), `ALTER TABLE tracks ADD COLUMN IF NOT EXISTS bench_${i} smallint;\n`);
-      const one = await migrate(dir, ['--canary', '5%', '--max-failures', '0']);
-      let withColumn = 0;
-      for (const region of REGIONS) {
-        const c = new pg.Client({ connectionString: running.stack.regions[region]!.postgresUrl });
-        await c.connect();
-        const { rows: [{ k }] } = await c.query("SELECT count(*)::int AS k FROM information_schema.columns WHERE table_name = 'tracks' AND column_name = $1 AND table_schema LIKE 't\\_%'", [`bench_${i}`]);
-        withColumn += k;
-        await c.end();
+      results.push(`${size} schema tenants (+${n - size} seeded others):`,
+        `  nothing to apply, all current (status query only): ${(skip.ms / 1000).toFixed(2)} s   ${skip.line}`);
+      for (const [k, config] of CONFIGS.entries()) {
+        const flags = config ? ['--batch', config[0]!, '--concurrency', config[1]!] : [];
+        await control.query('UPDATE tenant_migration_status SET applied = NULL');
+        const noop = await migrate(dir, flags);
+        const column = `bench_${i}_${k}`;
+        writeFileSync(join(dir, `${String(2 + i * CONFIGS.length + k).padStart(4, '0')}_${column}.sql`), `ALTER TABLE tracks ADD COLUMN IF NOT EXISTS ${column} smallint;\n`);
+        const one = await migrate(dir, [...flags, '--canary', '5%', '--max-failures', '0']);
+        let withColumn = 0;
+        for (const region of REGIONS) {
+          const c = new pg.Client({ connectionString: running.stack.regions[region]!.postgresUrl });
+          await c.connect();
+          const { rows: [{ k: found }] } = await c.query("SELECT count(*)::int AS k FROM information_schema.columns WHERE table_name = 'tracks' AND column_name = $1 AND table_schema LIKE 't\\_%'", [column]);
+          withColumn += found;
+          await c.end();
+        }
+        if (withColumn < size) throw new Error(`only ${withColumn} of ${size} schema tenants have the new column`);
+        results.push(
+          ` ${config ? `--batch ${config[0]} --concurrency ${config[1]}` : 'the CLI defaults'}:`,
+          `  nothing to apply, every tenant visited (no-op):     ${verdict(noop.ms, TARGET_NOOP_S)}   ${noop.line}`,
+          `  one new migration (--canary 5% --max-failures 0):   ${verdict(one.ms, TARGET_ONE_S)}   ${one.line}`,
+          `  schema tenants with the new column afterwards: ${withColumn}`);
       }
-      if (withColumn < size) throw new Error(`only ${withColumn} of ${size} schema tenants have the new column`);
-      results.push(
-        `${size} schema tenants (+${n - size} seeded others), --batch ${BATCH} --concurrency ${CONCURRENCY}:`,
-        `  nothing to apply, all current (status query only): ${(skip.ms / 1000).toFixed(2)} s   ${skip.line}`,
-        `  nothing to apply, every tenant visited (no-op):     ${verdict(noop.ms, TARGET_NOOP_S)}   ${noop.line}`,
-        `  one new migration (--canary 5% --max-failures 0):   ${verdict(one.ms, TARGET_ONE_S)}   ${one.line}`,
-        `  schema tenants with the new column afterwards: ${withColumn}`);
     }
   } finally {
     await control.end();
