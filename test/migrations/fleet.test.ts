@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '../../src/migrations/runner.js';
 import { migrateSharedDatabase, revertSharedDatabase } from '../../src/provisioning/fleet-migrate.js';
-import { withClient } from '../../src/provisioning/local-provisioner.js';
+import { importMasterKey } from '../../src/crypto/secret-box.js';
+import { LocalProvisioner, withClient } from '../../src/provisioning/local-provisioner.js';
 import type { Placement } from '../../src/provisioning/provisioner.js';
 import { appliedBySchema, applyToSchema, installBatchFunctions } from '../../src/migrations/batch-runner.js';
 import { admin, createViaApi, tokenFor } from '../support/control.js';
@@ -111,6 +112,34 @@ describe('fleet migrations', () => {
     expect(await columnsOf(schema)).toContain('c');
     const edited = catalogue.map((m) => m.name === '9006_c.sql' ? { ...m, checksum: 'f'.repeat(64) } : m);
     expect((await migrateSharedDatabase(url(), [placed], edited)).get(placed.tenantId)).toEqual({ ok: false, error: 'migration 9006_c.sql changed after it was applied' });
+  });
+});
+
+describe('LocalProvisioner.migrateMany / revertMany', () => {
+  it('migrates a schema and a database tenant of one region in one call and rolls both back with the down', async () => {
+    const provisioner = new LocalProvisioner({
+      regions: Object.fromEntries(Object.entries(stack.regions).map(([r, x]) => [r, { adminUrl: x.postgresUrl }])),
+      routerRole: 'app_router', masterKey: await importMasterKey(stack.routerEnv.MASTER_KEY!),
+    });
+    const { placed: schemaPlaced, schema } = await schemaTenant();
+    const db = await createViaApi({ tier: 'ENTERPRISE', region: REGION });
+    const dbView = await (await admin(`/admin/v1/tenants/${db.id}`)).json() as { placement: Placement };
+    expect(dbView.placement.strategy).toBe('database');
+    const dbPlaced = { tenantId: db.id, placement: { ...dbView.placement, region: REGION } };
+    const m = { name: '9007_fleet.sql', sql: 'ALTER TABLE tracks ADD COLUMN fleet smallint;', down: 'ALTER TABLE tracks DROP COLUMN fleet;' };
+    const catalogue = await catalogueWith(m);
+    const applied = await provisioner.migrateMany(REGION, [schemaPlaced, dbPlaced], catalogue);
+    expect(Object.fromEntries(applied)).toEqual({ [schemaPlaced.tenantId]: { ok: true, applied: ['9007_fleet.sql'] }, [db.id]: { ok: true, applied: ['9007_fleet.sql'] } });
+    const dbUrl = new URL(url());
+    dbUrl.pathname = `/${dbView.placement.databaseName}`;
+    const dbColumns = async () => (await sqlAt(dbUrl.toString()).query("SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'tracks'") as { c: string }[]).map((r) => r.c);
+    expect(await dbColumns()).toContain('fleet');
+    expect(await columnsOf(schema)).toContain('fleet');
+    const reverted = await provisioner.revertMany(REGION, [schemaPlaced, dbPlaced], catalogue.filter((x) => x.name === m.name));
+    expect(reverted.get(db.id)).toMatchObject({ ok: true, reverted: ['9007_fleet.sql'] });
+    expect(reverted.get(schemaPlaced.tenantId)).toMatchObject({ ok: true, reverted: ['9007_fleet.sql'] });
+    expect(await dbColumns()).not.toContain('fleet');
+    expect(await columnsOf(schema)).not.toContain('fleet');
   });
 });
 
