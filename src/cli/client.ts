@@ -49,7 +49,9 @@ export class ApiError extends Error {
 }
 
 type Query = Record<string, string | number | undefined>;
-interface Call { query?: Query; body?: unknown; text?: string; contentType?: string; raw?: boolean }
+interface Call { query?: Query; body?: unknown; text?: string; contentType?: string; raw?: boolean; minTimeoutSeconds?: number }
+/** A migration batch may take minutes (a thousand tenants, a slow migration): its calls wait at least this long. */
+const BATCH_TIMEOUT_SECONDS = 300;
 
 /** The admin API over fetch, authenticated with a bearer token. */
 export class ControlClient {
@@ -88,9 +90,10 @@ export class ControlClient {
     this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}`, { text: sql, contentType: 'application/sql' });
   putMigrationDown = (name: string, sql: string) =>
     this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}/down`, { text: sql, contentType: 'application/sql' });
-  applyMigrations = (tenantIds: string[]) => this.call<{ results: BatchResult[] }>('POST', '/migrations/apply', { body: { tenantIds } });
+  applyMigrations = (tenantIds: string[]) =>
+    this.call<{ results: BatchResult[] }>('POST', '/migrations/apply', { body: { tenantIds }, minTimeoutSeconds: BATCH_TIMEOUT_SECONDS });
   revertMigrations = (tenantIds: string[], migrations: string[]) =>
-    this.call<{ results: RevertResult[] }>('POST', '/migrations/revert', { body: { tenantIds, migrations } });
+    this.call<{ results: RevertResult[] }>('POST', '/migrations/revert', { body: { tenantIds, migrations }, minTimeoutSeconds: BATCH_TIMEOUT_SECONDS });
   listMigrations = () => this.call<{ migrations: CatalogueEntry[] }>('GET', '/migrations');
   migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
@@ -109,14 +112,15 @@ export class ControlClient {
       body = opts.text;
     }
     // One deadline for the whole exchange: connecting, the headers and the body.
-    const signal = AbortSignal.timeout(this.config.timeoutSeconds * 1000);
+    const timeoutSeconds = Math.max(this.config.timeoutSeconds, opts.minTimeoutSeconds ?? 0);
+    const signal = AbortSignal.timeout(timeoutSeconds * 1000);
     let res: Response;
     let text: string;
     try {
       res = await fetch(url, { method, headers, body, signal });
       text = await res.text();
     } catch (err) {
-      throw noAnswerError(err, method, url, this.config);
+      throw noAnswerError(err, method, url, { ...this.config, timeoutSeconds });
     }
     if (!res.ok) throw toApiError(res.status, text);
     if (opts.raw) return text as T;
