@@ -12,10 +12,10 @@ import type { BootstrapMigrations } from './index.js';
 /** The package's `migrations/` folder. */
 export const MIGRATIONS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
-/** The migrations in `<dir>/<set>/*.sql`, by file name. */
+/** The migrations in `<dir>/<set>/*.sql`, by file name (a tenant migration's `.down.sql` is not one: rollbacks run it). */
 export function loadMigrations(set: 'control' | 'tenant', dir = MIGRATIONS_DIR): Migration[] {
   const folder = join(dir, set);
-  return readdirSync(folder).filter((f) => f.endsWith('.sql')).sort().map((name) => ({ name, sql: readFileSync(join(folder, name), 'utf8') }));
+  return readdirSync(folder).filter((f) => f.endsWith('.sql') && !f.endsWith('.down.sql')).sort().map((name) => ({ name, sql: readFileSync(join(folder, name), 'utf8') }));
 }
 
 /** Both sets. */

@@ -24,7 +24,7 @@ export type GeoPolicy = z.input<typeof GeoPolicySchema>;
 export type CreateTemplate = z.input<typeof CreateTemplateSchema>;
 export type PatchTemplate = z.input<typeof PatchTemplateSchema>;
 /** One catalogued tenant migration. */
-export interface CatalogueEntry { name: string; checksum: string; createdAt: string }
+export interface CatalogueEntry { name: string; checksum: string; hasDown: boolean; createdAt: string }
 export type Usage = z.infer<typeof UsageSchema>;
 export type TenantMetrics = MetricsSummary & { tenantId: string; slug: string; windowMinutes: number; from: string; to: string; regions: (MetricsSummary & { region: string })[] };
 export type DomainView = z.infer<typeof DomainViewSchema>;
@@ -34,9 +34,11 @@ export type MigrationStatus = z.infer<typeof MigrationStatusSchema>;
 export interface StatusPage {
   tenants: MigrationStatus[];
   nextCursor: string | null;
-  summary: { total: number; current: number; pending: number; failed: number };
+  summary: { total: number; current: number; pending: number; failed: number; migrating: number };
 }
 export interface MigrateResult { tenantId: string; applied: string[]; state: 'current' | 'failed'; error: string | null }
+export interface BatchResult { tenantId: string; state: 'current' | 'failed' | 'skipped'; applied: string[]; error: string | null }
+export interface RevertResult { tenantId: string; state: 'reverted' | 'failed' | 'skipped'; reverted: string[]; applied: string | null; error: string | null }
 export type ResealResult = ResealReport & { status: KeyStatus };
 export interface ImportResult { created: string[]; updated: string[]; unchanged: string[] }
 
@@ -49,7 +51,9 @@ export class ApiError extends Error {
 }
 
 type Query = Record<string, string | number | undefined>;
-interface Call { query?: Query; body?: unknown; text?: string; contentType?: string; raw?: boolean }
+interface Call { query?: Query; body?: unknown; text?: string; contentType?: string; raw?: boolean; minTimeoutSeconds?: number }
+/** A migration batch may take minutes (a thousand tenants, a slow migration): its calls wait at least this long. */
+const BATCH_TIMEOUT_SECONDS = 300;
 
 /** The admin API over fetch, authenticated with a bearer token. */
 export class ControlClient {
@@ -89,6 +93,12 @@ export class ControlClient {
   auditList = (query: Query) => this.call<{ entries: AuditEntry[]; nextCursor: number | null }>('GET', '/audit', { query });
   putMigration = (name: string, sql: string) =>
     this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}`, { text: sql, contentType: 'application/sql' });
+  putMigrationDown = (name: string, sql: string) =>
+    this.call<{ name: string; result: 'created' | 'unchanged' }>('PUT', `/migrations/${seg(name)}/down`, { text: sql, contentType: 'application/sql' });
+  applyMigrations = (tenantIds: string[]) =>
+    this.call<{ results: BatchResult[] }>('POST', '/migrations/apply', { body: { tenantIds }, minTimeoutSeconds: BATCH_TIMEOUT_SECONDS });
+  revertMigrations = (tenantIds: string[], migrations: string[]) =>
+    this.call<{ results: RevertResult[] }>('POST', '/migrations/revert', { body: { tenantIds, migrations }, minTimeoutSeconds: BATCH_TIMEOUT_SECONDS });
   listMigrations = () => this.call<{ migrations: CatalogueEntry[] }>('GET', '/migrations');
   migrationStatus = (query: Query) => this.call<StatusPage>('GET', '/migrations/status', { query });
   listAlerts = (query: Query) => this.call<{ alerts: AlertView[]; nextCursor: string | null }>('GET', '/alerts', { query });
@@ -115,14 +125,15 @@ export class ControlClient {
       body = opts.text;
     }
     // One deadline for the whole exchange: connecting, the headers and the body.
-    const signal = AbortSignal.timeout(this.config.timeoutSeconds * 1000);
+    const timeoutSeconds = Math.max(this.config.timeoutSeconds, opts.minTimeoutSeconds ?? 0);
+    const signal = AbortSignal.timeout(timeoutSeconds * 1000);
     let res: Response;
     let text: string;
     try {
       res = await fetch(url, { method, headers, body, signal });
       text = await res.text();
     } catch (err) {
-      throw noAnswerError(err, method, url, this.config);
+      throw noAnswerError(err, method, url, { ...this.config, timeoutSeconds });
     }
     if (!res.ok) throw toApiError(res.status, text);
     if (opts.raw) return text as T;

@@ -123,10 +123,18 @@ function usageFailure(cmd: Command, err: unknown): number {
   return EXIT.USAGE;
 }
 
+/**
+ * Exits once stdout and stderr have been written out: to a pipe they are asynchronous, and
+ * process.exit() would drop what is still queued (the end of a 10,000-tenant `migrate`).
+ */
+function exitFlushed(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitFlushed(code),
   (err: unknown) => {
     process.stderr.write(`tenantctl: unexpected failure: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(EXIT.FAILED);
+    exitFlushed(EXIT.FAILED);
   },
 );

@@ -247,6 +247,36 @@ export const MigrationStatusSchema = z.object({
   tenantId: z.uuid(),
   slug: z.string(),
   applied: z.string().nullable(),
-  state: z.enum(['current', 'pending', 'failed']),
+  state: z.enum(['current', 'pending', 'failed', 'migrating']),
   error: z.string().nullable(),
 }).openapi('MigrationStatus');
+
+/** The fleet path: a batch of tenants (tenantctl migrate sends them a few hundred at a time). */
+export const MigrationBatchSchema = z.object({
+  tenantIds: z.array(z.uuid()).min(1).max(1000),
+}).openapi('MigrationBatch');
+
+export const MigrationRevertSchema = z.object({
+  tenantIds: z.array(z.uuid()).min(1).max(1000),
+  migrations: z.array(z.string().regex(/^[0-9]{4}_[a-z0-9_]{1,60}\.sql$/)).min(1).max(100)
+    .openapi({ description: 'Catalogued migrations to undo (each must ship a down); run newest first, only where applied' }),
+}).openapi('MigrationRevert');
+
+export const MigrationBatchResultSchema = z.object({
+  results: z.array(z.object({
+    tenantId: z.uuid(),
+    state: z.enum(['current', 'failed', 'skipped']),
+    applied: z.array(z.string()).openapi({ description: 'Migrations applied by this call' }),
+    error: z.string().nullable(),
+  })),
+}).openapi('MigrationBatchResult');
+
+export const MigrationRevertResultSchema = z.object({
+  results: z.array(z.object({
+    tenantId: z.uuid(),
+    state: z.enum(['reverted', 'failed', 'skipped']),
+    reverted: z.array(z.string()),
+    applied: z.string().nullable().openapi({ description: 'The newest migration the tenant still has' }),
+    error: z.string().nullable(),
+  })),
+}).openapi('MigrationRevertResult');

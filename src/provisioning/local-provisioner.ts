@@ -15,10 +15,12 @@ import type { Client } from '@neondatabase/serverless';
 import { seal, type MasterKeys } from '../crypto/secret-box.js';
 import { passwordClause, randomPassword, scramVerifier } from '../crypto/scram.js';
 import { applyMigrations, type Migration } from '../migrations/runner.js';
+import type { ApplyOutcome, CataloguedMigration, RevertOutcome } from '../migrations/batch-runner.js';
+import { eachDatabase, migrateDatabase, migrateSharedDatabase, revertDatabase, revertSharedDatabase } from './fleet-migrate.js';
 import { exists, withClient } from './pg-client.js';
 import { assertSafeRole, countSharedRows, deleteSharedRows, DELETED, fenceDatabase, fenceTenant, hasRouterSchema, installRouterSchema, removeFence } from './router-objects.js';
 import { connectionLimitSql, RUNTIME_ROLE_ATTRIBUTES } from './runtime-role.js';
-import { leftoverCount, tenantIdent, withDatabase, type Leftovers, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
+import { leftoverCount, tenantIdent, withDatabase, type Leftovers, type PlacedTenant, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
 
 export { withClient } from './pg-client.js';
 
@@ -76,6 +78,25 @@ export class LocalProvisioner implements Provisioner {
     }
     const schema = p.strategy === 'row' ? 'shared' : checked(p.schemaName);
     return withClient(adminUrl, (c) => applyMigrations(c, migrations, { schema }));
+  }
+
+  async migrateMany(region: string, tenants: PlacedTenant[], catalogue: CataloguedMigration[]): Promise<Map<string, ApplyOutcome>> {
+    const [shared, dedicated] = split(tenants);
+    const [a, b] = await Promise.all([
+      migrateSharedDatabase(this.adminUrl(region), shared, catalogue),
+      eachDatabase(dedicated, (t) => migrateDatabase(() => this.migrate(t.tenantId, t.placement, catalogue))),
+    ]);
+    return new Map([...a, ...b]);
+  }
+
+  async revertMany(region: string, tenants: PlacedTenant[], migrations: CataloguedMigration[]): Promise<Map<string, RevertOutcome>> {
+    const [shared, dedicated] = split(tenants);
+    const adminUrl = this.adminUrl(region);
+    const [a, b] = await Promise.all([
+      revertSharedDatabase(adminUrl, shared, migrations),
+      eachDatabase(dedicated, (t) => revertDatabase(withDatabase(adminUrl, checked(t.placement.databaseName)), migrations)),
+    ]);
+    return new Map([...a, ...b]);
   }
 
   async deprovision(tenantId: string, p: Placement): Promise<void> {
@@ -176,6 +197,11 @@ export class LocalProvisioner implements Provisioner {
     u.password = password;
     return u.toString();
   }
+}
+
+/** The tenants of the region's shared database, and those with a database of their own. */
+export function split(tenants: PlacedTenant[]): [PlacedTenant[], PlacedTenant[]] {
+  return [tenants.filter((t) => t.placement.strategy !== 'database'), tenants.filter((t) => t.placement.strategy === 'database')];
 }
 
 function checked(ident: string | null): string {

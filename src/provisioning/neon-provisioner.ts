@@ -22,10 +22,12 @@ import { createApiClient, type Api, type Operation, type ProjectListItem } from 
 import { randomPassword } from '../crypto/scram.js';
 import { open, seal, type MasterKeys } from '../crypto/secret-box.js';
 import { applyMigrations, type Migration } from '../migrations/runner.js';
-import { LocalProvisioner } from './local-provisioner.js';
+import type { ApplyOutcome, CataloguedMigration, RevertOutcome } from '../migrations/batch-runner.js';
+import { eachDatabase, migrateDatabase, revertDatabase } from './fleet-migrate.js';
+import { LocalProvisioner, split } from './local-provisioner.js';
 import { callNeon, isNotFound } from './neon-calls.js';
 import { withClient } from './pg-client.js';
-import { leftoverCount, tenantIdent, type Leftovers, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
+import { leftoverCount, tenantIdent, type Leftovers, type PlacedTenant, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
 import { assertSafeRole, fenceDatabase, hasRouterSchema, installRouterSchema } from './router-objects.js';
 import { connectionLimitSql, ensureRuntimeRole, runtimeRoleName } from './runtime-role.js';
 
@@ -127,6 +129,39 @@ export class NeonProvisioner implements Provisioner {
       if (!(await hasRouterSchema(c))) await installRouterSchema(c, p.roleName ?? await runtimeRoleName(tenantId));
       return applied;
     });
+  }
+
+  async migrateMany(region: string, tenants: PlacedTenant[], catalogue: CataloguedMigration[]): Promise<Map<string, ApplyOutcome>> {
+    const [shared, dedicated] = split(tenants);
+    const [a, b] = await Promise.all([
+      this.shared.migrateMany(region, shared, catalogue),
+      eachDatabase(dedicated, (t) => migrateDatabase(() => this.migrate(t.tenantId, t.placement, catalogue))),
+    ]);
+    return new Map([...a, ...b]);
+  }
+
+  async revertMany(region: string, tenants: PlacedTenant[], migrations: CataloguedMigration[]): Promise<Map<string, RevertOutcome>> {
+    const [shared, dedicated] = split(tenants);
+    const [a, b] = await Promise.all([
+      this.shared.revertMany(region, shared, migrations),
+      eachDatabase(dedicated, async (t) => {
+        try {
+          return await revertDatabase(await this.ownerUri(t.tenantId, t.placement), migrations);
+        } catch (err) {
+          return { ok: false as const, error: String((err as Error)?.message ?? err).slice(0, 500) };
+        }
+      }),
+    ]);
+    return new Map([...a, ...b]);
+  }
+
+  /** The owner connection of a dedicated database (its sealed secret proves the placement is the tenant's). */
+  private async ownerUri(tenantId: string, p: Placement): Promise<string> {
+    if (!p.connectionSecret) throw new Error('placement has no connection secret');
+    await open(this.opts.masterKey, p.connectionSecret, tenantId);
+    const projectId = p.externalRef ?? (await this.findProjects(projectName(tenantId)))[0]?.id;
+    if (!projectId) throw new Error(`tenant ${tenantId} has no Neon project`);
+    return this.connectionUri(projectId, tenantIdent(tenantId));
   }
 
   async deprovision(tenantId: string, p: Placement): Promise<void> {

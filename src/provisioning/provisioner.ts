@@ -1,4 +1,5 @@
 /** Storage provisioning behind one interface: local clusters here, Neon's API in production. */
+import type { ApplyOutcome, CataloguedMigration, RevertOutcome } from '../migrations/batch-runner.js';
 import type { Migration } from '../migrations/runner.js';
 import type { Isolation } from '../tenancy/tenant.js';
 
@@ -31,6 +32,14 @@ export interface Provisioner {
   /** Applies the pending `migrations` to the tenant's storage; returns the names applied. */
   migrate(tenantId: string, placement: Placement, migrations: Migration[]): Promise<string[]>;
   /**
+   * The fleet path: applies the catalogue to many tenants of one region, one connection per
+   * database (the region's shared database carries every `row` and `schema` tenant of the batch),
+   * one round trip per tenant with work to do. A tenant's failure is its outcome, never a throw.
+   */
+  migrateMany(region: string, tenants: PlacedTenant[], catalogue: CataloguedMigration[]): Promise<Map<string, ApplyOutcome>>;
+  /** Runs the `down`s of `migrations` (those each tenant has) on many tenants of one region, as `migrateMany`. */
+  revertMany(region: string, tenants: PlacedTenant[], migrations: CataloguedMigration[]): Promise<Map<string, RevertOutcome>>;
+  /**
    * Fences the tenant in its database (new transactions are refused with 404, those in flight are
    * waited for), drops its storage (its rows, schema and role, or database and roles) and checks
    * that nothing is left, throwing otherwise; idempotent. The fence stays until `unfence`.
@@ -56,6 +65,9 @@ export interface Provisioner {
    */
   ownerUrl(tenantId: string, placement: Placement): Promise<string>;
 }
+
+/** A tenant and where its rows live. */
+export interface PlacedTenant { tenantId: string; placement: Placement }
 
 /** Counts of what is left of a tenant's storage, by kind. */
 export type Leftovers = Record<string, number>;

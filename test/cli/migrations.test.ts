@@ -14,7 +14,7 @@ describe('tenantctl migrations', () => {
     const r = await tenantctl('migrations', 'list');
     expect(r.code, r.stderr).toBe(0);
     const rows = r.stdout.trim().split('\n');
-    expect(rows[0]).toMatch(/^NAME +CHECKSUM +ADDED$/);
+    expect(rows[0]).toMatch(/^NAME +CHECKSUM +DOWN +ADDED$/);
     expect(rows.slice(1).map((l) => l.split(/ +/).slice(0, 2))).toEqual(api.map((m) => [m.name, m.checksum]));
   });
 
@@ -56,5 +56,29 @@ describe('tenantctl migrations', () => {
     const missing = await tenantctl('migrations', 'add', join(dir, '0099_missing.sql'));
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^error: cannot read /m);
+  });
+
+  it("catalogues a migration's down from NNNN_name.down.sql: once, the same text unchanged, other text refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tenantctl-downs-'));
+    const down = join(dir, '0001_tracks.down.sql');
+    writeFileSync(down, 'DROP TABLE tracks;\n');
+    const first = await tenantctl('migrations', 'add', down);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^0001_tracks\.sql down (created|unchanged)$/m);
+    const again = await tenantctl('migrations', 'add', down);
+    expect(again.stdout).toBe('0001_tracks.sql down unchanged\n');
+    writeFileSync(down, 'DROP TABLE tracks CASCADE;\n');
+    const refused = await tenantctl('migrations', 'add', down);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error MIGRATION_CONFLICT: 0001_tracks\.sql has a different down/m);
+    const list = await tenantctl('migrations', 'list');
+    expect(list.stdout).toMatch(/^0001_tracks\.sql +[0-9a-f]{64} +yes +/m);
+    const api = (await admin(stack, 'GET', '/migrations')).body.migrations as { name: string; hasDown: boolean }[];
+    expect(api.find((m) => m.name === '0001_tracks.sql')).toMatchObject({ hasDown: true });
+    const orphan = join(dir, '0098_orphan.down.sql');
+    writeFileSync(orphan, 'SELECT 1;\n');
+    const unknown = await tenantctl('migrations', 'add', orphan);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/^error NOT_FOUND: 0098_orphan\.sql is not catalogued/m);
   });
 });
