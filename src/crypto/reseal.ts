@@ -11,23 +11,15 @@
  * as its key is still in their ring: the old key is removed only once the count under it is 0.
  */
 import { db } from '../control/db.js';
-import { deliver, WRITER_LEASE } from '../control/outbox.js';
 import type { ControlServices } from '../control/services.js';
-import type { LookupKey } from '../tenancy/tenant.js';
 import { kidsOf } from './key-ring.js';
-import { open, seal, sealedKid, UnknownKeyError } from './secret-box.js';
+import { kidSql, resealColumn, type ResealReport, type SealedColumn } from './reseal-column.js';
+import { open, seal } from './secret-box.js';
 import { wrappedKeyCounts } from '../tenant-keys/rewrap.js';
 
+export { RESEAL_BATCH, type ResealFailure, type ResealReport } from './reseal-column.js';
+
 type Services = Pick<ControlServices, 'sql' | 'cache' | 'masterKeys'>;
-
-// The key id of a stored secret, as sealedKid() reads it (NULL: not a sealed value of ours).
-const KID_SQL = `CASE WHEN connection_secret ~ '^v1\\.[^.]+\\.[^.]+$' THEN 'k0'
-  WHEN connection_secret ~ '^v2\\.[a-z0-9_-]{1,32}\\.[^.]+\\.[^.]+$' THEN split_part(connection_secret, '.', 2) END`;
-
-/** Rows examined per batch (one select, one write, one cache invalidation). */
-export const RESEAL_BATCH = 100;
-/** At most this many failures are named in a report (all are counted). */
-const FAILURE_SAMPLES = 20;
 
 export interface KeyStatus {
   current: string;
@@ -48,7 +40,7 @@ export interface KeyStatus {
 /** The ring and what the control database holds under each of its keys. */
 export async function keyStatus(s: Services): Promise<KeyStatus> {
   const [counts, outbox] = await db(() => s.sql.transaction([
-    s.sql.query(`SELECT ${KID_SQL} AS kid, count(*)::int AS n FROM tenant_placements WHERE connection_secret IS NOT NULL GROUP BY 1`),
+    s.sql.query(`SELECT ${kidSql('connection_secret')} AS kid, count(*)::int AS n FROM tenant_placements WHERE connection_secret IS NOT NULL GROUP BY 1`),
     s.sql.query('SELECT count(*)::int AS n FROM cache_outbox'),
   ])) as [{ kid: string | null; n: number }[], { n: number }[]];
   const wrappedCounts = await wrappedKeyCounts(s);
@@ -65,72 +57,13 @@ export async function keyStatus(s: Services): Promise<KeyStatus> {
   };
 }
 
-export interface ResealFailure { tenantId: string; kid: string | null; reason: 'key-not-in-ring' | 'does-not-open' | 'unrecognised-format' }
-
-export interface ResealReport {
-  current: string;
-  /** Rows examined (not under the current key). */
-  examined: number;
-  resealed: number;
-  /** Rows that changed between reading and writing (re-provisioned meanwhile): left as they are now. */
-  raced: number;
-  failedCount: number;
-  failed: ResealFailure[];
-  /** Where to continue when this call stopped at its limit; null when it reached the end. */
-  nextCursor: string | null;
-}
+/** The connection strings of dedicated databases, sealed for their tenant. */
+const CONNECTION_SECRETS: SealedColumn = {
+  table: 'tenant_placements', column: 'connection_secret',
+  reseal: async (keys, value, tenantId) => seal(keys, await open(keys, value, tenantId), tenantId),
+};
 
 /** Re-seals up to `limit` secrets not under the current key, in tenant-id order after `cursor`. */
-export async function resealSecrets(s: Services, opts: { cursor?: string | null; limit: number }): Promise<ResealReport> {
-  const report: ResealReport = { current: s.masterKeys.current, examined: 0, resealed: 0, raced: 0, failedCount: 0, failed: [], nextCursor: null };
-  let after = opts.cursor ?? null;
-  while (report.examined < opts.limit) {
-    const size = Math.min(RESEAL_BATCH, opts.limit - report.examined);
-    const rows = await db(() => s.sql.query(
-      `SELECT tenant_id::text AS id, connection_secret AS sealed FROM tenant_placements
-        WHERE connection_secret IS NOT NULL AND (${KID_SQL}) IS DISTINCT FROM $1 AND ($2::uuid IS NULL OR tenant_id > $2::uuid)
-        ORDER BY tenant_id LIMIT $3`, [s.masterKeys.current, after, size])) as { id: string; sealed: string }[];
-    await resealBatch(s, rows, report);
-    report.examined += rows.length;
-    if (rows.length < size) return report;
-    after = rows.at(-1)!.id;
-  }
-  report.nextCursor = after;
-  return report;
+export function resealSecrets(s: Services, opts: { cursor?: string | null; limit: number }): Promise<ResealReport> {
+  return resealColumn(s, CONNECTION_SECRETS, opts);
 }
-
-/** Opens and re-seals one batch, writes what still holds the value read, and invalidates the routers' copies. */
-async function resealBatch(s: Services, rows: { id: string; sealed: string }[], report: ResealReport): Promise<void> {
-  const ids: string[] = [], olds: string[] = [], news: string[] = [];
-  for (const r of rows) {
-    try {
-      news.push(await seal(s.masterKeys, await open(s.masterKeys, r.sealed, r.id), r.id));
-      ids.push(r.id);
-      olds.push(r.sealed);
-    } catch (err) {
-      const kid = sealedKid(r.sealed);
-      const reason = !kid ? 'unrecognised-format' : err instanceof UnknownKeyError ? 'key-not-in-ring' : 'does-not-open';
-      report.failedCount++;
-      if (report.failed.length < FAILURE_SAMPLES) report.failed.push({ tenantId: r.id, kid, reason });
-    }
-  }
-  if (ids.length === 0) return;
-  const [row] = await db(() => s.sql.query(RESEAL_SQL, [ids, olds, news])) as { resealed: number; outbox: string | null; keys: LookupKey[] | null }[];
-  report.resealed += row!.resealed;
-  report.raced += ids.length - row!.resealed;
-  if (row!.outbox) await deliver(s, row!.outbox, row!.keys!);
-}
-
-// One statement, so one transaction: the compare-and-set, the version bump of the tenants it
-// changed, and their cache keys in the outbox (as templates.ts's bump of a tier's tenants).
-const RESEAL_SQL = `
-WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) AS i(tenant_id, old_secret, new_secret)),
-u AS (UPDATE tenant_placements p SET connection_secret = i.new_secret FROM input i
-       WHERE p.tenant_id = i.tenant_id AND p.connection_secret = i.old_secret RETURNING p.tenant_id),
-b AS (UPDATE tenants t SET version = t.version + 1, updated_at = now() FROM u WHERE t.id = u.tenant_id RETURNING t.id, t.slug),
-k AS (SELECT jsonb_build_object('kind', 'id', 'value', b.id::text) AS key FROM b
-      UNION ALL SELECT jsonb_build_object('kind', 'slug', 'value', b.slug) FROM b
-      UNION ALL SELECT jsonb_build_object('kind', 'domain', 'value', d.hostname) FROM b JOIN tenant_domains d ON d.tenant_id = b.id
-      UNION ALL SELECT jsonb_build_object('kind', 'issuer', 'value', j.issuer) FROM b JOIN tenant_jwt j ON j.tenant_id = b.id),
-o AS (INSERT INTO cache_outbox (keys, next_at) SELECT jsonb_agg(key), now() + ${WRITER_LEASE} FROM k HAVING count(*) > 0 RETURNING id, keys)
-SELECT (SELECT count(*)::int FROM u) AS resealed, o.id::text AS outbox, o.keys FROM (SELECT 1) AS one LEFT JOIN o ON true`;

@@ -5,6 +5,7 @@
  * source by its placement floor (router.enter, TR004), not by a fence.
  */
 import type { Client } from '@neondatabase/serverless';
+import { inTransaction } from '../provisioning/pg-client.js';
 import { tenantIdent, type Placement } from '../provisioning/provisioner.js';
 import { tenantTables, quoteIdent } from './copy.js';
 
@@ -12,15 +13,10 @@ import { tenantTables, quoteIdent } from './copy.js';
 export async function cleanPlacement(c: Client, tenantId: string, p: Placement): Promise<void> {
   const ident = tenantIdent(tenantId);
   if (p.strategy === 'row') {
-    await c.query('BEGIN');
-    try {
+    await inTransaction(c, async () => {
       await c.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]);
       for (const t of await tenantTables(c, 'shared')) await c.query(`DELETE FROM shared.${quoteIdent(t.name)} WHERE tenant_id = $1`, [tenantId]);
-      await c.query('COMMIT');
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    }
+    });
     return;
   }
   if (p.strategy === 'schema') {

@@ -36,9 +36,9 @@ export async function exists(c: Client, sql: string, value: string): Promise<boo
   return (await c.query(sql, [value])).rowCount! > 0;
 }
 
-/** Runs `fn` in one transaction on `c`. */
-export async function inTransaction<T>(c: Client, fn: () => Promise<T>): Promise<T> {
-  await c.query('BEGIN');
+/** Runs `fn` in one transaction on `c`, opened by `begin` (a constant statement, e.g. a read-only snapshot's). */
+export async function inTransaction<T>(c: Client, fn: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  await c.query(begin);
   try {
     const out = await fn();
     await c.query('COMMIT');

@@ -9,7 +9,7 @@
 import type { Client } from '@neondatabase/serverless';
 import { open, type MasterKeys } from '../crypto/secret-box.js';
 import { AppError } from '../errors.js';
-import { withClient } from '../provisioning/pg-client.js';
+import { inTransaction, withClient } from '../provisioning/pg-client.js';
 import type { Placement } from '../provisioning/provisioner.js';
 
 /** Rows one export may hold (all tables together); a larger tenant is refused rather than half exported. */
@@ -35,8 +35,7 @@ export async function readTenantRows(tenantId: string, p: Placement, o: { region
 }
 
 async function snapshot(c: Client, tenantId: string, schema: string, shared: boolean): Promise<TableRows[]> {
-  await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-  return inTransactionBody(c, async () => {
+  return inTransaction(c, async () => {
     await c.query("SELECT set_config('app.tenant_id', $1, true), set_config('search_path', $2, true)", [tenantId, schema]);
     // Shared tables: only those that carry a tenant id (each row is someone's); own schema: all.
     const { rows: tables } = await c.query<{ name: string }>(shared
@@ -54,17 +53,6 @@ async function snapshot(c: Client, tenantId: string, schema: string, shared: boo
       out.push({ table: name, rows: rows.map((x) => x.r) });
     }
     return out;
-  });
+  }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
 }
 
-/** The body of a transaction begun by the caller: committed (it only read) or rolled back. */
-async function inTransactionBody<T>(c: Client, fn: () => Promise<T>): Promise<T> {
-  try {
-    const out = await fn();
-    await c.query('COMMIT');
-    return out;
-  } catch (err) {
-    await c.query('ROLLBACK').catch(() => {});
-    throw err;
-  }
-}
