@@ -45,16 +45,18 @@ export async function exportTenant(s: ControlServices, ref: string, guard: Guard
   const rows = placement ? await readTenantRows(id, placement, { regionAdminUrls: s.config.REGION_ADMIN_URLS, masterKeys: s.masterKeys }) : [];
   const guardState = await readGuard(guard, { id, guardJurisdiction: await jurisdictionOf(s, id) });
 
-  const parts: [string, unknown[]][] = [
-    ['tenant', [t]], ['domains', domains!], ['usage', usage!], ['storage', storage!], ['audit', audit!],
-    ['guard', guardState === undefined ? [] : [guardState]],
-    ...rows.map((r): [string, unknown[]] => [`rows.${r.table}`, r.rows]),
+  // Items as JSON text: the control plane's values serialised here, the tenant's rows as the database wrote them.
+  const json = (items: unknown[]) => items.map((x) => JSON.stringify(x));
+  const parts: [string, string[]][] = [
+    ['tenant', json([t])], ['domains', json(domains!)], ['usage', json(usage!)], ['storage', json(storage!)], ['audit', json(audit!)],
+    ['guard', guardState === undefined ? [] : json([guardState])],
+    ...rows.map((r): [string, string[]] => [`rows.${r.table}`, r.rows]),
   ];
   let text = '';
   const listed: ExportManifest['parts'] = [];
   for (const [name, items] of parts) {
     let chunk = '';
-    for (const item of items) chunk += `${JSON.stringify({ part: name, item })}\n`;
+    for (const item of items) chunk += `{"part":${JSON.stringify(name)},"item":${item}}\n`;
     text += chunk;
     listed.push({ name, count: items.length, sha256: await sha256Hex(chunk) });
   }

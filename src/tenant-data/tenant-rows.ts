@@ -17,7 +17,8 @@ export const MAX_EXPORT_ROWS = 100_000;
 
 const quote = (ident: string) => `"${ident.replace(/"/g, '""')}"`;
 
-export interface TableRows { table: string; rows: unknown[] }
+/** A table's rows, each as PostgreSQL's own JSON text (`to_jsonb(row)::text`): numerics keep every digit, never rounded through a JS number. */
+export interface TableRows { table: string; rows: string[] }
 
 /** The tenant's tables and their rows, table by table in name order. */
 export async function readTenantRows(tenantId: string, p: Placement, o: { regionAdminUrls: Record<string, string>; masterKeys: MasterKeys }): Promise<TableRows[]> {
@@ -45,8 +46,8 @@ async function snapshot(c: Client, tenantId: string, schema: string, shared: boo
     const out: TableRows[] = [];
     let total = 0;
     for (const { name } of tables) {
-      const { rows } = await c.query<{ r: unknown }>(
-        `SELECT to_jsonb(t) AS r FROM ${quote(name)} t ${shared ? 'WHERE t.tenant_id = $1::uuid' : ''} ORDER BY 1 LIMIT ${MAX_EXPORT_ROWS + 1}`,
+      const { rows } = await c.query<{ r: string }>(
+        `SELECT to_jsonb(t)::text AS r FROM ${quote(name)} t ${shared ? 'WHERE t.tenant_id = $1::uuid' : ''} ORDER BY 1 LIMIT ${MAX_EXPORT_ROWS + 1}`,
         shared ? [tenantId] : []);
       total += rows.length;
       if (total > MAX_EXPORT_ROWS) throw new AppError(413, 'PAYLOAD_TOO_LARGE', `the tenant holds more than ${MAX_EXPORT_ROWS} rows: too many for one export`);

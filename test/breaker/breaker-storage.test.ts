@@ -16,6 +16,8 @@ const stored = (b: ReturnType<typeof breakerOf>) =>
 
 describe('CircuitBreaker storage', () => {
   it('stores nothing for a healthy target, and forgets failures once they leave the window', async () => {
+    // A window long enough that a loaded machine reads the stored failure before its alarm fires.
+    const L = { failures: 3, windowMs: 1_500, cooldownMs: 100 } satisfies BreakerLimits;
     const b = breakerOf(`db:${crypto.randomUUID()}`);
     expect((await b.permit(L)).permit).toEqual({ allowed: true, probe: false });
     expect(await b.record(true, false, L)).toMatchObject({ status: 'closed' });
