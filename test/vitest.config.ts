@@ -3,7 +3,7 @@
  * projects below). Most files run three at a time: they create their own tenants, and the machine
  * spends most of their time waiting on I/O and timers. The files in SERIAL run one at a time after
  * them: they pause the fault region's PostgreSQL, read the Neon API stand-in's request log (which
- * every Neon-backed test writes to), or time a flood against a rate limiter.
+ * every Neon-backed test writes to), time a flood against a rate limiter, or hold the alert rules' lease.
  */
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
@@ -15,6 +15,9 @@ const SERIAL = [
   'test/provisioning/neon-provisioner.test.ts',
   'test/control/neon-provisioner.test.ts',
   'test/quota/leasing.test.ts',
+  // Runs the alert rules at simulated times under the rules' one lease: a maintenance run another
+  // file starts (/__scheduled) would hold that lease.
+  'test/alerts/alerts.test.ts',
 ];
 
 const workerd = (name: string, files: { include: string[]; exclude: string[] }, parallel: boolean): TestProjectInlineConfiguration => ({
