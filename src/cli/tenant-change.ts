@@ -35,7 +35,7 @@ const update: Command = {
   ].join('\n'),
   options: {
     name: { type: 'string', arg: 'N', help: 'display name' },
-    tier: { type: 'string', arg: 'T', help: 'tier or template to move to' },
+    tier: { type: 'string', arg: 'T', help: "tier or template to move to (one of another isolation moves the tenant's data there first, online)" },
     residency: RESIDENCY,
     set: { type: 'string', arg: 'KEY=VALUE', multiple: true, help: 'override one limit, e.g. ratePerMinute=600' },
     unset: { type: 'string', arg: 'KEY', multiple: true, help: "remove one override (the tier's value applies again)" },

@@ -4,7 +4,7 @@ import { keyValues, table } from './format.js';
 
 const move: Command = {
   name: 'tenant move', args: '<id|slug>', arity: [1, 1],
-  summary: "Move a tenant's data to another isolation (row, schema) or region, online",
+  summary: "Move a tenant's data to another isolation (row, schema, database) or region, online",
   details: 'Reads are served throughout; writes answer 503 TENANT_MIGRATING for the final copy (the fence, reported in ms). '
     + 'The copy is verified (row count and digest per table) before the switch; any failure before it rolls back.',
   options: {

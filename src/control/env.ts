@@ -48,6 +48,7 @@ export interface ControlEnv {
   REFUSAL_AUDIT_WINDOW_SECONDS?: string;
   /** Seconds between two `metrics.reads` summary entries of one isolate (default 3600). */
   METRICS_AUDIT_WINDOW_SECONDS?: string;
+  TENANT_CACHE_TTL_MS?: string;
   /** Timeout of one control-database call, in milliseconds (default 10000). */
   CONTROL_DB_TIMEOUT_MS?: string;
   /** How long POST /tenants waits for provisioning before answering 202 (default 20000 ms). */
@@ -141,6 +142,9 @@ const ConfigSchema = z.object({
   ADMIN_JWT_MAX_AGE_SECONDS: intVar(3600, 60, 86_400),
   REFUSAL_AUDIT_WINDOW_SECONDS: intVar(60, 1, 3600),
   METRICS_AUDIT_WINDOW_SECONDS: intVar(3600, 1, 86_400),
+  // The routers' L1 TTL (the router's variable of the same name): how long a router may still hold
+  // a tenant's old record after a change. A dedicated database a move left is dropped only after it.
+  TENANT_CACHE_TTL_MS: intVar(5_000, 0, 60_000),
   CONTROL_DB_TIMEOUT_MS: intVar(10_000, 500, 120_000),
   PROVISION_WAIT_MS: intVar(20_000, 0, PROVISION_WAIT_MAX_MS),
   // Row tenants are measured by scanning their rows: not every minute (0: at every run, tests).

@@ -42,6 +42,22 @@ export class StalePlacement extends AppError {
   }
 }
 
+/**
+ * The tenant's database refused this router's credentials (SQLSTATE class 28): the role was dropped
+ * (the tenant moved out of its database, or was deleted) or its password rotated since this isolate
+ * cached the record. 503 UPSTREAM_UNAVAILABLE, counted by the breaker (a tenant whose credentials
+ * stay wrong opens its circuit rather than reloading its record on every request), and the caller
+ * drops the record from its L1 so the next request reads the current one.
+ */
+export class CredentialsRefused extends AppError {
+  constructor() {
+    super(503, 'UPSTREAM_UNAVAILABLE', 'tenant database is unavailable', { 'Retry-After': '5' });
+  }
+}
+
+/** Whether the isolate's record of the tenant may be stale, by what its database answered. */
+export const staleRecord = (err: unknown): boolean => err instanceof StalePlacement || err instanceof CredentialsRefused;
+
 /** Whether `err` says the database target itself is unavailable (what its circuit breaker counts). */
 export const isTargetFailure = (err: unknown): boolean =>
   err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE' && !(err instanceof OwnStatementFailure);
@@ -88,14 +104,15 @@ export function toAppError(err: unknown, ctx: { readOnly?: boolean } = {}): AppE
     // installed before TR003 refused a late request), 08 (connection), the server's own connection
     // limit: the target is unavailable.
     if (code.startsWith('08') || code.startsWith('57') || code === '55P03' || code === '25P03' || code === '53300' || code === '53400') return unavailable();
-    // The tenant's own database is gone: it was deleted and a router still held it for at most
-    // its L1 TTL. Not found (as the fence says for shared databases), and no breaker failure.
-    if (code === '3D000') return new AppError(404, 'TENANT_NOT_FOUND', 'tenant no longer exists');
+    // The tenant's own database is gone: the tenant moved out of it (a move drops its source) or
+    // was deleted, and this isolate still held the old record. Stale, like TR004: the caller
+    // drops the record, and the retry finds where the tenant went, or that it no longer exists.
+    if (code === '3D000') return new StalePlacement();
     // Credentials refused (a dropped role of a just-deleted tenant, rotated credentials): not the
     // client's fault, and not a bug in the router.
     if (code.startsWith('28')) {
       log('database refused the connection', code, err);
-      return unavailable();
+      return new CredentialsRefused();
     }
     console.error(JSON.stringify({ level: 'error', msg: 'database error', code }));
     return new AppError(500, 'INTERNAL', 'internal error');

@@ -2,7 +2,7 @@ import { createMiddleware } from 'hono/factory';
 import { AppError } from '../errors.js';
 import { breakerLimits, breakerTarget } from '../breaker/breaker-gate.js';
 import type { Permit } from '../breaker/circuit.js';
-import { isTargetFailure, StalePlacement } from '../data/db-errors.js';
+import { isTargetFailure, staleRecord } from '../data/db-errors.js';
 import type { LookupKey } from '../tenancy/tenant.js';
 import type { TenantDb } from '../data/tenant-db.js';
 import type { RequestContextVars } from './request-context.js';
@@ -57,8 +57,9 @@ export const breaker = () =>
       } catch (err) {
         // Only the target's unavailability counts; a tenant's own timeouts and lock waits do not.
         report(!isTargetFailure(err));
-        // The tenant moved since this isolate cached it: drop the record, so the retry finds where it went.
-        if (err instanceof StalePlacement) {
+        // The tenant moved (or its credentials changed) since this isolate cached it: drop the
+        // record, so the retry finds where it went.
+        if (staleRecord(err)) {
           const key = (c.var as { lookupKey?: LookupKey }).lookupKey;
           if (key) services.directory.forget(key);
           services.directory.forget({ kind: 'id', value: tenant.id });

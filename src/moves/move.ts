@@ -15,7 +15,11 @@
  *
  * The TenantGuard does not move: its jurisdiction was fixed when the tenant was created, so its
  * counters (rate, monthly, metering) continue exactly whatever region the data goes to.
- * Dedicated databases (`database` isolation) are not moved by this version.
+ * A dedicated database (`database` isolation) moves the same way, its `public` tables being the
+ * tenant's: into one (a new database, or on Neon a new project, in the target region) or out of
+ * one, which the cleaning drops whole once the routers' L1 TTL has passed (a router still holding
+ * the old record meanwhile is refused there by the floor, TR004, and reloads; one that finds it
+ * gone, 3D000, or its role gone, 28P01, drops its record the same way).
  */
 import type { Client } from '@neondatabase/serverless';
 import { withClient } from '../provisioning/pg-client.js';
@@ -28,7 +32,7 @@ import { commitAndInvalidate } from '../control/outbox.js';
 import { loadPlacement, lookupKeys } from '../control/tenant-repo.js';
 import type { ControlServices } from '../control/services.js';
 import type { TenantView } from '../control/schemas.js';
-import type { Placement } from '../provisioning/provisioner.js';
+import { tenantIdent, type Placement } from '../provisioning/provisioner.js';
 import type { Isolation } from '../tenancy/tenant.js';
 import { cleanPlacement, leftInPlacement } from './clean.js';
 import { copyAll, digestMismatches, digestOf, prepareSession, syncTail, tenantTables, type TailReport, type TenantTable } from './copy.js';
@@ -58,10 +62,17 @@ export function checkMove(t: Pick<TenantView, 'status' | 'isolation' | 'region'>
   const isolation = want.isolation ?? t.isolation as Isolation;
   const region = want.region ?? t.region;
   if (isolation === t.isolation && region === t.region) throw new AppError(422, 'NOTHING_TO_MOVE', `tenant is already ${isolation} in ${region}`);
-  if (isolation === 'database' || t.isolation === 'database') {
-    throw new AppError(422, 'MOVE_NOT_SUPPORTED', 'moves to or from a dedicated database are not supported yet; row and schema tenants can move');
-  }
   return { isolation, region };
+}
+
+/**
+ * A dedicated database made before login roles were named apart from `t_<id>` holds the one name a
+ * schema of the same cluster needs for its role: that pair cannot be held at once.
+ */
+function checkNames(tenantId: string, source: Placement, to: { isolation: Isolation; region: string }): void {
+  if (source.strategy === 'database' && to.isolation === 'schema' && to.region === source.region && source.roleName === tenantIdent(tenantId)) {
+    throw new AppError(422, 'MOVE_NOT_SUPPORTED', 'this dedicated database predates distinct role names: move it to another region or to row isolation first');
+  }
 }
 
 /** Moves `t` (see the file's comment); the report once switched. */
@@ -70,6 +81,7 @@ export async function moveTenant(s: ControlServices, t: TenantView, want: MoveRe
   checkPlacement(s, to.region, t.residency);
   const source = await loadPlacement(s.sql, t.id);
   if (!source || source.strategy !== t.isolation) throw new AppError(409, 'INVALID_STATE', 'tenant has no storage to move');
+  checkNames(t.id, source, to);
   await cleanPending(s, t.id);
   const move = await claimMove(s.sql, t.id, source);
   let target: Placement | null = null;
@@ -107,6 +119,9 @@ export async function moveTenant(s: ControlServices, t: TenantView, want: MoveRe
       });
     }));
     await markSwitched(s.sql, move.id, target, result);
+    // A dedicated database left behind is dropped once no router can still hold the old record
+    // (its L1 TTL): until then a stale router is refused there by the floor (TR004) and reloads.
+    if (source.strategy === 'database') await new Promise((r) => setTimeout(r, s.config.TENANT_CACHE_TTL_MS + 1_000));
     const cleaned = await cleanSource(s, { ...move, toPlacement: target });
     return { moveId: move.id, tenantId: t.id, from: { region: source.region, isolation: source.strategy }, to: { region: target.region, isolation: target.strategy }, ...result, cleaned };
   } catch (err) {
@@ -143,8 +158,11 @@ async function switchPlacement(s: ControlServices, t: TenantView, p: Placement):
 
 /** Empties a target that was never switched to (a rollback). */
 async function emptyTarget(s: ControlServices, tenantId: string, source: Placement, target: Placement): Promise<void> {
-  // Never the source's own objects: the pairs a move accepts (checkMove) never share a schema or a role.
+  // Never the source's own objects: the pairs a move accepts (checkMove, checkNames) never share a
+  // schema, a role or a database.
   if (target.strategy === source.strategy && target.region === source.region) return;
+  // A database nobody was switched to: dropped whole (its fence harms no one).
+  if (target.strategy === 'database') return s.provisioner.deprovision(tenantId, target);
   const url = await s.provisioner.ownerUrl(tenantId, target);
   await withClient(url, (c) => cleanPlacement(c, tenantId, target));
 }
@@ -152,6 +170,12 @@ async function emptyTarget(s: ControlServices, tenantId: string, source: Placeme
 /** Cleans the source of a switched move; false (left for the maintenance run) when it fails. */
 export async function cleanSource(s: ControlServices, m: MoveRecord): Promise<boolean> {
   try {
+    // A dedicated database the tenant left is dropped whole, unfenced: see the file's comment.
+    if (m.fromPlacement.strategy === 'database') {
+      await s.provisioner.deprovision(m.tenantId, m.fromPlacement, { fence: false });
+      await markCleaned(s.sql, m.id);
+      return true;
+    }
     const url = await s.provisioner.ownerUrl(m.tenantId, m.fromPlacement);
     await withClient(url, async (c) => {
       await cleanPlacement(c, m.tenantId, m.fromPlacement);

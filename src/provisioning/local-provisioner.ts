@@ -4,7 +4,10 @@
  * their region's shared database): `row` needs nothing but the region's shared schema, `schema`
  * gets a schema and a NOLOGIN role the router may SET ROLE to (and inherits nothing from),
  * `database` gets its own database (owned by the cluster's owner) with a login role that owns
- * nothing, whose connection string is sealed under the master key. Every step checks before it
+ * nothing, whose connection string is sealed under the master key. That role is named by
+ * `runtimeRoleName` (as on Neon), never `t_<id>`: roles are cluster-wide, and a tenant moving
+ * between `schema` and `database` in one region holds both placements at once for a while.
+ * Databases made before that kept `t_<id>` as their role; the placement records which. Every step checks before it
  * creates, so a retry after a failure half-way completes the work; the serving role is checked
  * (router.unsafe_reason) before a placement is returned. Deprovisioning fences first (see
  * router-objects.ts), then drops, then counts what is left.
@@ -19,7 +22,7 @@ import type { ApplyOutcome, CataloguedMigration, RevertOutcome } from '../migrat
 import { eachDatabase, migrateDatabase, migrateSharedDatabase, revertDatabase, revertSharedDatabase } from './fleet-migrate.js';
 import { exists, withClient } from './pg-client.js';
 import { assertSafeRole, countSharedRows, deleteSharedRows, DELETED, fenceDatabase, fenceTenant, hasRouterSchema, installRouterSchema, removeFence } from './router-objects.js';
-import { connectionLimitSql, RUNTIME_ROLE_ATTRIBUTES } from './runtime-role.js';
+import { connectionLimitSql, RUNTIME_ROLE_ATTRIBUTES, runtimeRoleName } from './runtime-role.js';
 import { leftoverCount, tenantIdent, withDatabase, type Leftovers, type PlacedTenant, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
 
 export { withClient } from './pg-client.js';
@@ -59,10 +62,11 @@ export class LocalProvisioner implements Provisioner {
       });
       return { ...base, schemaName: ident, roleName: ident };
     }
-    const url = await this.databaseTenant(adminUrl, ident, req.migrations);
-    if (req.connectionLimit) await withClient(adminUrl, (c) => c.query(connectionLimitSql(ident, req.connectionLimit!)));
+    const role = await runtimeRoleName(req.tenantId);
+    const url = await this.databaseTenant(adminUrl, ident, role, req.migrations);
+    if (req.connectionLimit) await withClient(adminUrl, (c) => c.query(connectionLimitSql(role, req.connectionLimit!)));
     const connectionSecret = await seal(this.opts.masterKey, url, req.tenantId);
-    return { ...base, schemaName: 'public', roleName: ident, databaseName: ident, connectionSecret };
+    return { ...base, schemaName: 'public', roleName: role, databaseName: ident, connectionSecret };
   }
 
   async migrate(_tenantId: string, p: Placement, migrations: Migration[]): Promise<string[]> {
@@ -99,7 +103,7 @@ export class LocalProvisioner implements Provisioner {
     return new Map([...a, ...b]);
   }
 
-  async deprovision(tenantId: string, p: Placement): Promise<void> {
+  async deprovision(tenantId: string, p: Placement, opts: { fence?: boolean } = {}): Promise<void> {
     const adminUrl = this.adminUrl(p.region);
     const ident = tenantIdent(tenantId);
     if (p.strategy === 'row') {
@@ -110,10 +114,11 @@ export class LocalProvisioner implements Provisioner {
         await c.query(`DROP ROLE IF EXISTS ${ident}`);
       }));
     } else {
-      await fenceDatabase(tenantId, () => this.databaseUrl(adminUrl, ident));
+      if (opts.fence !== false) await fenceDatabase(tenantId, () => this.databaseUrl(adminUrl, ident));
+      const roles = await databaseRoles(tenantId, p);
       await withClient(adminUrl, async (c) => {
         await c.query(`DROP DATABASE IF EXISTS ${ident} WITH (FORCE)`);
-        await c.query(`DROP ROLE IF EXISTS ${ident}`);
+        for (const role of roles) await c.query(`DROP ROLE IF EXISTS ${role}`);
       });
     }
     const left = await this.leftovers(tenantId, p);
@@ -124,8 +129,11 @@ export class LocalProvisioner implements Provisioner {
     const ident = tenantIdent(tenantId);
     return withClient(this.adminUrl(p.region), async (c): Promise<Leftovers> => {
       if (p.strategy === 'row') return { rows: await countSharedRows(c, tenantId) };
-      const roles = await count(c, 'SELECT count(*) AS n FROM pg_roles WHERE rolname = $1', ident);
-      if (p.strategy === 'schema') return { schemas: await count(c, 'SELECT count(*) AS n FROM pg_namespace WHERE nspname = $1', ident), roles };
+      if (p.strategy === 'schema') {
+        const roles = await count(c, 'SELECT count(*) AS n FROM pg_roles WHERE rolname = $1', ident);
+        return { schemas: await count(c, 'SELECT count(*) AS n FROM pg_namespace WHERE nspname = $1', ident), roles };
+      }
+      const roles = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM pg_roles WHERE rolname = ANY ($1::text[])', [await databaseRoles(tenantId, p)])).rows[0]?.n ?? 0);
       return { databases: await count(c, 'SELECT count(*) AS n FROM pg_database WHERE datname = $1', ident), roles };
     });
   }
@@ -174,29 +182,43 @@ export class LocalProvisioner implements Provisioner {
     await applyMigrations(c, migrations, { schema: ident });
   }
 
-  private async databaseTenant(adminUrl: string, ident: string, migrations: Migration[]): Promise<string> {
+  private async databaseTenant(adminUrl: string, ident: string, role: string, migrations: Migration[]): Promise<string> {
     const password = randomPassword();
     const secret = passwordClause(await scramVerifier(password));
     await withClient(adminUrl, async (c) => {
-      const verb = (await exists(c, 'SELECT 1 FROM pg_roles WHERE rolname = $1', ident)) ? 'ALTER' : 'CREATE';
-      await c.query(`${verb} ROLE ${ident} ${RUNTIME_ROLE_ATTRIBUTES} ${secret}`);
+      const verb = (await exists(c, 'SELECT 1 FROM pg_roles WHERE rolname = $1', role)) ? 'ALTER' : 'CREATE';
+      await c.query(`${verb} ROLE ${role} ${RUNTIME_ROLE_ATTRIBUTES} ${secret}`);
       if (!(await exists(c, 'SELECT 1 FROM pg_database WHERE datname = $1', ident))) await c.query(`CREATE DATABASE ${ident}`);
       await c.query(`REVOKE ALL ON DATABASE ${ident} FROM PUBLIC`);
-      await c.query(`GRANT CONNECT ON DATABASE ${ident} TO ${ident}`);
+      await c.query(`GRANT CONNECT ON DATABASE ${ident} TO ${role}`);
     });
     await withClient(withDatabase(adminUrl, ident), async (c) => {
       await c.query('REVOKE ALL ON SCHEMA public FROM PUBLIC');
-      await c.query(`GRANT USAGE ON SCHEMA public TO ${ident}`);
-      await c.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${ident}`);
+      await c.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
+      await c.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${role}`);
       await applyMigrations(c, migrations, { schema: 'public' });
-      await installRouterSchema(c, ident);
-      await assertSafeRole(c, ident);
+      // Tables made before this role existed (a retry, or a database whose role was renamed).
+      await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${role}`);
+      const ledger = await c.query<{ ok: boolean }>("SELECT to_regclass('public.schema_migrations') IS NOT NULL AS ok");
+      if (ledger.rows[0]?.ok) await c.query(`REVOKE ALL ON public.schema_migrations FROM ${role}`);
+      await installRouterSchema(c, role);
+      await assertSafeRole(c, role);
     });
     const u = new URL(withDatabase(adminUrl, ident));
-    u.username = ident;
+    u.username = role;
     u.password = password;
     return u.toString();
   }
+}
+
+/**
+ * The login roles a dedicated database's deprovisioning drops: the placement's own (`t_<id>` for
+ * databases made before roles were named by `runtimeRoleName`), or both names when no placement
+ * was recorded (provisioning never completed, so no schema placement can share the name).
+ */
+async function databaseRoles(tenantId: string, p: Placement): Promise<string[]> {
+  if (p.roleName) return [checked(p.roleName)];
+  return [tenantIdent(tenantId), await runtimeRoleName(tenantId)];
 }
 
 /** The tenants of the region's shared database, and those with a database of their own. */

@@ -164,11 +164,11 @@ export class NeonProvisioner implements Provisioner {
     return this.connectionUri(projectId, tenantIdent(tenantId));
   }
 
-  async deprovision(tenantId: string, p: Placement): Promise<void> {
-    if (p.strategy !== 'database') return this.shared.deprovision(tenantId, p);
+  async deprovision(tenantId: string, p: Placement, opts: { fence?: boolean } = {}): Promise<void> {
+    if (p.strategy !== 'database') return this.shared.deprovision(tenantId, p, opts);
     const ident = tenantIdent(tenantId);
     for (const id of await this.projectIds(tenantId, p)) {
-      await fenceDatabase(tenantId, () => this.connectionUri(id, ident).catch((err: unknown) => { if (isNotFound(err)) return null; throw err; }));
+      if (opts.fence !== false) await fenceDatabase(tenantId, () => this.connectionUri(id, ident).catch((err: unknown) => { if (isNotFound(err)) return null; throw err; }));
       try {
         await this.call('deleteProject', () => this.api.deleteProject(id));
       } catch (err) {
@@ -181,7 +181,7 @@ export class NeonProvisioner implements Provisioner {
 
   async leftovers(tenantId: string, p: Placement): Promise<Leftovers> {
     if (p.strategy !== 'database') return this.shared.leftovers(tenantId, p);
-    const ids = new Set((await this.findProjects(projectName(tenantId))).map((x) => x.id));
+    const ids = new Set((await this.findProjects(projectName(tenantId))).filter((x) => x.region_id === p.region).map((x) => x.id));
     if (p.externalRef && !ids.has(p.externalRef)) {
       try {
         await this.call('getProject', () => this.api.getProject(p.externalRef!));
@@ -241,15 +241,15 @@ export class NeonProvisioner implements Provisioner {
 
   /** The tenant's projects: the recorded one, or those found by name. */
   private async projectIds(tenantId: string, p: Placement): Promise<string[]> {
-    return p.externalRef ? [p.externalRef] : (await this.findProjects(projectName(tenantId))).map((x) => x.id);
+    return p.externalRef ? [p.externalRef] : (await this.findProjects(projectName(tenantId))).filter((x) => x.region_id === p.region).map((x) => x.id);
   }
 
   /** The tenant's project (found, or created and ready) and its owner connection string. */
   private async projectFor(tenantId: string, region: string, ident: string): Promise<{ projectId: string; uri: string }> {
     const name = projectName(tenantId);
-    const existing = (await this.findProjects(name))[0];
+    // A project of the tenant in another region is the source of a move, never this one.
+    const existing = (await this.findProjects(name)).find((x) => x.region_id === region);
     if (existing) {
-      if (existing.region_id !== region) throw new Error(`Neon project ${existing.id} of tenant ${tenantId} is in ${existing.region_id}, not ${region}`);
       return { projectId: existing.id, uri: await this.connectionUri(existing.id, ident) };
     }
     const created = await this.call('createProject', () => this.api.createProject({

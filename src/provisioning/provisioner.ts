@@ -43,8 +43,10 @@ export interface Provisioner {
    * Fences the tenant in its database (new transactions are refused with 404, those in flight are
    * waited for), drops its storage (its rows, schema and role, or database and roles) and checks
    * that nothing is left, throwing otherwise; idempotent. The fence stays until `unfence`.
+   * `fence: false` (a dedicated database a move left, src/moves/): drops without fencing first, since
+   * the tenant lives on elsewhere and a stale router must learn that it moved, not that it is gone.
    */
-  deprovision(tenantId: string, placement: Placement): Promise<void>;
+  deprovision(tenantId: string, placement: Placement, opts?: { fence?: boolean }): Promise<void>;
   /**
    * Removes the tenant's fence. Call it only once no router can still send the tenant a request
    * (routers' cache TTL + request timeout after the delete): until then the fence is what keeps a

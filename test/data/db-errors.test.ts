@@ -1,6 +1,6 @@
 /** How database failures become refusals: fenced tenants, unsafe roles, timeouts, refused connections. */
 import { describe, expect, it } from 'vitest';
-import { isTargetFailure, toAppError } from '../../src/data/db-errors.js';
+import { isTargetFailure, StalePlacement, staleRecord, toAppError } from '../../src/data/db-errors.js';
 
 const pgError = (code: string, message = 'x') => Object.assign(new Error(message), { code });
 
@@ -20,13 +20,22 @@ describe('toAppError', () => {
     expect(e.headers['Retry-After']).toBe('5');
   });
 
+  it('takes refused credentials (28P01: a role dropped by a move or a deletion, a rotated password) and a dropped database as a stale record, not the rest', () => {
+    expect(staleRecord(toAppError(pgError('28P01')))).toBe(true);
+    expect(isTargetFailure(toAppError(pgError('28P01')))).toBe(true);
+    expect(staleRecord(toAppError(pgError('3D000')))).toBe(true);
+    for (const code of ['57014', '08006', 'TR003', '40001']) expect(staleRecord(toAppError(pgError(code)))).toBe(false);
+  });
+
   it('maps a serialization failure or deadlock to 409 with Retry-After: the client may retry', () => {
     for (const code of ['40001', '40P01']) expect(toAppError(pgError(code))).toMatchObject({ status: 409, code: 'BAD_REQUEST', headers: { 'Retry-After': '1' } });
   });
 
-  it('maps a dropped dedicated database (3D000: its tenant was deleted) to 404 TENANT_NOT_FOUND', () => {
+  it('maps a dropped dedicated database (3D000: its tenant moved out or was deleted) to a stale placement: 503 Retry-After 1', () => {
     const e = toAppError(Object.assign(new Error('database "t_x" does not exist'), { code: '3D000' }));
-    expect([e.status, e.code]).toEqual([404, 'TENANT_NOT_FOUND']);
+    expect(e).toBeInstanceOf(StalePlacement);
+    expect([e.status, e.code, e.headers?.['Retry-After']]).toEqual([503, 'TENANT_MIGRATING', '1']);
+    expect(isTargetFailure(e)).toBe(false);
   });
 
   it('maps an aborted fetch (no SQLSTATE) to 503', () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { importMasterKey } from '../../src/crypto/secret-box.js';
 import { LocalProvisioner } from '../../src/provisioning/local-provisioner.js';
 import { tenantIdent, type Placement } from '../../src/provisioning/provisioner.js';
+import { runtimeRoleName } from '../../src/provisioning/runtime-role.js';
 import { createViaApi, tokenFor } from '../support/control.js';
 import { errorOf, postJson, sqlAt, stack } from '../support/helpers.js';
 
@@ -82,14 +83,17 @@ describe('deprovisioning under traffic', () => {
   });
 
   it('database: drops the database and role; requests meanwhile are refused, never answered 500', async () => {
-    const placement = (id: string): Placement => ({ ...base, strategy: 'database', schemaName: 'public', roleName: tenantIdent(id), databaseName: tenantIdent(id) });
+    // No role recorded: deprovisioning drops both names a dedicated database's login role may have.
+    const placement = (id: string): Placement => ({ ...base, strategy: 'database', schemaName: 'public', roleName: null, databaseName: tenantIdent(id) });
     const { id, p, outcomes, after } = await deprovisionWhileWriting('ENTERPRISE', placement);
     expect(after.length).toBeGreaterThan(5);
     // Once its database is gone a cached tenant cannot be told "fenced": its database refuses the login.
-    const refused = new Set(['404 TENANT_NOT_FOUND', '503 UPSTREAM_UNAVAILABLE', '503 CIRCUIT_OPEN']);
+    // (A request that finds the database dropped drops its stale record first: one 503 TENANT_MIGRATING.)
+    const refused = new Set(['404 TENANT_NOT_FOUND', '503 UPSTREAM_UNAVAILABLE', '503 CIRCUIT_OPEN', '503 TENANT_MIGRATING']);
     expect(after.filter((o) => !refused.has(`${o.status} ${o.code}`))).toEqual([]);
     expect(outcomes.filter((o) => o.status >= 500 && o.status !== 503)).toEqual([]);
     expect(await p.leftovers(id, placement(id))).toEqual({ databases: 0, roles: 0 });
+    expect(await countIn(stack.regions[US]!.postgresUrl, 'SELECT count(*)::int AS n FROM pg_roles WHERE rolname = $1', await runtimeRoleName(id))).toBe(0);
     await p.deprovision(id, placement(id)); // idempotent
   });
 });

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import type { SoakTenant, Stack } from './fleet.js';
 import { send } from './http.js';
+import { runtimeRoleName } from '../../src/provisioning/runtime-role.js';
 
 const UUID_HEX = (id: string) => id.replace(/-/g, '');
 const withDb = (url: string, db: string) => { const u = new URL(url); u.pathname = `/${db}`; return u.toString(); };
@@ -60,6 +61,8 @@ export async function leftovers(stack: Stack, edge: string, deleted: SoakTenant[
   if (deleted.length === 0) return found;
   const ids = deleted.map((t) => t.id);
   const idents = ids.map((id) => `t_${UUID_HEX(id)}`);
+  // A dedicated database's login role is named by src/provisioning/runtime-role.ts, not t_<id>.
+  const runtimeRoles = await Promise.all(ids.map((id) => runtimeRoleName(id)));
   for (const [region, urls] of Object.entries(stack.regions)) {
     const tables = await query<{ s: string; t: string }>(urls.postgresUrl,
       "SELECT table_schema AS s, table_name AS t FROM information_schema.columns WHERE column_name = 'tenant_id' AND table_schema IN ('shared', 'router') AND table_name NOT IN (SELECT table_name FROM information_schema.views)");
@@ -68,7 +71,7 @@ export async function leftovers(stack: Stack, edge: string, deleted: SoakTenant[
       for (const r of rows) found.push(`${region}: ${r.n} rows of ${r.tenant_id} in ${s}.${t}`);
     }
     for (const r of await query<{ nspname: string }>(urls.postgresUrl, 'SELECT nspname FROM pg_namespace WHERE nspname = ANY($1)', [idents])) found.push(`${region}: schema ${r.nspname}`);
-    for (const r of await query<{ rolname: string }>(urls.adminUrl, "SELECT rolname FROM pg_roles WHERE rolname = ANY($1) OR rolname LIKE ANY($2)", [idents, idents.map((i) => `${i}%`)])) found.push(`${region}: role ${r.rolname}`);
+    for (const r of await query<{ rolname: string }>(urls.adminUrl, "SELECT rolname FROM pg_roles WHERE rolname = ANY($1) OR rolname LIKE ANY($2)", [[...idents, ...runtimeRoles], idents.map((i) => `${i}%`)])) found.push(`${region}: role ${r.rolname}`);
     for (const r of await query<{ datname: string }>(urls.adminUrl, 'SELECT datname FROM pg_database WHERE datname = ANY($1)', [idents])) found.push(`${region}: database ${r.datname}`);
   }
   // The control database: every table with a tenant_id, but for what is kept on purpose

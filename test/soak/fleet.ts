@@ -110,7 +110,8 @@ export function fleetSpecs(regions: string[], perCell: number, runId: string) {
         const eu = region.includes('-eu-');
         // A third of the EU tenants declare residency: patches toggle it, the guard must not change.
         specs.push({ label, slug: `s${runId}-${label}`.slice(0, 40).replace(/-+$/, ''), tier, region, residency: eu && i === 0 ? 'EU' : null,
-          // Some PREMIUM tenants are patched to ENTERPRISE and back (other limits; placement unchanged).
+          // Some PREMIUM tenants are patched to ENTERPRISE and back: other limits, and each change
+          // moves the data (schema ⇄ a database of its own) under traffic.
           ...(tier === 'PREMIUM' && i === 1 ? { tiers: ['PREMIUM', 'ENTERPRISE'] } : {}) });
       }
     }

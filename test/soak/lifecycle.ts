@@ -92,16 +92,33 @@ export async function suspendResume(c: LifecycleContext, t: SoakTenant): Promise
   } finally { t.busy = false; }
 }
 
-/** Patches the tier (visible as the new burst in RateLimit-Limit where the tier allows probing). */
+/**
+ * Patches the tier. A tier of another isolation (PREMIUM's schema, ENTERPRISE's database) moves the
+ * tenant's data first, under its traffic, like moveIsolation: writes may be refused 503
+ * TENANT_MIGRATING meanwhile; a move that fails rolls back and changes neither tier nor placement.
+ */
 export async function patchTier(c: LifecycleContext, t: SoakTenant): Promise<void> {
   const next = t.tiers.find((x) => x !== t.tier) ?? t.tier;
-  const r = await adminRetry(c, `/admin/v1/tenants/${t.id}`, { method: 'PATCH', json: { tier: next } });
-  if (r.status !== 200) { c.traffic.recorder.breach(`tier patch ${t.label}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`); return; }
-  t.tier = next;
+  const moves = TIERS[next]!.isolation !== t.isolation;
+  t.moving = moves;
+  try {
+    const r = await adminRetry(c, `/admin/v1/tenants/${t.id}`, { method: 'PATCH', json: { tier: next } });
+    const body = r.body as { isolation?: string; error?: { code?: string } } | null;
+    if (r.status === 200) {
+      t.tier = next;
+      if (moves) { moveOutcomes.moved++; moveOutcomes.byTier++; }
+      t.isolation = body?.isolation ?? t.isolation;
+    } else if (moves && r.status === 409 && ['MOVE_FAILED', 'MOVE_CLEANUP_PENDING'].includes(body?.error?.code ?? '')) {
+      moveOutcomes.rolledBack++;
+    } else {
+      c.traffic.recorder.breach(`tier patch ${t.label}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+    }
+    if (moves) { const at = Date.now(); t.transitionUntil = at + c.boundAt(at); }
+  } finally { t.moving = false; }
 }
 
 /** What the soak's moves came to: a move may fail (and roll back) when a fault hits it, never break the tenant. */
-export const moveOutcomes = { moved: 0, rolledBack: 0, fenceMs: [] as number[] };
+export const moveOutcomes = { moved: 0, byTier: 0, rolledBack: 0, fenceMs: [] as number[] };
 
 /**
  * Moves a row tenant to a schema of its own or back, in its region, under traffic. Its writes may be

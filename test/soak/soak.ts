@@ -142,7 +142,7 @@ async function main() {
   const rows = await checkRows(stack, fleet, recorder.writes);
   for (const f of [...rows.foreign, ...rows.lost, ...rows.phantom]) recorder.breach(`rows: ${f}`);
   log(`rows: ${rows.rows} checked`);
-  log(`moves: ${moveOutcomes.moved} moved (writes paused ${moveOutcomes.fenceMs.join(', ') || '-'} ms), ${moveOutcomes.rolledBack} rolled back`);
+  log(`moves: ${moveOutcomes.moved} moved (${moveOutcomes.byTier} by a tier change; writes paused ${moveOutcomes.fenceMs.join(', ') || '-'} ms), ${moveOutcomes.rolledBack} rolled back`);
 
   // Deleted tenants: the control plane purges fences after its grace, in its maintenance run.
   await sleep(PURGE_GRACE_S * 1000 + 1000);
@@ -180,7 +180,7 @@ async function main() {
     rows: { checked: rows.rows, foreign: rows.foreign.length, lost: rows.lost.length, phantom: rows.phantom.length },
     changes: summarizeVisibility(visibility),
     faults: windows.map((w) => ({ kind: w.kind, atS: Math.round((w.start - t0) / 1000), durationMs: w.end - w.start })),
-    moves: { moved: moveOutcomes.moved, rolledBack: moveOutcomes.rolledBack, fenceMs: moveOutcomes.fenceMs },
+    moves: { moved: moveOutcomes.moved, byTier: moveOutcomes.byTier, rolledBack: moveOutcomes.rolledBack, fenceMs: moveOutcomes.fenceMs },
     deletedTenants: deleted.length,
     leftovers: left.length,
     memoryMb: mem,

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ControlStore } from '../../src/tenancy/control-store.js';
 import { tenantIdent } from '../../src/provisioning/provisioner.js';
+import { runtimeRoleName } from '../../src/provisioning/runtime-role.js';
 import { refreshStorage } from '../../src/storage/refresh.js';
 import { sqlAt, stack } from '../support/helpers.js';
 import { admin, createViaApi } from '../support/control.js';
@@ -15,11 +16,13 @@ const connLimit = async (role: string) => {
 const patch = (id: string, json: unknown) => admin(`/admin/v1/tenants/${id}`, { method: 'PATCH', json });
 
 describe('connection limit', () => {
-  it("a schema tenant's role has its tier's connection_limit, changed by a tier change and by an override", async () => {
+  it("a schema tenant's role has its tier's connection_limit; a tier change moves it to a database whose role has the new one; an override changes it", async () => {
     const t = await createViaApi({ tier: 'PREMIUM', overrides: {} });
-    const role = tenantIdent(t.id);
-    expect(await connLimit(role)).toBe(50);
+    expect(await connLimit(tenantIdent(t.id))).toBe(50);
+    // ENTERPRISE is a database of its own: the tier change moves the tenant there first.
     expect((await patch(t.id, { tier: 'ENTERPRISE' })).status).toBe(200);
+    const role = await runtimeRoleName(t.id);
+    expect(await connLimit(tenantIdent(t.id))).toBeUndefined();
     expect(await connLimit(role)).toBe(200);
     expect((await patch(t.id, { overrides: { connectionLimit: 7 } })).status).toBe(200);
     expect(await connLimit(role)).toBe(7);
@@ -30,7 +33,7 @@ describe('connection limit', () => {
 
   it("a database tenant's login role has it too; the scheduled run sets it again when it drifted", async () => {
     const t = await createViaApi({ tier: 'ENTERPRISE', overrides: {} });
-    const role = tenantIdent(t.id);
+    const role = await runtimeRoleName(t.id);
     expect(await connLimit(role)).toBe(200);
     expect((await patch(t.id, { tier: 'ENTERPRISE_PLUS' })).status).toBe(200);
     expect(await connLimit(role)).toBe(500);

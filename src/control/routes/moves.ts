@@ -27,7 +27,7 @@ const MoveReportSchema = z.object({
 
 moves.openapi(createRoute({
   method: 'post', path: '/{id}/move', tags, operationId: 'moveTenant',
-  summary: 'Move the tenant\'s data to another isolation (row ⇄ schema) or region, online: reads are served throughout, writes are paused for the final copy',
+  summary: 'Move the tenant\'s data to another isolation (row, schema, a database of its own) or region, online: reads are served throughout, writes are paused for the final copy',
   request: { params: TenantRefParam, body: jsonBody(MoveBody) },
   responses: {
     200: jsonOk(MoveReportSchema, 'Moved: copied, verified (count and digest per table), switched, source cleaned'),

@@ -13,12 +13,14 @@ import { findTenant, listTenants, lookupKeys } from '../tenant-repo.js';
 import { findTemplate } from '../templates.js';
 import { billingTerms, invoicePreview, monthOf, usageHistory } from '../usage.js';
 import { applyConnectionLimit } from '../../storage/connection-limit.js';
+import { moveTenant } from '../../moves/move.js';
 import { storageOf } from '../../storage/refresh.js';
-import { CONFLICT, ERRORS, etagOf, IfMatchHeader, IfNoneMatchHeader, jsonBody, jsonOk, jsonTagged, NOT_FOUND, NOT_MODIFIED, PRECONDITION, requiredVersion, tagged, UNPROCESSABLE, validationHook } from './common.js';
+import { CONFLICT, ERRORS, errorSpec, etagOf, IfMatchHeader, IfNoneMatchHeader, jsonBody, jsonOk, jsonTagged, NOT_FOUND, NOT_MODIFIED, PRECONDITION, requiredVersion, tagged, UNPROCESSABLE, validationHook } from './common.js';
 
 export const tenants = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
 const tags = ['tenants'];
 const one = (description: string) => jsonTagged(TenantViewSchema, description);
+const MOVED = { 'X-Tenant-Move': { description: 'When the new tier needed another isolation: the id of the move that took the data there (GET /tenants/{id}/moves)', schema: { type: 'string' as const } } };
 const LOCATION = { Location: { description: 'The tenant, to poll until its status is active', schema: { type: 'string' as const } } };
 
 tenants.openapi(createRoute({
@@ -65,21 +67,38 @@ tenants.openapi(createRoute({
 
 tenants.openapi(createRoute({
   method: 'patch', path: '/{id}', tags, operationId: 'updateTenant',
-  summary: 'Change name, tier, residency, overrides or proxy settings (If-Match: only at that version)',
+  summary: 'Change name, tier, residency, overrides or proxy settings (If-Match: only at that version); a tier of another isolation moves the tenant\'s data first, online',
   request: { params: TenantRefParam, headers: IfMatchHeader, body: jsonBody(PatchTenantSchema) },
-  responses: { 200: one('The changed tenant, with its new ETag'), ...ERRORS, ...NOT_FOUND, ...PRECONDITION, ...UNPROCESSABLE },
+  responses: {
+    200: { ...one('The changed tenant, with its new ETag'), headers: { ...one('').headers, ...MOVED } },
+    ...ERRORS, ...NOT_FOUND, ...PRECONDITION, ...UNPROCESSABLE,
+    409: errorSpec('The move the new tier needs cannot run now (nothing was changed)', ['INVALID_STATE', 'MOVE_IN_PROGRESS', 'MOVE_FAILED', 'MOVE_CLEANUP_PENDING']),
+    503: errorSpec('The move the new tier needs failed and was rolled back (nothing was changed)', ['MOVE_FAILED']),
+  },
 }), async (c) => {
   const s = c.var.services;
-  const ifVersion = requiredVersion(c.req.header('if-match'));
-  const t = await requireTenant(s, c.req.valid('param').id);
+  let ifVersion = requiredVersion(c.req.header('if-match'));
+  let t = await requireTenant(s, c.req.valid('param').id);
   const body = c.req.valid('json');
-  if (body.tier && !(await findTemplate(s.sql, body.tier))) throw new AppError(422, 'TEMPLATE_NOT_FOUND', `no tier or template ${body.tier}`);
+  const template = body.tier ? await findTemplate(s.sql, body.tier) : null;
+  if (body.tier && !template) throw new AppError(422, 'TEMPLATE_NOT_FOUND', `no tier or template ${body.tier}`);
   const residency = body.residency === undefined ? t.residency : body.residency;
   checkPlacement(s, t.region, residency);
   const proxy = body.proxy === undefined ? t.proxy : body.proxy;
   checkProxyOrigin(proxy?.origin ?? null, residency);
   // A new dedicated origin must be one the routers may fetch (src/proxy/dedicated-origin.ts).
   if (body.proxy?.origin) checkOriginUrl(body.proxy.origin.url, t.region, s.config);
+  // A tier promises its isolation: a new tier of another one moves the data there first (online,
+  // src/moves/), and only a completed move lets the tier change; a failed one changes nothing.
+  if (template && body.tier !== t.tier && template.isolation !== t.isolation) {
+    if (ifVersion !== null && ifVersion !== t.version) throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${t.version}, not ${ifVersion}: nothing was changed`);
+    audit(c, 'tenant.move', t.id, { from: { region: t.region, isolation: t.isolation }, to: { isolation: template.isolation }, reason: `tier ${body.tier}` });
+    const report = await moveTenant(s, t, { isolation: template.isolation });
+    audit(c, 'tenant.move', t.id, { moveId: report.moveId, from: report.from, to: report.to, fenceMs: report.fenceMs, copied: report.copied, tail: report.tail, reason: `tier ${body.tier}` });
+    c.header('X-Tenant-Move', report.moveId);
+    t = await requireTenant(s, t.id);
+    if (ifVersion !== null) ifVersion = report.version;
+  }
   // With If-Match, conditional in the UPDATE itself: a change committed since the version the
   // caller read makes it change nothing, never overwrite. Without, the last write wins.
   const [changed] = await commitAndInvalidate(s, [s.sql.query(
