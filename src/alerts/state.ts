@@ -61,18 +61,30 @@ export async function saveState(sql: Sql, c: StateChanges, now: number, p: Progr
   await db(() => sql.transaction([
     sql.query('UPDATE alert_progress SET shard_read_at = $1::jsonb, audit_verified_at = $2 WHERE id',
       [JSON.stringify(p.shardReadAt), p.auditVerifiedAt === null ? null : new Date(p.auditVerifiedAt).toISOString()]),
-    sql.query(`INSERT INTO alert_snapshots (tenant_id, region, counters)
-      SELECT x.tenant_id, x.region, x.counters FROM jsonb_to_recordset($1::jsonb) AS x(tenant_id text, region text, counters jsonb)
-      ON CONFLICT (tenant_id, region) DO UPDATE SET counters = excluded.counters`, [JSON.stringify(c.snapshots)]),
-    sql.query(`INSERT INTO alert_baselines (tenant_id, signal, mean, variance, samples, updated_at)
-      SELECT x.tenant_id, x.signal, x.mean, x.variance, x.samples, $2 FROM jsonb_to_recordset($1::jsonb)
-        AS x(tenant_id uuid, signal text, mean double precision, variance double precision, samples integer)
-      ON CONFLICT (tenant_id, signal) DO UPDATE SET mean = excluded.mean, variance = excluded.variance, samples = excluded.samples, updated_at = excluded.updated_at`,
-    [JSON.stringify(c.baselines), at]),
+    ...telemetryWrites(sql, c, at),
     sql.query(`INSERT INTO alert_streaks (dedup_key, breach, clear, updated_at)
       SELECT x.dedup_key, x.breach, x.clear, $2 FROM jsonb_to_recordset($1::jsonb) AS x(dedup_key text, breach integer, clear integer)
       ON CONFLICT (dedup_key) DO UPDATE SET breach = excluded.breach, clear = excluded.clear, updated_at = excluded.updated_at`,
     [JSON.stringify(c.streaks), at]),
     sql.query('DELETE FROM alert_streaks WHERE dedup_key = ANY($1::text[])', [c.dropStreaks]),
   ]));
+}
+
+/**
+ * The statements that write a run's snapshots and baselines. Telemetry of a tenant that no longer
+ * exists (deleted while the run read its counters) is not written: its purge removed what it had.
+ */
+export function telemetryWrites(sql: Sql, c: Pick<StateChanges, 'snapshots' | 'baselines'>, at: string) {
+  return [
+    sql.query(`INSERT INTO alert_snapshots (tenant_id, region, counters)
+      SELECT x.tenant_id, x.region, x.counters FROM jsonb_to_recordset($1::jsonb) AS x(tenant_id text, region text, counters jsonb)
+       WHERE x.tenant_id !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' OR EXISTS (SELECT 1 FROM tenants t WHERE t.id::text = x.tenant_id)
+      ON CONFLICT (tenant_id, region) DO UPDATE SET counters = excluded.counters`, [JSON.stringify(c.snapshots)]),
+    sql.query(`INSERT INTO alert_baselines (tenant_id, signal, mean, variance, samples, updated_at)
+      SELECT x.tenant_id, x.signal, x.mean, x.variance, x.samples, $2 FROM jsonb_to_recordset($1::jsonb)
+        AS x(tenant_id uuid, signal text, mean double precision, variance double precision, samples integer)
+       WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = x.tenant_id)
+      ON CONFLICT (tenant_id, signal) DO UPDATE SET mean = excluded.mean, variance = excluded.variance, samples = excluded.samples, updated_at = excluded.updated_at`,
+    [JSON.stringify(c.baselines), at]),
+  ];
 }

@@ -38,7 +38,12 @@ export async function settlePurge(s: ControlServices, r: PendingPurge): Promise<
     await s.provisioner.unfence(r.tenant_id, r.placement);
     // Its id keys (value and epoch) name the tenant: they go too. The slug's may be a new tenant's now.
     await s.cache.forget?.([{ kind: 'id', value: r.tenant_id }]);
-    await db(() => s.sql.query('DELETE FROM pending_unfences WHERE tenant_id = $1', [r.tenant_id]));
+    // Its alert telemetry (EWMA baselines, counter snapshots) goes too; its alerts stay, like its audit entries.
+    await db(() => s.sql.transaction([
+      s.sql.query('DELETE FROM alert_baselines WHERE tenant_id = $1::uuid', [r.tenant_id]),
+      s.sql.query('DELETE FROM alert_snapshots WHERE tenant_id = $1', [r.tenant_id]),
+      s.sql.query('DELETE FROM pending_unfences WHERE tenant_id = $1', [r.tenant_id]),
+    ]));
     await appendAudit(s.sql, { actor: 'system:maintenance', action: 'tenant.purged', tenantId: r.tenant_id, detail: { slug: r.slug, leftovers: left, redone, ...(moves > 0 ? { moves } : {}) } });
     return true;
   } catch (err) {

@@ -72,6 +72,8 @@ export async function eraseTenant(s: ControlServices, ref: string, guard: GuardA
   await db(() => s.sql.transaction([
     s.sql.query('DELETE FROM usage_flushes WHERE tenant_id = $1::uuid', [id]),
     s.sql.query('DELETE FROM tenant_archive WHERE id = $1::uuid', [id]),
+    s.sql.query('DELETE FROM alert_baselines WHERE tenant_id = $1::uuid', [id]),
+    s.sql.query('DELETE FROM alert_snapshots WHERE tenant_id = $1', [id]),
     s.sql.query("DELETE FROM idempotency_keys WHERE strpos(path, $1) > 0 OR strpos(coalesce(body, ''), $1) > 0", [id]),
   ]));
   const fencePendingUntil = await purgeNowIfDue(s, id);

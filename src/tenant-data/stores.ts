@@ -21,6 +21,9 @@ export const CONTROL_TABLES: Record<string, string> = {
   usage_flushes: 'SELECT count(*)::int AS n FROM usage_flushes WHERE tenant_id = $1::uuid',
   tenant_archive: 'SELECT count(*)::int AS n FROM tenant_archive WHERE id = $1::uuid',
   pending_unfences: 'SELECT count(*)::int AS n FROM pending_unfences WHERE tenant_id = $1::uuid',
+  // The alerts' telemetry of the tenant (its alerts themselves stay, like its audit entries).
+  alert_baselines: 'SELECT count(*)::int AS n FROM alert_baselines WHERE tenant_id = $1::uuid',
+  alert_snapshots: 'SELECT count(*)::int AS n FROM alert_snapshots WHERE tenant_id = $1',
   // Kept answers of idempotent POSTs about the tenant (its view, its domains).
   idempotency_keys: "SELECT count(*)::int AS n FROM idempotency_keys WHERE strpos(path, $1) > 0 OR strpos(coalesce(body, ''), $1) > 0",
 };

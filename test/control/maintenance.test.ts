@@ -8,6 +8,7 @@ import { controlSql, db } from '../../src/control/db.js';
 import { runMaintenance } from '../../src/control/maintenance.js';
 import { commitAndInvalidate, deliver, flushOutbox } from '../../src/control/outbox.js';
 import { runDuePurges, settlePurge, type PendingPurge } from '../../src/control/purge.js';
+import { telemetryWrites } from '../../src/alerts/state.js';
 import type { ControlServices } from '../../src/control/services.js';
 import type { Placement } from '../../src/provisioning/provisioner.js';
 import type { LookupKey } from '../../src/tenancy/tenant.js';
@@ -104,9 +105,27 @@ describe('purges after the grace', () => {
   it('lifts the fence after checking leftovers, removes the row and records the purge', async () => {
     const { calls, s } = stub(await servicesFor(controlEnv()), { rows: 0, schemas: 0 });
     const id = crypto.randomUUID();
+    // The alerts' telemetry of the deleted tenant (and another's, which stays).
+    const other = (await createViaApi()).id;
+    for (const t of [id, other]) {
+      await control().query("INSERT INTO alert_baselines (tenant_id, signal, mean, variance, samples, updated_at) VALUES ($1, 'requests', 1, 0, 1, now())", [t]);
+      await control().query("INSERT INTO alert_snapshots (tenant_id, region, counters) VALUES ($1, 'aws-us-east-2', '{}')", [t]);
+    }
     expect(await settlePurge(s, await claimed(id))).toBe(true);
     expect(calls).toEqual([`leftovers ${id}`, `unfence ${id}`]);
     expect(await pending(id)).toEqual([]);
+    const telemetry = async (t: string) => (await control().query(
+      'SELECT (SELECT count(*)::int FROM alert_baselines WHERE tenant_id = $1::uuid) + (SELECT count(*)::int FROM alert_snapshots WHERE tenant_id = $1::text) AS n', [t]))[0]!.n as number;
+    expect([await telemetry(id), await telemetry(other)]).toEqual([0, 2]);
+    // A run that read the deleted tenant's counters before its deletion writes nothing of it back.
+    const region = `aws-test-${id.slice(0, 8)}`;
+    await db(() => s.sql.transaction(telemetryWrites(s.sql, {
+      snapshots: [{ tenant_id: id, region, counters: {} as never }, { tenant_id: other, region, counters: {} as never }, { tenant_id: 'other', region, counters: {} as never }],
+      baselines: [{ tenant_id: id, signal: 'requests', mean: 1, variance: 0, samples: 2 }, { tenant_id: other, signal: 'errors', mean: 1, variance: 0, samples: 2 }],
+    }, new Date().toISOString())));
+    expect([await telemetry(id), await telemetry(other)]).toEqual([0, 4]);
+    expect(await control().query('SELECT 1 FROM alert_snapshots WHERE tenant_id = $1 AND region = $2', ['other', region])).toHaveLength(1);
+    await control().query('DELETE FROM alert_snapshots WHERE region = $1', [region]);
     const [entry] = await control().query("SELECT actor, entry FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.purged'", [id]) as { actor: string; entry: string }[];
     expect(entry!.actor).toBe('system:maintenance');
     expect(JSON.parse(entry!.entry).detail).toEqual({ slug: 'gone', leftovers: { rows: 0, schemas: 0 }, redone: false });

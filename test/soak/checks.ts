@@ -75,9 +75,9 @@ export async function leftovers(stack: Stack, edge: string, deleted: SoakTenant[
     for (const r of await query<{ datname: string }>(urls.adminUrl, 'SELECT datname FROM pg_database WHERE datname = ANY($1)', [idents])) found.push(`${region}: database ${r.datname}`);
   }
   // The control database: every table with a tenant_id, but for what is kept on purpose
-  // (usage for billing, the archive row that names whom it bills, the audit log, and the alerts'
-  // telemetry: alert history, EWMA baselines and counter snapshots, kept like the metrics' totals).
-  const keep = new Set(['usage_flushes', 'tenant_usage', 'tenant_archive', 'audit_log', 'alerts', 'alert_baselines', 'alert_snapshots']);
+  // (usage for billing, the archive row that names whom it bills, the audit log, and the alerts
+  // raised about it; its alert telemetry, baselines and snapshots, goes with its purge).
+  const keep = new Set(['usage_flushes', 'tenant_usage', 'tenant_archive', 'audit_log', 'alerts']);
   const control = await query<{ t: string }>(stack.control.postgresUrl,
     "SELECT c.table_name AS t FROM information_schema.columns c JOIN information_schema.tables x USING (table_schema, table_name) WHERE c.column_name = 'tenant_id' AND c.table_schema = 'public' AND x.table_type = 'BASE TABLE'");
   for (const { t } of control) {

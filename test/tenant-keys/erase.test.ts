@@ -66,6 +66,11 @@ beforeAll(async () => {
   for (const t of [a, b]) {
     await control.query("INSERT INTO usage_flushes (tenant_id, month, source, requests, flush_seq) VALUES ($1, '2026-11', 'erase-test', 42, 1)", [t.id]);
   }
+  // The alerts' telemetry of both, as a scheduled alerts run writes it.
+  for (const t of [a, b]) {
+    await control.query("INSERT INTO alert_baselines (tenant_id, signal, mean, variance, samples, updated_at) VALUES ($1, 'requests', 10, 1, 5, now())", [t.id]);
+    await control.query("INSERT INTO alert_snapshots (tenant_id, region, counters) VALUES ($1, 'aws-us-east-2', '{}')", [t.id]);
+  }
   // The kept answer of an idempotent call about A.
   const idem = await controlCall(CONTROL, `/admin/v1/tenants/${a.id}/migrate`, { method: 'POST', headers: { 'idempotency-key': unique('k-') } });
   expect(idem.status, await idem.clone().text()).toBe(200);
@@ -84,6 +89,7 @@ describe('POST /admin/v1/tenants/{id}/erase', () => {
     expect(before).toMatchObject({ tenants: 1, tenant_keys: 1, tenant_placements: 1 });
     expect(before.usage_flushes).toBeGreaterThanOrEqual(1);
     expect(before.idempotency_keys).toBeGreaterThanOrEqual(1);
+    expect([before.alert_baselines, before.alert_snapshots]).toEqual([1, 1]);
     expect(await guardOf(a).inspect()).not.toBeNull();
     const slugKey = cacheKey({ kind: 'slug', value: a.slug });
     if (stack.upstash) expect(await redisExists(slugKey)).toBe(1);
@@ -109,7 +115,7 @@ describe('POST /admin/v1/tenants/{id}/erase', () => {
     // B is untouched.
     expect(await region.query('SELECT count(*)::int AS n FROM shared.tracks WHERE tenant_id = $1', [b.id])).toEqual([{ n: 1 }]);
     const rowsOfB = await countControlRows(control as never, b.id);
-    expect(rowsOfB).toMatchObject({ tenants: 1, tenant_keys: 1 });
+    expect(rowsOfB).toMatchObject({ tenants: 1, tenant_keys: 1, alert_baselines: 1, alert_snapshots: 1 });
     expect(rowsOfB.usage_flushes).toBeGreaterThanOrEqual(1);
     const list = await (await send(b, '/tracks')).json() as { tracks: { artist: string }[] };
     expect(list.tracks.map((t) => t.artist)).toEqual(['Secret Band']);
