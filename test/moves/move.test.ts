@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { admin, createViaApi, tokenFor, type CreatedTenant } from '../support/control.js';
 import { call, errorOf, postJson, sqlAt, stack } from '../support/helpers.js';
+import { guardFor, meteredBy } from '../support/guards.js';
 
 const US = 'aws-us-east-2';
 const EU = 'aws-eu-central-1';
@@ -189,6 +190,30 @@ describe('moving a tenant online', () => {
     expect(read.status).toBe(200);
     expect(((await read.json()) as { tracks: { title: string }[] }).tracks.map((x) => x.title).sort()).toEqual(['one', 'two']);
   }, 120_000);
+
+  it("the TenantGuard's metering continues exactly across a move to another region: same object, every request counted once", async () => {
+    const t = await createViaApi({ tier: 'STANDARD', region: US });
+    const token = await tokenFor(t.id);
+    const host = `${t.slug}.localhost`;
+    const control = sqlAt(stack.control.postgresUrl);
+    const jurisdiction = async () => (await control.query('SELECT guard_jurisdiction AS g FROM tenants WHERE id = $1', [t.id]))[0]!.g as string;
+    const before = await jurisdiction();
+    let sent = 0;
+    const reads = async (n: number) => {
+      for (let i = 0; i < n; i++) { const r = await call(host, '/api/v1/tracks?limit=1', { token }); await r.body?.cancel(); expect([200, 503]).toContain(r.status); sent++; }
+    };
+    // Unused leased tokens go back a lease TTL after the last use; then the object meters exactly
+    // the units the router admitted (one per GET).
+    const settled = async () => { await sleep(2_500); return meteredBy(guardFor(t)); };
+    await reads(12);
+    expect(await settled()).toBe(12);
+    expect((await move(t.id, { region: EU })).status).toBe(200);
+    await reads(12);
+    // The same guard (named by the tenant and its jurisdiction, fixed at creation) counted on: 24, not 12.
+    expect(await settled()).toBe(24);
+    expect(sent).toBe(24);
+    expect(await jurisdiction()).toBe(before);
+  }, 60_000);
 
   it('refuses what it cannot do with a code, before touching anything', async () => {
     const t = await createViaApi({ isolation: 'row', region: US });
