@@ -54,6 +54,8 @@ type Query = Record<string, string | number | undefined>;
 interface Call { query?: Query; body?: unknown; text?: string; contentType?: string; raw?: boolean; minTimeoutSeconds?: number }
 /** A migration batch may take minutes (a thousand tenants, a slow migration): its calls wait at least this long. */
 const BATCH_TIMEOUT_SECONDS = 300;
+/** A move copies the tenant's rows before it answers: minutes for a large tenant. */
+const MOVE_TIMEOUT_SECONDS = 900;
 
 /** The admin API over fetch, authenticated with a bearer token. */
 export class ControlClient {
@@ -66,7 +68,8 @@ export class ControlClient {
   resume = (ref: string) => this.call<TenantView>('POST', `/tenants/${seg(ref)}/resume`);
   deleteTenant = (ref: string, confirm?: string) =>
     this.call<{ deleted: true; id: string; slug: string; purgeCompletesAt?: string }>('DELETE', `/tenants/${seg(ref)}`, { query: { confirm } });
-  updateTenant = (ref: string, body: PatchTenant) => this.call<TenantView>('PATCH', `/tenants/${seg(ref)}`, { body });
+  // A new tier of another isolation moves the tenant's data before the PATCH answers.
+  updateTenant = (ref: string, body: PatchTenant) => this.call<TenantView>('PATCH', `/tenants/${seg(ref)}`, { body, minTimeoutSeconds: body.tier ? MOVE_TIMEOUT_SECONDS : 0 });
   exportTenant = (ref: string) => this.call<string>('POST', `/tenants/${seg(ref)}/export`, { raw: true });
   eraseTenant = (ref: string, confirm?: string) => this.call<ErasureReceipt>('POST', `/tenants/${seg(ref)}/erase`, { query: { confirm } });
   verifyDocument = (doc: object) => this.call<{ valid: boolean; kid: string | null }>('POST', '/exports/verify', { body: doc });
@@ -107,7 +110,7 @@ export class ControlClient {
   remediateAlert = (id: string, action: string) =>
     this.call<{ alert: AlertView; tenant: { id: string; slug: string; status: string; version: number } }>('POST', `/alerts/${seg(id)}/remediate`, { body: { action } });
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
-  moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body });
+  moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body, minTimeoutSeconds: MOVE_TIMEOUT_SECONDS });
   listMoves = (ref: string) => this.call<{ moves: Record<string, unknown>[] }>('GET', `/tenants/${seg(ref)}/moves`);
   reseal = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/reseal', { body });
   rewrap = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/rewrap', { body });
