@@ -17,7 +17,7 @@ import type { NeonBranches } from './neon-branches.js';
 import { preservedName, restoreName, type BranchView } from './names.js';
 import { compareCounts, countRows, type Mismatch, type TableCounts } from './verify.js';
 
-interface Scope { api: NeonBranches; projectId: string; ident: string }
+interface Scope { api: NeonBranches; tenantId: string; projectId: string; ident: string }
 export interface Verification { branch: BranchView; tables: TableCounts; mismatches: Mismatch[]; ok: boolean }
 
 /** The tenant's Neon project, or why it has no branches to work with. */
@@ -27,7 +27,7 @@ export async function branchScope(s: ControlServices, t: TenantView): Promise<Sc
   if (t.status !== 'active' && t.status !== 'suspended') throw new AppError(409, 'INVALID_STATE', `the tenant is ${t.status}`);
   const placement = await loadPlacement(s.sql, t.id);
   if (!placement?.externalRef) throw new AppError(422, 'BRANCHES_NOT_SUPPORTED', 'the tenant has no Neon project on record');
-  return { api: s.branches, projectId: placement.externalRef, ident: tenantIdent(t.id) };
+  return { api: s.branches, tenantId: t.id, projectId: placement.externalRef, ident: tenantIdent(t.id) };
 }
 
 export const listBranches = async (sc: Scope): Promise<BranchView[]> => neon(() => sc.api.list(sc.projectId));
@@ -44,7 +44,7 @@ export async function createRestoreBranch(sc: Scope, at: Date, expect: TableCoun
 /** Rows per table of the branch, and the tables that differ from `expect`. */
 export async function verifyBranch(sc: Scope, branchId: string, expect: TableCounts = {}, known?: BranchView): Promise<Verification> {
   const branch = known ?? await findBranch(sc, branchId);
-  const tables = await countRows(await neon(() => sc.api.ownerUri(sc.projectId, branch.id, sc.ident)));
+  const tables = await countRows(await neon(() => sc.api.ownerUri(sc.projectId, branch.id, sc.ident)), sc.tenantId);
   const mismatches = compareCounts(tables, expect);
   return { branch, tables, mismatches, ok: mismatches.length === 0 };
 }

@@ -42,12 +42,14 @@ async function served(host: string, token: string): Promise<string[]> {
   return ((await res.json()) as { tracks: { title: string }[] }).tracks.map((t) => t.title).sort();
 }
 
-/** The titles in a branch of the tenant's project, read as its owner through the branch's own endpoint. */
-async function titlesIn(projectId: string, branchId: string, ident: string): Promise<string[]> {
+/** The titles in a branch of the tenant's project, read as its owner (as the tenant: row security is forced) through the branch's own endpoint. */
+async function titlesIn(projectId: string, branchId: string, ident: string, tenantId: string): Promise<string[]> {
   const res = await neon(`/projects/${projectId}/connection_uri?branch_id=${branchId}&database_name=${ident}&role_name=${ident}`);
   expect(res.status).toBe(200);
   const { uri } = (await res.json()) as { uri: string };
-  return (await sqlAt(uri).query('SELECT title FROM tracks')).map((r) => r.title as string).sort();
+  const sql = sqlAt(uri);
+  const [, rows] = await sql.transaction([sql.query("SELECT set_config('app.tenant_id', $1, true)", [tenantId]), sql.query('SELECT title FROM tracks')]);
+  return (rows as { title: string }[]).map((r) => r.title).sort();
 }
 
 const branchesOf = async (id: string) => {
@@ -74,7 +76,10 @@ describe('point-in-time restore of a database tenant through Neon branches', () 
       ids[title] = ((await res.json()) as { track: { id: string } }).track.id;
     }
     await sleep(50);
-    const at = new Date().toISOString();
+    // T as the databases' clock reads it (workerd's clock only moves with I/O).
+    const [{ now }] = await sqlAt(stack.control.postgresUrl).query('SELECT clock_timestamp() AS now') as [{ now: string }];
+    const at = new Date(now).toISOString();
+    console.log(`[branches] T=${at} workerd=${new Date().toISOString()}`);
     await sleep(50);
     for (const title of ['d', 'e']) expect((await postJson(host, '/api/v1/tracks', { title, artist: 'x', durationMs: 1000 }, token)).status).toBe(201);
     expect((await viaRouter(host, `/api/v1/tracks/${ids.a}`, { method: 'DELETE', token })).status).toBe(204);
@@ -96,7 +101,7 @@ describe('point-in-time restore of a database tenant through Neon branches', () 
     expect(branch.tables).toMatchObject({ tracks: 3 });
     expect(branch.branch.name).toMatch(/^restore-\d{8}T\d{9}Z$/);
     // Exactly the rows of T, in the branch's own database; main is untouched.
-    expect(await titlesIn(projectId, branch.branch.id, ident)).toEqual(['a', 'b', 'c']);
+    expect(await titlesIn(projectId, branch.branch.id, ident, t.id)).toEqual(['a', 'b', 'c']);
     expect(await served(host, token)).toEqual(['b', 'c', 'd', 'e']);
 
     // A promotion whose expectation is not met changes nothing.
@@ -128,7 +133,7 @@ describe('point-in-time restore of a database tenant through Neon branches', () 
     const kept = await call(env, `/admin/v1/tenants/${t.id}/branches/${promotion.preserved.id}/verify`, { method: 'POST', json: { expect: { tracks: 4 } } });
     expect(kept.status).toBe(200);
     expect(await kept.json()).toMatchObject({ ok: true, tables: { tracks: 4 } });
-    expect(await titlesIn(projectId, promotion.preserved.id, ident)).toEqual(['b', 'c', 'd', 'e']);
+    expect(await titlesIn(projectId, promotion.preserved.id, ident, t.id)).toEqual(['b', 'c', 'd', 'e']);
 
     // Discard: never main, children first.
     const main = listed.find((b) => b.default)!;
