@@ -54,6 +54,8 @@ type Query = Record<string, string | number | undefined>;
 interface Call { query?: Query; body?: unknown; text?: string; contentType?: string; raw?: boolean; minTimeoutSeconds?: number }
 /** A migration batch may take minutes (a thousand tenants, a slow migration): its calls wait at least this long. */
 const BATCH_TIMEOUT_SECONDS = 300;
+/** Branching and restoring wait on Neon's operations. */
+const BRANCH_TIMEOUT_SECONDS = 180;
 
 /** The admin API over fetch, authenticated with a bearer token. */
 export class ControlClient {
@@ -109,6 +111,14 @@ export class ControlClient {
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
   moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body });
   listMoves = (ref: string) => this.call<{ moves: Record<string, unknown>[] }>('GET', `/tenants/${seg(ref)}/moves`);
+  createBranch = (ref: string, body: { at: string; expect?: Record<string, number> }) =>
+    this.call<BranchVerification & { ms: number }>('POST', `/tenants/${seg(ref)}/branches`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });
+  listBranches = (ref: string) => this.call<{ branches: BranchView[] }>('GET', `/tenants/${seg(ref)}/branches`);
+  verifyBranch = (ref: string, branchId: string, body: { expect?: Record<string, number> }) =>
+    this.call<BranchVerification>('POST', `/tenants/${seg(ref)}/branches/${seg(branchId)}/verify`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });
+  promoteBranch = (ref: string, branchId: string, body: { expect?: Record<string, number> }) =>
+    this.call<{ main: BranchView; preserved: BranchView; promoted: BranchVerification; ms: number }>('POST', `/tenants/${seg(ref)}/branches/${seg(branchId)}/promote`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });
+  discardBranch = (ref: string, branchId: string) => this.call<{ discarded: BranchView }>('DELETE', `/tenants/${seg(ref)}/branches/${seg(branchId)}`);
   reseal = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/reseal', { body });
   rewrap = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/rewrap', { body });
 
@@ -144,6 +154,11 @@ export class ControlClient {
     }
   }
 }
+
+/** A branch of a database tenant's Neon project (src/branches/names.ts). */
+export interface BranchView { id: string; name: string; kind: string; default: boolean; parentId: string | null; parentTimestamp: string | null; createdAt: string; state: string }
+/** A branch's rows per table and those that differ from the expectation. */
+export interface BranchVerification { branch: BranchView; tables: Record<string, number>; mismatches: { table: string; expected: number; actual: number | null }[]; ok: boolean }
 
 /** What POST /tenants/{id}/move answers (src/moves/move.ts). */
 export interface MoveReport {

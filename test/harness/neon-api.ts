@@ -23,7 +23,31 @@
  * Test hooks (no auth): `POST /_test/rate-limit {count, retryAfter?}` answers the next `count`
  * API requests 429; `POST /_test/fail-next {path, status, method?, count?}` fails matching ones;
  * `POST /_test/fail-operations {count}` makes the next projects' operations fail;
- * `GET /_test/log` returns every API request with its status.
+ * `GET /_test/log` returns every API request with its status; `GET /_test/computes` lists the
+ * clusters of projects that keep history (project, branch, port, running) and their folders.
+ * Branches and point-in-time restore (createProjectBranch, listProjectBranches, getProjectBranch,
+ * deleteProjectBranch, restoreProjectBranch, listProjectBranchEndpoints, createProjectEndpoint,
+ * connection_uri with `branch_id`): a project created with `history_retention_seconds > 0` gets a
+ * PostgreSQL cluster of its own (neon-compute.ts: base backup + WAL archive, recovery to
+ * `recovery_target_time`), and each branch with a read_write endpoint its own cluster on its own
+ * port (as Neon gives each branch's compute its own host), made reachable through the local Neon
+ * endpoint. A restore swaps the data behind the target's endpoint (same host:port: connection
+ * strings stay valid) and keeps the previous state as `preserve_under_name`, to which the
+ * target's children move. Differences from Neon:
+ * - without `history_retention_seconds` in the create body a project keeps no history here (0;
+ *   Neon applies the plan's default), lives on the region's shared cluster as before, and cannot
+ *   be branched at all (400); a timestamp outside the window is 400 as on Neon;
+ * - branching and restoring happen within the request (a second or a few: a recovery); the
+ *   operations returned then finish like the others; the project's branch work is serialised
+ *   (Neon answers 423 while an operation runs);
+ * - no `parent_lsn`/`source_lsn`, no read_only endpoints, no anonymised or schema-only branches;
+ * - a branch made at a point in time has no history of its own (branching it at a timestamp is
+ *   400); after a restore the restored branch's history starts at the restore (earlier points are
+ *   in the preserved branch); Neon keeps both;
+ * - a branch at the head of a running branch is a cold copy: the source's compute restarts;
+ * - deleted branches are gone at once (Neon keeps them recoverable for 7 days unless hard_delete);
+ *   deleting the default branch or one with children is 400 (Neon's status for it is not published);
+ * - a restore restarts the target's compute: its open connections are cut, as Neon's are.
  */
 import type { Branch, ConnectionDetails, Database, Endpoint, EndpointType, Operation, OperationAction, OperationStatus, Project, ProjectListItem, Role } from '@neondatabase/api-client';
 import { randomBytes, randomUUID } from 'node:crypto';
