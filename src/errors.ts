@@ -25,7 +25,9 @@ export type ErrorCode =
   // Custom hostnames (Cloudflare for SaaS).
   | 'HOSTNAME_QUOTA_EXCEEDED'
   // Moves of a tenant's data (src/moves/).
-  | 'NOTHING_TO_MOVE' | 'MOVE_NOT_SUPPORTED' | 'MOVE_IN_PROGRESS' | 'MOVE_FAILED' | 'MOVE_CLEANUP_PENDING';
+  | 'NOTHING_TO_MOVE' | 'MOVE_NOT_SUPPORTED' | 'MOVE_IN_PROGRESS' | 'MOVE_FAILED' | 'MOVE_CLEANUP_PENDING'
+  // Branches of database tenants on Neon (src/branches/).
+  | 'BRANCHES_NOT_SUPPORTED' | 'BRANCH_POINT_INVALID' | 'BRANCH_IS_MAIN' | 'BRANCH_HAS_CHILDREN' | 'BRANCH_VERIFY_FAILED';
 
 /** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
 export class AppError extends HTTPException {

@@ -56,6 +56,8 @@ interface Call { query?: Query; body?: unknown; text?: string; contentType?: str
 const BATCH_TIMEOUT_SECONDS = 300;
 /** A move copies the tenant's rows before it answers: minutes for a large tenant. */
 const MOVE_TIMEOUT_SECONDS = 900;
+/** Branching and restoring wait on Neon's operations. */
+const BRANCH_TIMEOUT_SECONDS = 180;
 
 /** The admin API over fetch, authenticated with a bearer token. */
 export class ControlClient {
@@ -112,6 +114,14 @@ export class ControlClient {
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
   moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body, minTimeoutSeconds: MOVE_TIMEOUT_SECONDS });
   listMoves = (ref: string) => this.call<{ moves: Record<string, unknown>[] }>('GET', `/tenants/${seg(ref)}/moves`);
+  createBranch = (ref: string, body: { at: string; expect?: Record<string, number> }) =>
+    this.call<BranchVerification & { ms: number }>('POST', `/tenants/${seg(ref)}/branches`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });
+  listBranches = (ref: string) => this.call<{ branches: BranchView[] }>('GET', `/tenants/${seg(ref)}/branches`);
+  verifyBranch = (ref: string, branchId: string, body: { expect?: Record<string, number> }) =>
+    this.call<BranchVerification>('POST', `/tenants/${seg(ref)}/branches/${seg(branchId)}/verify`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });
+  promoteBranch = (ref: string, branchId: string, body: { expect?: Record<string, number> }) =>
+    this.call<{ main: BranchView; preserved: BranchView; promoted: BranchVerification; ms: number }>('POST', `/tenants/${seg(ref)}/branches/${seg(branchId)}/promote`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });
+  discardBranch = (ref: string, branchId: string) => this.call<{ discarded: BranchView }>('DELETE', `/tenants/${seg(ref)}/branches/${seg(branchId)}`);
   reseal = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/reseal', { body });
   rewrap = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/rewrap', { body });
 
@@ -147,6 +157,11 @@ export class ControlClient {
     }
   }
 }
+
+/** A branch of a database tenant's Neon project (src/branches/names.ts). */
+export interface BranchView { id: string; name: string; kind: string; default: boolean; parentId: string | null; parentTimestamp: string | null; createdAt: string; state: string }
+/** A branch's rows per table and those that differ from the expectation. */
+export interface BranchVerification { branch: BranchView; tables: Record<string, number>; mismatches: { table: string; expected: number; actual: number | null }[]; ok: boolean }
 
 /** What POST /tenants/{id}/move answers (src/moves/move.ts). */
 export interface MoveReport {

@@ -37,6 +37,8 @@ export interface ControlEnv {
   NEON_ORG_ID?: string;
   /** With PROVISIONER=neon: JSON region → Neon project id of that region's shared project (row and schema tenants). */
   NEON_REGION_PROJECTS?: string;
+  /** With PROVISIONER=neon: `history_retention_seconds` of new database tenants' projects (their branch/restore window; unset: the plan's default). */
+  NEON_HISTORY_RETENTION_SECONDS?: string;
   UPSTASH_REDIS_REST_URL?: string;
   UPSTASH_REDIS_REST_TOKEN?: string;
   NEON_LOCAL_ENDPOINT?: string;
@@ -133,6 +135,8 @@ const ConfigSchema = z.object({
       return z.NEVER;
     }
   }),
+  // Neon allows up to 30 days.
+  NEON_HISTORY_RETENTION_SECONDS: z.coerce.number().int().min(0).max(2_592_000).optional(),
   UPSTASH_REDIS_REST_URL: z.url().optional(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   NEON_LOCAL_ENDPOINT: z.url().optional(),

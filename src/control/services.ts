@@ -7,6 +7,7 @@ import { useLocalNeonEndpoint } from '../data/neon-config.js';
 import { importMasterKey, type MasterKeys } from '../crypto/secret-box.js';
 import { LocalProvisioner } from '../provisioning/local-provisioner.js';
 import { NeonProvisioner } from '../provisioning/neon-provisioner.js';
+import { NeonBranches } from '../branches/neon-branches.js';
 import type { Provisioner } from '../provisioning/provisioner.js';
 import { AdminAuthenticator } from './admin-auth.js';
 import { noCache, upstashInvalidator, type CacheInvalidator } from './cache.js';
@@ -32,6 +33,8 @@ export interface ControlServices {
   hostnames: CustomHostnameApi | null;
   /** The router's metrics aggregator (METRICS_AGGREGATOR), read by the alert rules; null when not bound. */
   aggregator: DurableObjectNamespace<MetricsAggregator> | null;
+  /** Branches of database tenants' Neon projects (src/branches/); absent without PROVISIONER=neon. */
+  branches?: NeonBranches | null;
 }
 
 const built = new WeakMap<object, Promise<ControlServices>>();
@@ -63,12 +66,14 @@ async function build(env: ControlEnv): Promise<ControlServices> {
   const provisioner: Provisioner = config.PROVISIONER === 'neon'
     ? new NeonProvisioner({
       ...common, apiKey: config.NEON_API_KEY!, baseUrl: config.NEON_API_URL, orgId: config.NEON_ORG_ID, regionProjects: config.NEON_REGION_PROJECTS,
+      historyRetentionSeconds: config.NEON_HISTORY_RETENTION_SECONDS,
     })
     : new LocalProvisioner(common);
   const cache = config.UPSTASH_REDIS_REST_URL && config.UPSTASH_REDIS_REST_TOKEN
     ? upstashInvalidator(config.UPSTASH_REDIS_REST_URL, config.UPSTASH_REDIS_REST_TOKEN) : noCache;
   return {
     config, sql: controlSql(config.CONTROL_DATABASE_URL, config.CONTROL_DB_TIMEOUT_MS), provisioner, masterKeys: masterKey, cache,
+    branches: config.PROVISIONER === 'neon' ? new NeonBranches({ apiKey: config.NEON_API_KEY!, baseUrl: config.NEON_API_URL }) : null,
     auth: new AdminAuthenticator(config), refusals: new RefusalSummary(config.REFUSAL_AUDIT_WINDOW_SECONDS * 1000),
     metricReads: new RefusalSummary(config.METRICS_AUDIT_WINDOW_SECONDS * 1000),
     hostnames: config.CUSTOM_HOSTNAMES === 'cloudflare' ? cloudflareHostnames({

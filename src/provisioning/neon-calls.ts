@@ -53,3 +53,22 @@ function header(res: HttpFailure, name: string): string | null {
   const v = typeof h?.get === 'function' ? h.get(name) : h?.[name];
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null;
 }
+
+const DONE = new Set(['finished', 'skipped', 'cancelled']);
+const FAILED = new Set(['failed', 'error']);
+
+/** What an operation is, as far as waiting goes. */
+export interface PolledOperation { id: string; action: string; status: string; error?: string }
+
+/** Polls each operation (through `get`) until it is done; a failed one, or one still running after `maxPolls`, is an error. */
+export async function waitForOperations<O extends PolledOperation>(get: (id: string) => Promise<O>, operations: O[],
+  opts: { maxPolls: number; pollIntervalMs: number; sleep: (ms: number) => Promise<void> }): Promise<void> {
+  for (let op of operations) {
+    for (let polls = 0; !DONE.has(op.status) && !FAILED.has(op.status); polls++) {
+      if (polls >= opts.maxPolls) throw new Error(`Neon operation ${op.action} (${op.id}) still ${op.status} after ${polls} polls`);
+      await opts.sleep(opts.pollIntervalMs);
+      op = await get(op.id);
+    }
+    if (FAILED.has(op.status)) throw new Error(`Neon operation ${op.action} (${op.id}) ${op.status}: ${(op.error ?? 'no detail').slice(0, 200)}`);
+  }
+}

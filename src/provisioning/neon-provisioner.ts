@@ -25,7 +25,7 @@ import { applyMigrations, type Migration } from '../migrations/runner.js';
 import type { ApplyOutcome, CataloguedMigration, RevertOutcome } from '../migrations/batch-runner.js';
 import { eachDatabase, migrateDatabase, revertDatabase } from './fleet-migrate.js';
 import { LocalProvisioner, split } from './local-provisioner.js';
-import { callNeon, isNotFound } from './neon-calls.js';
+import { callNeon, isNotFound, waitForOperations } from './neon-calls.js';
 import { withClient } from './pg-client.js';
 import { leftoverCount, tenantIdent, type Leftovers, type PlacedTenant, type Placement, type ProvisionRequest, type Provisioner } from './provisioner.js';
 import { assertSafeRole, fenceDatabase, hasRouterSchema, installRouterSchema } from './router-objects.js';
@@ -49,6 +49,11 @@ export interface NeonProvisionerOptions {
   orgId?: string;
   /** Region → Neon project id of its shared project (row and schema tenants); every region of `regions` needs one. */
   regionProjects?: Record<string, string>;
+  /**
+   * History kept by new projects (Neon's `history_retention_seconds`): the window a database
+   * tenant can be branched or restored in (src/branches/). Unset: Neon's default for the plan.
+   */
+  historyRetentionSeconds?: number;
   /** Retries of a request answered 429 or 423 (default 5). */
   maxRetries?: number;
   /** Delay between polls of a pending operation (default 1000 ms). */
@@ -61,8 +66,6 @@ export interface NeonProvisionerOptions {
 const IDENT = /^t_[0-9a-f]{32}$/;
 // Neon allows at most 400 projects per page.
 const PAGE = 100;
-const DONE = new Set(['finished', 'skipped', 'cancelled']);
-const FAILED = new Set(['failed', 'error']);
 
 /** A Provisioner over Neon's API (dedicated databases) and the regions' shared databases. */
 export class NeonProvisioner implements Provisioner {
@@ -190,7 +193,16 @@ export class NeonProvisioner implements Provisioner {
         if (!isNotFound(err)) throw err;
       }
     }
-    return { projects: ids.size };
+    // Branches (restore branches, preserved states) are counted too: each project has at least its default one.
+    let branches = 0;
+    for (const id of ids) {
+      try {
+        branches += (await this.call('listProjectBranches', () => this.api.listProjectBranches({ projectId: id }))).branches.length;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return { projects: ids.size, branches };
   }
 
   async setConnectionLimit(tenantId: string, p: Placement, limit: number): Promise<void> {
@@ -255,6 +267,7 @@ export class NeonProvisioner implements Provisioner {
     const created = await this.call('createProject', () => this.api.createProject({
       project: {
         name, region_id: region, pg_version: this.opts.pgVersion ?? 17, org_id: this.opts.orgId,
+        ...(this.opts.historyRetentionSeconds === undefined ? {} : { history_retention_seconds: this.opts.historyRetentionSeconds }),
         branch: { database_name: ident, role_name: ident },
       },
     }));
@@ -283,16 +296,9 @@ export class NeonProvisioner implements Provisioner {
   }
 
   /** Polls each operation until it is done; a failed one is an error. */
-  private async waitForOperations(projectId: string, operations: Operation[]): Promise<void> {
-    const maxPolls = this.opts.maxPolls ?? 300;
-    for (let op of operations) {
-      for (let polls = 0; !DONE.has(op.status) && !FAILED.has(op.status); polls++) {
-        if (polls >= maxPolls) throw new Error(`Neon operation ${op.action} (${op.id}) still ${op.status} after ${polls} polls`);
-        await this.sleep(this.opts.pollIntervalMs ?? 1000);
-        op = (await this.call('getProjectOperation', () => this.api.getProjectOperation(projectId, op.id))).operation;
-      }
-      if (FAILED.has(op.status)) throw new Error(`Neon operation ${op.action} (${op.id}) ${op.status}: ${(op.error ?? 'no detail').slice(0, 200)}`);
-    }
+  private waitForOperations(projectId: string, operations: Operation[]): Promise<void> {
+    return waitForOperations((id) => this.call('getProjectOperation', () => this.api.getProjectOperation(projectId, id)).then((r) => r.operation), operations,
+      { maxPolls: this.opts.maxPolls ?? 300, pollIntervalMs: this.opts.pollIntervalMs ?? 1000, sleep: this.sleep });
   }
 
   private call<T>(name: string, fn: () => Promise<{ data: T }>): Promise<T> {

@@ -36,7 +36,12 @@ const RAW_TEXT = { getTypeParser: () => (value: string) => value };
 const ERROR_FIELDS = ['severity', 'code', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery',
   'where', 'schema', 'table', 'column', 'dataType', 'constraint', 'file', 'line', 'routine'] as const;
 
-export interface NeonEndpoint { url: string; close(): Promise<void> }
+export interface NeonEndpoint {
+  url: string;
+  /** Makes one more "host:port" reachable (the compute of a Neon branch the API stand-in made). */
+  allow(target: string): void;
+  close(): Promise<void>;
+}
 
 /** Starts the endpoint on a free port, allowing connections only to `targets` ("host:port"). */
 export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint> {
@@ -215,6 +220,7 @@ export async function startNeonEndpoint(targets: string[]): Promise<NeonEndpoint
   const port = await listen(server);
   return {
     url: `http://127.0.0.1:${port}`,
+    allow: (target: string) => { allowed.add(target); },
     close: async () => {
       wss.clients.forEach((c) => c.terminate());
       server.closeAllConnections();

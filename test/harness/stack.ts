@@ -161,7 +161,8 @@ async function main() {
   };
   const faults = await startFaultServer({ ...clusters, [CONTROL]: controlCluster });
   closers.unshift(() => faults.close());
-  const neonApi = await startNeonApi({ clusters, apiKey: randomBytes(16).toString('hex') });
+  // Projects that keep history get clusters of their own under the stack's data folder (test/harness/neon-compute.ts).
+  const neonApi = await startNeonApi({ clusters, apiKey: randomBytes(16).toString('hex'), computeRoot: join(dataDir, 'neon-projects'), expose: (t) => neon.allow(t) });
   closers.unshift(() => neonApi.close());
   // Cloudflare for SaaS (custom hostnames): the control plane registers custom domains there.
   const cloudflare = await startCloudflareApi({ token: randomBytes(20).toString('hex'), zoneId: randomBytes(16).toString('hex'), cnameTarget: 'saas-fallback.example.com', quota: 100_000 });

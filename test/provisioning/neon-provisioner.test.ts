@@ -213,7 +213,7 @@ describe('NeonProvisioner: database tenants', () => {
     expect(await databaseExists(EU, ident)).toBe(false);
     expect(await roleExists(EU, ident)).toBe(false);
     expect(await roleExists(EU, placement.roleName!)).toBe(false);
-    expect(await p.leftovers(id, placement)).toEqual({ projects: 0 });
+    expect(await p.leftovers(id, placement)).toEqual({ projects: 0, branches: 0 });
 
     const again = await requestsOf(() => p.deprovision(id, placement));
     expect(deletes(again)).toEqual(['DELETE 404']);
@@ -370,7 +370,7 @@ describe('NeonProvisioner: organisation and region projects', () => {
     expect(await projectsNamed(id)).toEqual([]);
     expect(await p.provision(dbRequest(id))).toMatchObject({ externalRef: placement.externalRef });
     await p.deprovision(id, placement);
-    expect(await p.leftovers(id, placement)).toEqual({ projects: 0 });
+    expect(await p.leftovers(id, placement)).toEqual({ projects: 0, branches: 0 });
   });
 
   it('refuses a region without a shared project at construction, and an unknown organisation through the API', async () => {

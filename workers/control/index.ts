@@ -28,6 +28,7 @@ import { controlServices } from '../../src/control/services.js';
 import { methodAwareNotFound, validationHook } from '../../src/control/routes/common.js';
 import { tenants } from '../../src/control/routes/tenants.js';
 import { moves } from '../../src/control/routes/moves.js';
+import { branches } from '../../src/control/routes/branches.js';
 import { domains } from '../../src/control/routes/domains.js';
 import { tiers } from '../../src/control/routes/tiers.js';
 import { auditLog } from '../../src/control/routes/audit.js';
@@ -67,6 +68,8 @@ export function buildControl() {
   app.route('/admin/v1/tenants', tenants);
   app.route('/admin/v1/tenants', domains);
   app.route('/admin/v1/tenants', moves);
+  // Point-in-time restore of database tenants through Neon branches (src/branches/, docs/branches.md).
+  app.route('/admin/v1/tenants', branches);
   // A tenant's data as a whole: erase (crypto-shredding, signed receipt) and export (signed manifest).
   app.route('/admin/v1/tenants', tenantData);
   app.route('/admin/v1/exports', exportsApi);
