@@ -25,7 +25,9 @@ export type ErrorCode =
   // Custom hostnames (Cloudflare for SaaS).
   | 'HOSTNAME_QUOTA_EXCEEDED'
   // Moves of a tenant's data (src/moves/).
-  | 'NOTHING_TO_MOVE' | 'MOVE_NOT_SUPPORTED' | 'MOVE_IN_PROGRESS' | 'MOVE_FAILED' | 'MOVE_CLEANUP_PENDING';
+  | 'NOTHING_TO_MOVE' | 'MOVE_NOT_SUPPORTED' | 'MOVE_IN_PROGRESS' | 'MOVE_FAILED' | 'MOVE_CLEANUP_PENDING'
+  // Backups and restores (src/backups/).
+  | 'BACKUP_NOT_FOUND' | 'BACKUP_CORRUPT' | 'BACKUP_KEY_DESTROYED' | 'BACKUP_IN_PROGRESS' | 'BACKUP_FAILED' | 'RESTORE_FAILED' | 'BACKUPS_UNAVAILABLE';
 
 /** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
 export class AppError extends HTTPException {

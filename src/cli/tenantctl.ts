@@ -17,6 +17,7 @@ import { migrateCommand } from './migrate.js';
 import { migrationCommands } from './migrations.js';
 import { tenantCommands } from './tenant.js';
 import { tenantMoveCommands } from './tenant-move.js';
+import { tenantBackupCommands } from './tenant-backup.js';
 import { tenantChangeCommands } from './tenant-change.js';
 import { tenantSettingCommands } from './tenant-settings.js';
 import { tierCommands } from './tier.js';
@@ -32,6 +33,7 @@ import { bootstrapCommand } from './bootstrap.js';
 export const COMMANDS: Command[] = [
   ...tenantCommands,
   ...tenantMoveCommands,
+  ...tenantBackupCommands,
   ...tenantChangeCommands,
   ...tenantSettingCommands,
   ...tenantDataCommands,

@@ -32,6 +32,8 @@ export interface ControlServices {
   hostnames: CustomHostnameApi | null;
   /** The router's metrics aggregator (METRICS_AGGREGATOR), read by the alert rules; null when not bound. */
   aggregator: DurableObjectNamespace<MetricsAggregator> | null;
+  /** The backups' R2 bucket (BACKUPS, src/backups/); null or absent when not bound. */
+  backups?: R2Bucket | null;
 }
 
 const built = new WeakMap<object, Promise<ControlServices>>();
@@ -76,5 +78,6 @@ async function build(env: ControlEnv): Promise<ControlServices> {
       timeoutMs: config.CLOUDFLARE_API_TIMEOUT_MS,
     }) : null,
     aggregator: env.METRICS_AGGREGATOR ?? null,
+    backups: env.BACKUPS ?? null,
   };
 }

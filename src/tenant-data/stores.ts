@@ -20,6 +20,7 @@ export const CONTROL_TABLES: Record<string, string> = {
   tenant_migration_status: 'SELECT count(*)::int AS n FROM tenant_migration_status WHERE tenant_id = $1::uuid',
   usage_flushes: 'SELECT count(*)::int AS n FROM usage_flushes WHERE tenant_id = $1::uuid',
   tenant_archive: 'SELECT count(*)::int AS n FROM tenant_archive WHERE id = $1::uuid',
+  tenant_backups: 'SELECT count(*)::int AS n FROM tenant_backups WHERE tenant_id = $1::uuid',
   pending_unfences: 'SELECT count(*)::int AS n FROM pending_unfences WHERE tenant_id = $1::uuid',
   // Kept answers of idempotent POSTs about the tenant (its view, its domains).
   idempotency_keys: "SELECT count(*)::int AS n FROM idempotency_keys WHERE strpos(path, $1) > 0 OR strpos(coalesce(body, ''), $1) > 0",

@@ -28,6 +28,7 @@ import { controlServices } from '../../src/control/services.js';
 import { methodAwareNotFound, validationHook } from '../../src/control/routes/common.js';
 import { tenants } from '../../src/control/routes/tenants.js';
 import { moves } from '../../src/control/routes/moves.js';
+import { backups } from '../../src/control/routes/backups.js';
 import { domains } from '../../src/control/routes/domains.js';
 import { tiers } from '../../src/control/routes/tiers.js';
 import { auditLog } from '../../src/control/routes/audit.js';
@@ -67,6 +68,8 @@ export function buildControl() {
   app.route('/admin/v1/tenants', tenants);
   app.route('/admin/v1/tenants', domains);
   app.route('/admin/v1/tenants', moves);
+  // Per-tenant logical backups in R2 (BACKUPS) and their restore (src/backups/, docs/backups.md).
+  app.route('/admin/v1/tenants', backups);
   // A tenant's data as a whole: erase (crypto-shredding, signed receipt) and export (signed manifest).
   app.route('/admin/v1/tenants', tenantData);
   app.route('/admin/v1/exports', exportsApi);
