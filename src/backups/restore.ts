@@ -9,7 +9,8 @@
  *
  * Into a new tenant: the tenant is created and provisioned through the ordinary path
  * (insertTenant, provisionTenant; its own data key), then filled the same way with every row's
- * `tenant_id` rewritten to the new id; a fill that fails deletes the new tenant again.
+ * `tenant_id` rewritten to the new id (and, in the very tables its source lives in, every key to a
+ * new uuid derived from the new id and the old key); a fill that fails deletes the new tenant again.
  */
 import { AppError } from '../errors.js';
 import { appendAudit } from '../control/audit.js';
@@ -84,12 +85,15 @@ export async function restoreBackup(s: ControlServices, t: TenantView, backupId:
   try {
     const placement = await loadPlacement(s.sql, into.id);
     if (!placement) throw new AppError(409, 'INVALID_STATE', 'the target tenant has no storage');
+    // A new tenant in the source's very tables (both `row` in one region) needs keys of its own.
+    const source = into === t ? null : await loadPlacement(s.sql, t.id);
+    const rewrite = into === t ? null : { sourceId: t.id, newKeys: source?.strategy === 'row' && placement.strategy === 'row' && source.region === placement.region };
     const url = await s.provisioner.ownerUrl(into.id, placement);
     const schema = schemaOf(placement);
     const done = await withClient(url, async (c) => {
       await prepareSession(c, into.id);
       const fencedAt = Date.now();
-      const r = await withWriteFence(c, into.id, () => inTransaction(c, () => replaceRows(c, into.id, schema, t.id, header.tables, rows)));
+      const r = await withWriteFence(c, into.id, () => inTransaction(c, () => replaceRows(c, into.id, schema, header.tables, rows, rewrite)));
       return { ...r, fenceMs: Date.now() - fencedAt };
     }, { statementTimeoutMs: 120_000 });
     const report: RestoreReport = {

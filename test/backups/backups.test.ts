@@ -110,25 +110,29 @@ describe('backup and restore into the same tenant', () => {
     expect(audit.map((x) => x.action)).toEqual(['tenant.backup', 'tenant.restore']);
   });
 
-  it('restores into a new tenant: created and provisioned, every row rewritten to its id; the source is untouched', async () => {
+  it.each(['schema', 'row'] as const)('restores into a new %s tenant: created and provisioned, every row rewritten to its id; the source is untouched', async (isolation) => {
     const t = await createViaApi({ isolation: 'row', region: US });
     await addTracks(t, ['alpha', 'beta']);
     const b = await backupOf(t);
     await addTracks(t, ['gamma']);
     const slug = unique('r-');
-    const res = await restore(t, { backupId: b.id, target: { newTenant: { slug, isolation: 'schema' } } });
+    const res = await restore(t, { backupId: b.id, target: { newTenant: { slug, isolation } } });
     const report = await res.json() as RestoreReport;
     expect(res.status, JSON.stringify(report)).toBe(200);
     expect(report).toMatchObject({ into: 'new', sourceTenantId: t.id, inserted: 2 });
     const fresh = await (await admin(`/admin/v1/tenants/${slug}`)).json() as CreatedTenant;
-    expect(fresh).toMatchObject({ id: report.tenantId, slug, status: 'active', isolation: 'schema', tier: t.tier, region: US });
-    // The new tenant's rows are the backup's with its own tenant id (mapped back, they are the source's as backed up).
-    const newRows = await rowsOf(fresh.id);
-    expect(newRows).toHaveLength(2);
-    for (const r of newRows) expect(JSON.parse(r).tenant_id).toBe(fresh.id);
-    const sourceNow = await rowsOf(t.id);
-    expect(await rowsOf(fresh.id, t.id)).toEqual(sourceNow.filter((r) => !r.includes('"gamma"')));
+    expect(fresh).toMatchObject({ id: report.tenantId, slug, status: 'active', isolation, tier: t.tier, region: US });
+    const newRows = (await rowsOf(fresh.id)).map((r) => JSON.parse(r) as Record<string, unknown>);
+    const sourceNow = (await rowsOf(t.id)).map((r) => JSON.parse(r) as Record<string, unknown>);
     expect(sourceNow).toHaveLength(3);
+    const backedUp = sourceNow.filter((r) => r.title !== 'gamma');
+    for (const r of newRows) expect(r.tenant_id).toBe(fresh.id);
+    // Every column as backed up but the tenant id; in the source's own shared tables, keys of its own too.
+    const strip = (rows: Record<string, unknown>[]) => rows.map(({ id: _id, tenant_id: _t, ...rest }) => rest).sort((x, y) => String(x.title).localeCompare(String(y.title)));
+    expect(strip(newRows)).toEqual(strip(backedUp));
+    const sameKeys = newRows.map((r) => r.id).sort();
+    if (isolation === 'schema') expect(sameKeys).toEqual(backedUp.map((r) => r.id).sort());
+    else for (const k of sameKeys) expect(backedUp.map((r) => r.id)).not.toContain(k);
     expect(await servedTitles(fresh)).toEqual(['alpha', 'beta']);
     expect(await servedTitles(t)).toEqual(['alpha', 'beta', 'gamma']);
     // A slug that is taken: refused before anything is made.
