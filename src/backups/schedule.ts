@@ -7,6 +7,7 @@
  * last five minutes (a failing tenant is retried, not hammered). At most `limit` per run, the
  * longest-waiting first. Retention deletes expired backups' objects, then their rows.
  */
+import { AppError } from '../errors.js';
 import { db } from '../control/db.js';
 import type { ControlServices } from '../control/services.js';
 import { findTenant } from '../control/tenant-repo.js';
@@ -41,6 +42,8 @@ export async function runBackupSchedule(s: ControlServices, opts: { limit?: numb
       await takeBackup(s, t, 'scheduled', 'system:maintenance', null);
       taken++;
     } catch (err) {
+      // Another runner (or an admin) is taking this one: not a failure.
+      if (err instanceof AppError && err.code === 'BACKUP_IN_PROGRESS') continue;
       failed++;
       console.warn(JSON.stringify({ level: 'warn', msg: 'scheduled backup failed', tenant: id, error: String((err as Error)?.message ?? err).slice(0, 200) }));
     }
