@@ -240,6 +240,19 @@ describe('refused restores change nothing', () => {
     expect((await errorOf(res)).code).toBe('BACKUP_KEY_DESTROYED');
     expect(await rowsOf(c.id)).toEqual(cBefore);
   });
+  it('one backup of a tenant at a time: 409 BACKUP_IN_PROGRESS while one runs; one abandoned for 15 minutes is taken over', async () => {
+    const t = await createViaApi({ region: US });
+    const running = crypto.randomUUID();
+    await control.query("INSERT INTO tenant_backups (id, tenant_id, kind, status) VALUES ($1, $2, 'manual', 'running')", [running, t.id]);
+    const busy = await controlCall(CONTROL, `/admin/v1/tenants/${t.id}/backups`, { method: 'POST' });
+    expect(busy.status).toBe(409);
+    expect(busy.headers.get('retry-after')).toBe('10');
+    expect((await errorOf(busy)).code).toBe('BACKUP_IN_PROGRESS');
+    await control.query("UPDATE tenant_backups SET started_at = now() - interval '16 minutes' WHERE id = $1", [running]);
+    const b = await backupOf(t);
+    expect(b.status).toBe('complete');
+    expect(await control.query('SELECT status, error FROM tenant_backups WHERE id = $1', [running])).toEqual([{ status: 'failed', error: expect.stringMatching(/abandoned/) }]);
+  });
 });
 
 describe('the schedule, retention, export and erase', () => {
