@@ -300,6 +300,21 @@ describe('the schedule, retention, export and erase', () => {
     expect(gone.status).toBe(404);
   });
 
+  it("deleting a tenant destroys its key at once; the purge after the grace deletes its backups' objects and rows", async () => {
+    const t = await createViaApi({ region: US });
+    await addTracks(t, ['deleted']);
+    const b = await backupOf(t);
+    const del = await controlCall(CONTROL, `/admin/v1/tenants/${t.id}?confirm=${t.slug}`, { method: 'DELETE' });
+    expect(del.status, await del.clone().text()).toBe(200);
+    expect(await control.query('SELECT 1 FROM tenant_keys WHERE tenant_id = $1', [t.id])).toEqual([]);
+    // PURGE_GRACE_SECONDS=0: the maintenance run after the call (or this one) purges it.
+    await runScheduled(await servicesFor(CONTROL));
+    expect(await BUCKET.head(`backups/${t.id}/${b.id}`)).toBeNull();
+    expect(await control.query('SELECT id FROM tenant_backups WHERE tenant_id = $1', [t.id])).toEqual([]);
+    const [purged] = await control.query("SELECT entry::jsonb -> 'detail' AS d FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.purged'", [t.id]) as { d: { backups?: number } }[];
+    expect(purged?.d.backups).toBe(1);
+  });
+
   it("the stack's control worker has the bucket (wrangler dev's local R2): a backup through it is listed", async () => {
     const t = await createViaApi({ region: US });
     await addTracks(t, ['via-stack']);
