@@ -27,7 +27,9 @@ export type ErrorCode =
   // Moves of a tenant's data (src/moves/).
   | 'NOTHING_TO_MOVE' | 'MOVE_NOT_SUPPORTED' | 'MOVE_IN_PROGRESS' | 'MOVE_FAILED' | 'MOVE_CLEANUP_PENDING'
   // Branches of database tenants on Neon (src/branches/).
-  | 'BRANCHES_NOT_SUPPORTED' | 'BRANCH_POINT_INVALID' | 'BRANCH_IS_MAIN' | 'BRANCH_HAS_CHILDREN' | 'BRANCH_VERIFY_FAILED';
+  | 'BRANCHES_NOT_SUPPORTED' | 'BRANCH_POINT_INVALID' | 'BRANCH_IS_MAIN' | 'BRANCH_HAS_CHILDREN' | 'BRANCH_VERIFY_FAILED'
+  // Backups and restores (src/backups/).
+  | 'BACKUP_NOT_FOUND' | 'BACKUP_CORRUPT' | 'BACKUP_KEY_DESTROYED' | 'BACKUP_IN_PROGRESS' | 'BACKUP_FAILED' | 'RESTORE_FAILED' | 'BACKUPS_UNAVAILABLE';
 
 /** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
 export class AppError extends HTTPException {

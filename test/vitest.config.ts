@@ -29,7 +29,8 @@ const workerd = (name: string, files: { include: string[]; exclude: string[] }, 
       return {
         main: './workers/router/index.ts',
         wrangler: { configPath: './wrangler.toml' },
-        miniflare: { bindings: { ...stack.routerEnv } },
+        // BACKUPS: the in-process control plane's backup bucket (test/backups/), which the tests can read and alter.
+        miniflare: { bindings: { ...stack.routerEnv }, r2Buckets: ['BACKUPS'] },
       };
     }),
   ],

@@ -13,6 +13,8 @@ import type {
 } from '../control/schemas.js';
 import type { KeyStatus, ResealReport } from '../crypto/reseal.js';
 import type { ErasureReceipt } from '../tenant-data/erase.js';
+import type { BackupRecord } from '../backups/store.js';
+import type { RestoreReport, RestoreTarget } from '../backups/restore.js';
 import type { DomainViewSchema } from '../custom-hostnames/schemas.js';
 import type { AlertView } from '../alerts/store.js';
 
@@ -113,6 +115,9 @@ export class ControlClient {
     this.call<{ alert: AlertView; tenant: { id: string; slug: string; status: string; version: number } }>('POST', `/alerts/${seg(id)}/remediate`, { body: { action } });
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
   moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body, minTimeoutSeconds: MOVE_TIMEOUT_SECONDS });
+  backupTenant = (ref: string) => this.call<BackupRecord>('POST', `/tenants/${seg(ref)}/backups`);
+  listBackups = (ref: string) => this.call<{ backups: BackupRecord[] }>('GET', `/tenants/${seg(ref)}/backups`);
+  restoreTenant = (ref: string, body: { backupId: string; target: RestoreTarget }) => this.call<RestoreReport>('POST', `/tenants/${seg(ref)}/restore`, { body });
   listMoves = (ref: string) => this.call<{ moves: Record<string, unknown>[] }>('GET', `/tenants/${seg(ref)}/moves`);
   createBranch = (ref: string, body: { at: string; expect?: Record<string, number> }) =>
     this.call<BranchVerification & { ms: number }>('POST', `/tenants/${seg(ref)}/branches`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });

@@ -18,6 +18,7 @@ import { migrationCommands } from './migrations.js';
 import { tenantCommands } from './tenant.js';
 import { tenantMoveCommands } from './tenant-move.js';
 import { tenantBranchCommands } from './tenant-branch.js';
+import { tenantBackupCommands } from './tenant-backup.js';
 import { tenantChangeCommands } from './tenant-change.js';
 import { tenantSettingCommands } from './tenant-settings.js';
 import { tierCommands } from './tier.js';
@@ -34,6 +35,7 @@ export const COMMANDS: Command[] = [
   ...tenantCommands,
   ...tenantMoveCommands,
   ...tenantBranchCommands,
+  ...tenantBackupCommands,
   ...tenantChangeCommands,
   ...tenantSettingCommands,
   ...tenantDataCommands,

@@ -75,6 +75,8 @@ export interface ControlEnv {
   METRICS_AGGREGATOR?: DurableObjectNamespace<import('../metrics/aggregator.js').MetricsAggregator>;
   /** The routers' TenantGuard objects (a `script_name` binding to the router's class): export reads and erase clears a tenant's guard state; absent: both say so. */
   TENANT_GUARD?: DurableObjectNamespace<import('../quota/tenant-guard.js').TenantGuard>;
+  /** The R2 bucket of per-tenant logical backups (src/backups/, docs/backups.md); absent: the backup routes answer 503 BACKUPS_UNAVAILABLE. */
+  BACKUPS?: R2Bucket;
   /** "false" only where Durable Object jurisdictions do not exist (local workerd), as the router's. */
   DO_JURISDICTIONS?: string;
   /** Tenants labelled by slug in GET /admin/v1/metrics, by request volume; the rest are `tenant="other"` (default 20). */

@@ -4,7 +4,7 @@
  * calls. The Cron Trigger's run also checks pending custom hostnames at Cloudflare (a bounded
  * batch: API calls, which admin writes should not repeat) and resumes provisionings whose caller
  * died (a Neon provisioning can outlast the ~30 s a request's waitUntil is given, so it must not be
- * started from one), measures tenants' storage (src/storage/refresh.ts) and evaluates the alert
+ * started from one), measures tenants' storage (src/storage/refresh.ts), takes the backups due per tier and deletes expired ones (src/backups/schedule.ts) and evaluates the alert
  * rules (src/alerts/run.ts: the metrics since the last run, quotas, the audit chain, webhook deliveries), see runScheduled. Maintenance runs from the Cron Trigger (every minute) and, in
  * the background, after every admin write, so a deferred invalidation is applied as soon as anything happens. Each part is bounded
  * per run and independent: one failing does not stop the others.
@@ -18,6 +18,7 @@ import { refreshDue, type RefreshReport } from '../custom-hostnames/sweep.js';
 import { refreshStorage, type StorageReport } from '../storage/refresh.js';
 import { cleanMovedSources } from '../moves/move.js';
 import { runAlerts, type AlertsReport } from '../alerts/run.js';
+import { runBackupSchedule, type ScheduleReport } from '../backups/schedule.js';
 import type { RefusalSummaryEntry } from './refusals.js';
 import type { ControlServices } from './services.js';
 
@@ -37,6 +38,8 @@ export interface ScheduledReport extends MaintenanceReport {
   moves: { cleaned: number; failed: number } | { error: string };
   /** The alert rules (src/alerts/): intervals judged, alerts opened and resolved, webhook deliveries. */
   alerts: AlertsReport | { error: string };
+  /** Scheduled backups per tier taken, and expired ones deleted (src/backups/). */
+  backups: ScheduleReport | { error: string };
 }
 
 // Keyed by the isolate's control-database client: every request's services (forRequest) share it.
@@ -69,7 +72,8 @@ export async function runScheduled(s: ControlServices, opts: { now?: number } = 
   const storage = await refreshStorage(s).catch(failed('storage'));
   const moves = await cleanMovedSources(s).catch(failed('moves'));
   const alerts = await runAlerts(s, { now: opts.now }).catch(failed('alerts'));
-  return { ...report, provisioning, hostnames, storage, moves, alerts };
+  const backups = await runBackupSchedule(s).catch(failed('backups'));
+  return { ...report, provisioning, hostnames, storage, moves, alerts, backups };
 }
 
 async function maintain(s: ControlServices): Promise<MaintenanceReport> {

@@ -9,6 +9,7 @@ import { appendAudit } from './audit.js';
 import { db } from './db.js';
 import type { ControlServices } from './services.js';
 import { forgetMoves } from '../moves/forget.js';
+import { forgetBackups } from '../backups/forget.js';
 
 /** While a runner works on a purge, others leave it alone for this long. */
 const LEASE = "interval '5 minutes'";
@@ -35,6 +36,8 @@ export async function settlePurge(s: ControlServices, r: PendingPurge): Promise<
     if (redone) await s.provisioner.deprovision(r.tenant_id, r.placement);
     // Floors and fences its moves left in other databases, and their records.
     const moves = await forgetMoves(s, r.tenant_id, r.placement);
+    // Its backups (unreadable since its data key went with it): objects, then rows.
+    const backups = await forgetBackups(s, r.tenant_id);
     await s.provisioner.unfence(r.tenant_id, r.placement);
     // Its id keys (value and epoch) name the tenant: they go too. The slug's may be a new tenant's now.
     await s.cache.forget?.([{ kind: 'id', value: r.tenant_id }]);
@@ -44,7 +47,7 @@ export async function settlePurge(s: ControlServices, r: PendingPurge): Promise<
       s.sql.query('DELETE FROM alert_snapshots WHERE tenant_id = $1', [r.tenant_id]),
       s.sql.query('DELETE FROM pending_unfences WHERE tenant_id = $1', [r.tenant_id]),
     ]));
-    await appendAudit(s.sql, { actor: 'system:maintenance', action: 'tenant.purged', tenantId: r.tenant_id, detail: { slug: r.slug, leftovers: left, redone, ...(moves > 0 ? { moves } : {}) } });
+    await appendAudit(s.sql, { actor: 'system:maintenance', action: 'tenant.purged', tenantId: r.tenant_id, detail: { slug: r.slug, leftovers: left, redone, ...(moves > 0 ? { moves } : {}), ...(backups > 0 ? { backups } : {}) } });
     return true;
   } catch (err) {
     const error = String((err as Error)?.message ?? err).slice(0, 300);

@@ -35,6 +35,8 @@ export interface ControlServices {
   aggregator: DurableObjectNamespace<MetricsAggregator> | null;
   /** Branches of database tenants' Neon projects (src/branches/); absent without PROVISIONER=neon. */
   branches?: NeonBranches | null;
+  /** The backups' R2 bucket (BACKUPS, src/backups/); null or absent when not bound. */
+  backups?: R2Bucket | null;
 }
 
 const built = new WeakMap<object, Promise<ControlServices>>();
@@ -81,5 +83,6 @@ async function build(env: ControlEnv): Promise<ControlServices> {
       timeoutMs: config.CLOUDFLARE_API_TIMEOUT_MS,
     }) : null,
     aggregator: env.METRICS_AGGREGATOR ?? null,
+    backups: env.BACKUPS ?? null,
   };
 }

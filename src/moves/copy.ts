@@ -36,7 +36,7 @@ export function quoteIdent(name: string): string {
   return `"${name}"`;
 }
 
-function qualified(schema: string, table: string): string {
+export function qualified(schema: string, table: string): string {
   if (!SCHEMA.test(schema)) throw new Error('unexpected schema name');
   return `${quoteIdent(schema)}.${quoteIdent(table)}`;
 }

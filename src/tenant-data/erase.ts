@@ -28,6 +28,7 @@ import { findTenant, loadPlacement, lookupKeys } from '../control/tenant-repo.js
 import type { LookupKey } from '../tenancy/tenant.js';
 import { signDocument, type Signature } from './signing.js';
 import { countControlRows } from './stores.js';
+import { backupsLeft, forgetBackups } from '../backups/forget.js';
 
 /** How long an erase waits for a purge another runner claimed (it takes a second or two). */
 const CLAIMED_WAIT_MS = 15_000;
@@ -41,7 +42,7 @@ export interface ErasureReceipt {
   tenantId: string;
   slug: string;
   erasedAt: string;
-  /** What was there before, per store (control tables by name; `storage` the provisioner's objects). */
+  /** What was there before, per store (control tables by name; `storage` the provisioner's objects and `backupObjects`, the backups in the bucket). */
   removed: { control: Record<string, number>; storage: Leftovers; guard: GuardOutcome; cacheKeys: number };
   /** The data key is gone: every value sealed with it is unreadable from now on. */
   keyDestroyed: boolean;
@@ -65,7 +66,7 @@ export async function eraseTenant(s: ControlServices, ref: string, guard: GuardA
   const placement = (live ? await loadPlacement(s.sql, id) : null) ?? await pendingPlacement(s, id);
 
   const control = await countControlRows(s.sql, id);
-  const storage = placement ? await s.provisioner.leftovers(id, placement) : {};
+  const storage = { ...(placement ? await s.provisioner.leftovers(id, placement) : {}), backupObjects: (await backupsLeft(s, id)).objects };
   // Deletion first: routers stop serving it, its storage is fenced and dropped, its rows and key go.
   if (live) await deleteTenant(s, live);
   const guardOutcome = await eraseGuard(guard, { id, guardJurisdiction });
@@ -76,11 +77,13 @@ export async function eraseTenant(s: ControlServices, ref: string, guard: GuardA
     s.sql.query('DELETE FROM alert_snapshots WHERE tenant_id = $1', [id]),
     s.sql.query("DELETE FROM idempotency_keys WHERE strpos(path, $1) > 0 OR strpos(coalesce(body, ''), $1) > 0", [id]),
   ]));
+  // Its backups: objects in the bucket and their rows (unreadable already: the key went with the tenant).
+  await forgetBackups(s, id);
   const fencePendingUntil = await purgeNowIfDue(s, id);
   await s.cache.forget?.(keys);
 
   const after = await countControlRows(s.sql, id);
-  const left = placement ? await s.provisioner.leftovers(id, placement) : {};
+  const left = { ...(placement ? await s.provisioner.leftovers(id, placement) : {}), backupObjects: (await backupsLeft(s, id)).objects };
   // The pending purge is the one thing allowed to remain while the fence's grace runs.
   const remaining = Object.entries(after).filter(([k]) => k !== 'pending_unfences' || fencePendingUntil === null).reduce((n, [, v]) => n + v, 0);
   const receipt = await signDocument(s.config.MASTER_KEY, {

@@ -7,7 +7,7 @@
  * Parts: `tenant` (its settings: tier, overrides, region, residency, JWT, geo, proxy, placement
  * without secrets), `domains`, `usage` (monthly flushes per source), `storage` (last measurement),
  * `audit` (the audit entries about it), `guard` (its TenantGuard state, when the control plane has
- * the binding) and `rows.<table>` (its rows in its storage, tenant-rows.ts). Its data key is not
+ * the binding), `backups` (its backups' metadata, src/backups/) and `rows.<table>` (its rows in its storage, tenant-rows.ts). Its data key is not
  * exported: the rows are exported as stored, and sealed columns stay sealed (a tenant who needs
  * them opened exports them through its own application, which can open them).
  */
@@ -31,7 +31,7 @@ export async function exportTenant(s: ControlServices, ref: string, guard: Guard
   if (!t) throw new AppError(404, 'TENANT_NOT_FOUND', 'no such tenant');
   if (t.status === 'provisioning' || t.status === 'deleting') throw new AppError(409, 'INVALID_STATE', `tenant is ${t.status}`);
   const id = t.id;
-  const [domains, usage, storage, audit] = await db(() => s.sql.transaction([
+  const [domains, usage, storage, audit, backups] = await db(() => s.sql.transaction([
     s.sql.query(`SELECT hostname, status, status_detail AS "statusDetail", created_at AS "createdAt", activated_at AS "activatedAt"
                    FROM tenant_domains WHERE tenant_id = $1 ORDER BY hostname`, [id]),
     // Counts as JSON numbers (bigint would come as text): exact below 2^53.
@@ -40,6 +40,9 @@ export async function exportTenant(s: ControlServices, ref: string, guard: Guard
     s.sql.query('SELECT bytes::float8 AS bytes, method, measured_at AS "measuredAt" FROM tenant_storage WHERE tenant_id = $1', [id]),
     s.sql.query(`SELECT seq, at, actor, action, request_id AS "requestId", entry::jsonb -> 'detail' AS detail, hash
                    FROM audit_log WHERE tenant_id = $1 ORDER BY seq`, [id]),
+    // Its backups' metadata (src/backups/), not their contents: those are its rows, exported below.
+    s.sql.query(`SELECT id, kind, status, taken_at AS "takenAt", row_count AS rows, bytes::float8 AS bytes, sha256, key_id AS "keyId", expires_at AS "expiresAt"
+                   FROM tenant_backups WHERE tenant_id = $1 ORDER BY started_at`, [id]),
   ], { readOnly: true, isolationLevel: 'RepeatableRead' })) as Record<string, unknown>[][];
   const placement = await loadPlacement(s.sql, id);
   const rows = placement ? await readTenantRows(id, placement, { regionAdminUrls: s.config.REGION_ADMIN_URLS, masterKeys: s.masterKeys }) : [];
@@ -50,6 +53,7 @@ export async function exportTenant(s: ControlServices, ref: string, guard: Guard
   const parts: [string, string[]][] = [
     ['tenant', json([t])], ['domains', json(domains!)], ['usage', json(usage!)], ['storage', json(storage!)], ['audit', json(audit!)],
     ['guard', guardState === undefined ? [] : json([guardState])],
+    ['backups', json(backups!)],
     ...rows.map((r): [string, string[]] => [`rows.${r.table}`, r.rows]),
   ];
   let text = '';

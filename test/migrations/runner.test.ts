@@ -48,7 +48,7 @@ describe('migration runner', () => {
     const shared = await sqlAt(url()).query('SELECT name FROM shared.schema_migrations');
     expect(shared).toEqual([{ name: '0001_tracks.sql' }]);
     const control = await sqlAt(stack.control.postgresUrl).query('SELECT name FROM schema_migrations ORDER BY name');
-    expect(control).toEqual([{ name: '0001_tenancy.sql' }, { name: '0002_usage.sql' }, { name: '0003_control_plane.sql' }, { name: '0004_usage_sources.sql' }, { name: '0005_control_hardening.sql' }, { name: '0006_custom_hostnames.sql' }, { name: '0007_idempotency.sql' }, { name: '0008_claims_and_rechecks.sql' }, { name: '0009_quotas.sql' }, { name: '0010_tenant_proxy.sql' }, { name: '0011_storage_attempts.sql' }, { name: '0012_alerts.sql' }, { name: '0013_tenant_keys.sql' }, { name: '0014_migration_waves.sql' }, { name: '0016_tenant_moves.sql' }]);
+    expect(control).toEqual([{ name: '0001_tenancy.sql' }, { name: '0002_usage.sql' }, { name: '0003_control_plane.sql' }, { name: '0004_usage_sources.sql' }, { name: '0005_control_hardening.sql' }, { name: '0006_custom_hostnames.sql' }, { name: '0007_idempotency.sql' }, { name: '0008_claims_and_rechecks.sql' }, { name: '0009_quotas.sql' }, { name: '0010_tenant_proxy.sql' }, { name: '0011_storage_attempts.sql' }, { name: '0012_alerts.sql' }, { name: '0013_tenant_keys.sql' }, { name: '0014_migration_waves.sql' }, { name: '0016_tenant_moves.sql' }, { name: '0017_tenant_backups.sql' }]);
     const eu = stack.regions['aws-eu-central-1']!.postgresUrl;
     const schema = `t_${stack.tenants.globex!.id.replace(/-/g, '')}`;
     expect(await sqlAt(eu).query(`SELECT name FROM ${schema}.schema_migrations`)).toEqual([{ name: '0001_tracks.sql' }]);

@@ -83,7 +83,7 @@ describe('POST /admin/v1/tenants/{id}/export', () => {
       expect(text).not.toContain(titles[other.id]!);
     }
     expect(manifest).toMatchObject({ type: 'tenant-export', format: 'jsonl-v1', tenantId: a.id, slug: a.slug });
-    expect(manifest.parts.map((p) => p.name)).toEqual(['tenant', 'domains', 'usage', 'storage', 'audit', 'guard', ...manifest.parts.filter((p) => p.name.startsWith('rows.')).map((p) => p.name)]);
+    expect(manifest.parts.map((p) => p.name)).toEqual(['tenant', 'domains', 'usage', 'storage', 'audit', 'guard', 'backups', ...manifest.parts.filter((p) => p.name.startsWith('rows.')).map((p) => p.name)]);
     expect(manifest.parts.find((p) => p.name === 'rows.tracks')).toMatchObject({ count: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
   });
 

@@ -29,6 +29,7 @@ import { methodAwareNotFound, validationHook } from '../../src/control/routes/co
 import { tenants } from '../../src/control/routes/tenants.js';
 import { moves } from '../../src/control/routes/moves.js';
 import { branches } from '../../src/control/routes/branches.js';
+import { backups } from '../../src/control/routes/backups.js';
 import { domains } from '../../src/control/routes/domains.js';
 import { tiers } from '../../src/control/routes/tiers.js';
 import { auditLog } from '../../src/control/routes/audit.js';
@@ -70,6 +71,8 @@ export function buildControl() {
   app.route('/admin/v1/tenants', moves);
   // Point-in-time restore of database tenants through Neon branches (src/branches/, docs/branches.md).
   app.route('/admin/v1/tenants', branches);
+  // Per-tenant logical backups in R2 (BACKUPS) and their restore (src/backups/, docs/backups.md).
+  app.route('/admin/v1/tenants', backups);
   // A tenant's data as a whole: erase (crypto-shredding, signed receipt) and export (signed manifest).
   app.route('/admin/v1/tenants', tenantData);
   app.route('/admin/v1/exports', exportsApi);
