@@ -42,6 +42,10 @@ const HELP = `npm run bench -- [options]   (each option also as an environment v
   --baseline DIR     also run the router of another source tree (DIR/test/bench/wrangler.router.toml,
                      e.g. an earlier commit unpacked under .local/) interleaved with this one in cases
                      1 and 6: before/after in the same run (BENCH_BASELINE)
+  --access-log MODE  what the measured routers (this tree's and --baseline's) do with the access-log line:
+                     console (default: console.log, which wrangler dev ships over the inspector to its Node
+                     process), sink (built, then dropped: the pipeline without the dev console's cost)
+                     (BENCH_ROUTER_ACCESS_LOG)
   --help`;
 function option(name: string, env: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -55,6 +59,8 @@ const ROUNDS = Number(option('rounds', 'BENCH_ROUNDS') ?? 3);
 const CONNECTIONS = Number(option('connections', 'BENCH_CONNECTIONS') ?? 16);
 const CASES = new Set((option('cases', 'BENCH_CASES') ?? '1,2,3,4,5,6').split(',').map((c) => c.trim()).filter(Boolean));
 const BASELINE = option('baseline', 'BENCH_BASELINE');
+const ROUTER_LOG = option('access-log', 'BENCH_ROUTER_ACCESS_LOG') ?? 'console';
+if (!['console', 'sink'].includes(ROUTER_LOG)) { console.error(HELP); process.exit(2); }
 const want = (n: number) => CASES.has(String(n));
 const BASE_PORT = 8790;
 const log = (m: string) => console.error(`[bench] ${m}`);
@@ -315,7 +321,7 @@ async function main() {
     const maybe = (on: boolean, start: () => Promise<Worker>) => (on ? start() : Promise.resolve(undefined as unknown as Worker));
     const [bare, router, noLease, upstash, cloudflare, noTokenCache, noAccessLog, sinkLog, base, bareDb] = await Promise.all([
       maybe(need(1), () => startWorker('bare', 'wrangler.bare.toml', {}, 0)),
-      startWorker('router', 'wrangler.router.toml', routerEnv, 1),
+      startWorker('router', 'wrangler.router.toml', ROUTER_LOG === 'sink' ? { ...routerEnv, BENCH_ACCESS_LOG: 'sink' } : routerEnv, 1),
       maybe(need(2), () => startWorker('no-lease', 'wrangler.router.toml', { ...routerEnv, QUOTA_LEASING: 'false' }, 2)),
       maybe(need(3), () => startWorker('upstash', 'wrangler.router.toml', { ...routerEnv, BENCH_LIMITER: 'upstash' }, 3)),
       maybe(need(3), () => startWorker('cloudflare', 'wrangler.router.toml', { ...routerEnv, BENCH_LIMITER: 'cloudflare' }, 4)),
@@ -324,14 +330,14 @@ async function main() {
       // The line is built as for console.log and handed to a sink that drops it: what the line
       // costs without wrangler dev's console (which ships every console.log over the inspector).
       maybe(need(1), () => startWorker('sink-log', 'wrangler.router.toml', { ...routerEnv, BENCH_ACCESS_LOG: 'sink' }, 8)),
-      maybe(!!BASELINE && need(1, 6), () => startWorker('baseline', resolve(BASELINE!, 'test/bench/wrangler.router.toml'), routerEnv, 9)),
+      maybe(!!BASELINE && need(1, 6), () => startWorker('baseline', resolve(BASELINE!, 'test/bench/wrangler.router.toml'), ROUTER_LOG === 'sink' ? { ...routerEnv, BENCH_ACCESS_LOG: 'sink' } : routerEnv, 9)),
       maybe(need(6), async () => startWorker('bare-db', 'wrangler.bare-db.toml', { BENCH_DB_TARGETS: JSON.stringify(await dbTargets(stack)), MASTER_KEY: stack.routerEnv.MASTER_KEY!, NEON_LOCAL_ENDPOINT: stack.routerEnv.NEON_LOCAL_ENDPOINT! }, 5)),
     ]);
     const me = (slug: string): Target => ({ host: `${slug}.localhost`, token: slugToken(slug), path: '/api/v1/me' });
     const acme = me('acme');
 
     results.machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-    results.loadGenerator = { tool: 'autocannon', connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, warmupSeconds: 1, sameMachine: true, latency: 'µs, HDR histogram per response', cases: [...CASES], baseline: BASELINE ?? null, loadAverage: loadavg() };
+    results.loadGenerator = { tool: 'autocannon', connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, warmupSeconds: 1, sameMachine: true, latency: 'µs, HDR histogram per response', cases: [...CASES], baseline: BASELINE ?? null, routerAccessLog: ROUTER_LOG, loadAverage: loadavg() };
 
     // 1. Overhead.
     if (want(1)) results.overhead = await attempt('overhead', async () => {
@@ -554,7 +560,7 @@ function printTable(r: Record<string, any>) {
     ['5 next request, cached (L1)', ms(r.costCurve.cachedRequestUs)],
     ['5 router workerd RSS', r.costCurve.memory.map((m: any) => `${m.tenants} tenants ${f(m.rssMiB)} MiB (${m.cachedTokens} tokens)`).join('  ')],
   ]);
-  rows.push(['run', `${r.seconds} s, cases ${r.loadGenerator.cases.join(',')}, load average at start ${r.loadGenerator.loadAverage.map((x: number) => x.toFixed(2)).join(' ')}`]);
+  rows.push(['run', `${r.seconds} s, cases ${r.loadGenerator.cases.join(',')}, routers' access log: ${r.loadGenerator.routerAccessLog}, load average at start ${r.loadGenerator.loadAverage.map((x: number) => x.toFixed(2)).join(' ')}`]);
   const w = Math.max(...rows.map(([a]) => a.length));
   for (const [a, b] of rows) console.log(`${a.padEnd(w)}  ${b}`);
 }
