@@ -46,6 +46,8 @@ const HELP = `npm run bench -- [options]   (each option also as an environment v
                      console (default: console.log, which wrangler dev ships over the inspector to its Node
                      process), sink (built, then dropped: the pipeline without the dev console's cost)
                      (BENCH_ROUTER_ACCESS_LOG)
+  --ablate-keep-names  case 1 also runs the router bundled with keep_names = false (wrangler.router-no-keep-names.toml):
+                     what esbuild's __name wrapping of every closure costs
   --help`;
 function option(name: string, env: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -62,6 +64,7 @@ const BASELINE = option('baseline', 'BENCH_BASELINE');
 const ROUTER_LOG = option('access-log', 'BENCH_ROUTER_ACCESS_LOG') ?? 'console';
 if (!['console', 'sink'].includes(ROUTER_LOG)) { console.error(HELP); process.exit(2); }
 const want = (n: number) => CASES.has(String(n));
+const ABLATE_KEEP_NAMES = process.argv.includes('--ablate-keep-names') || process.env.BENCH_ABLATE_KEEP_NAMES === '1';
 const BASE_PORT = 8790;
 const log = (m: string) => console.error(`[bench] ${m}`);
 
@@ -201,7 +204,7 @@ const STEPS = ['requestContext', 'observe', 'log', 'accessLine', 'services', 'se
   'traceFrom', 'routeOf', 'pointOf', 'serverTiming', 'statementRefusal', 'lex', 'httpBatch', 'tenantSetup', 'tenantVerify', 'view', 'validate', 'tenantCrypto'];
 
 /** A CPU profile of `w`'s isolate while `run` loads it: each step's share of the samples (inclusive, synchronous stacks). */
-async function cpuProfile(w: Worker, run: () => Promise<unknown>): Promise<{ samples: number; sharePct: Record<string, number>; selfTopPct: [string, number][] } | { error: string }> {
+async function cpuProfile(w: Worker, run: () => Promise<unknown>): Promise<{ samples: number; cpuUsPerRequest: number | null; sharePct: Record<string, number>; selfTopPct: [string, number][] } | { error: string }> {
   try {
     const list = await (await fetch(`http://127.0.0.1:${w.inspector}/json`)).json() as { webSocketDebuggerUrl: string; title?: string }[];
     const target = list.find((l) => !/ProxyWorker|__WRANGLER/i.test(l.title ?? '')) ?? list[0];
@@ -215,7 +218,7 @@ async function cpuProfile(w: Worker, run: () => Promise<unknown>): Promise<{ sam
     await send('Profiler.enable');
     await send('Profiler.setSamplingInterval', { interval: 200 });
     await send('Profiler.start');
-    await run();
+    const loaded = await run() as Partial<Load> | undefined;
     const stopped = await send('Profiler.stop');
     ws.close();
     const p = stopped.result.profile as { nodes: { id: number; callFrame: { functionName: string; url?: string; lineNumber?: number }; children?: number[] }[]; samples: number[] };
@@ -243,7 +246,12 @@ async function cpuProfile(w: Worker, run: () => Promise<unknown>): Promise<{ sam
     for (const k of [...STEPS, '(garbage collector)', '(program)']) sharePct[k] = Math.round((1000 * (counts.get(k) ?? 0)) / busy) / 10;
     const selfTopPct = [...self].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 15)
       .map(([k, n]) => [k, Math.round((1000 * n) / busy) / 10] as [string, number]);
-    return { samples: busy, sharePct, selfTopPct };
+    // The isolate's busy time per answered request: busy samples × the 200 µs interval (approximate,
+    // but the same for every tree profiled, so comparable across them; less swayed by a
+    // neighbour's load than requests per second).
+    const answered = (loaded?.ok ?? 0) + (loaded?.non2xx ?? 0);
+    const cpuUsPerRequest = answered ? Math.round((busy * 200) / answered) : null;
+    return { samples: busy, cpuUsPerRequest, sharePct, selfTopPct };
   } catch (err) {
     return { error: String(err) };
   }
@@ -319,7 +327,7 @@ async function main() {
     log('starting the workers');
     const need = (...cases: number[]) => cases.some(want);
     const maybe = (on: boolean, start: () => Promise<Worker>) => (on ? start() : Promise.resolve(undefined as unknown as Worker));
-    const [bare, router, noLease, upstash, cloudflare, noTokenCache, noAccessLog, sinkLog, base, bareDb] = await Promise.all([
+    const [bare, router, noLease, upstash, cloudflare, noTokenCache, noAccessLog, sinkLog, base, bareDb, noKeepNames] = await Promise.all([
       maybe(need(1), () => startWorker('bare', 'wrangler.bare.toml', {}, 0)),
       startWorker('router', 'wrangler.router.toml', ROUTER_LOG === 'sink' ? { ...routerEnv, BENCH_ACCESS_LOG: 'sink' } : routerEnv, 1),
       maybe(need(2), () => startWorker('no-lease', 'wrangler.router.toml', { ...routerEnv, QUOTA_LEASING: 'false' }, 2)),
@@ -332,6 +340,7 @@ async function main() {
       maybe(need(1), () => startWorker('sink-log', 'wrangler.router.toml', { ...routerEnv, BENCH_ACCESS_LOG: 'sink' }, 8)),
       maybe(!!BASELINE && need(1, 6), () => startWorker('baseline', resolve(BASELINE!, 'test/bench/wrangler.router.toml'), ROUTER_LOG === 'sink' ? { ...routerEnv, BENCH_ACCESS_LOG: 'sink' } : routerEnv, 9)),
       maybe(need(6), async () => startWorker('bare-db', 'wrangler.bare-db.toml', { BENCH_DB_TARGETS: JSON.stringify(await dbTargets(stack)), MASTER_KEY: stack.routerEnv.MASTER_KEY!, NEON_LOCAL_ENDPOINT: stack.routerEnv.NEON_LOCAL_ENDPOINT! }, 5)),
+      maybe(ABLATE_KEEP_NAMES && need(1), () => startWorker('no-keep-names', 'wrangler.router-no-keep-names.toml', ROUTER_LOG === 'sink' ? { ...routerEnv, BENCH_ACCESS_LOG: 'sink' } : routerEnv, 10)),
     ]);
     const me = (slug: string): Target => ({ host: `${slug}.localhost`, token: slugToken(slug), path: '/api/v1/me' });
     const acme = me('acme');
@@ -349,10 +358,16 @@ async function main() {
         noAccessLog: () => load(noAccessLog.port, () => acme),
         sinkLog: () => load(sinkLog.port, () => acme),
         ...(base ? { baseline: () => load(base.port, () => acme) } : {}),
-      } as Record<'bare' | 'full' | 'noTokenCache' | 'noAccessLog' | 'sinkLog' | 'baseline', () => Promise<Load>>);
+        ...(noKeepNames ? { noKeepNames: () => load(noKeepNames.port, () => acme) } : {}),
+      } as Record<'bare' | 'full' | 'noTokenCache' | 'noAccessLog' | 'sinkLog' | 'baseline' | 'noKeepNames', () => Promise<Load>>);
       log('case 1: where the time goes');
       const timings = await serverTimings(router.port, acme, 200);
       const profile = await cpuProfile(router, () => load(router.port, () => acme, 3, false));
+      // A second pair, interleaved (this tree, baseline, this tree, baseline): CPU µs per request of each.
+      const cpuPairs = base ? [
+        [profile, await cpuProfile(base, () => load(base.port, () => acme, 3, false))],
+        [await cpuProfile(router, () => load(router.port, () => acme, 3, false)), await cpuProfile(base, () => load(base.port, () => acme, 3, false))],
+      ].map(([a, b]) => [(a as { cpuUsPerRequest?: number }).cpuUsPerRequest ?? null, (b as { cpuUsPerRequest?: number }).cpuUsPerRequest ?? null]) : null;
       return {
         bare: summary(o.bare), full: summary(o.full), ...vs(o.full, o.bare),
         // Ablations, each against the full pipeline of the same rounds.
@@ -360,8 +375,9 @@ async function main() {
         withoutAccessLog: { ...summary(o.noAccessLog), vsFull: vs(o.noAccessLog, o.full), vsBare: vs(o.noAccessLog, o.bare) },
         accessLogToSink: { ...summary(o.sinkLog), vsFull: vs(o.sinkLog, o.full), vsBare: vs(o.sinkLog, o.bare), vsNoLog: vs(o.sinkLog, o.noAccessLog) },
         ...(base ? { baseline: { ...summary(o.baseline), vsBare: vs(o.baseline, o.bare), fullVsBaseline: vs(o.full, o.baseline) } } : {}),
+        ...(noKeepNames ? { withoutKeepNames: { ...summary(o.noKeepNames), vsFull: vs(o.noKeepNames, o.full), vsBare: vs(o.noKeepNames, o.bare) } } : {}),
         serverTimingMs: timings, cpuProfile: profile,
-        ...(base ? { baselineCpuProfile: await cpuProfile(base, () => load(base.port, () => acme, 3, false)) } : {}),
+        ...(base ? { baselineCpuProfile: await cpuProfile(base, () => load(base.port, () => acme, 3, false)), cpuUsPerRequestPairs: cpuPairs } : {}),
       };
     });
 
@@ -524,8 +540,10 @@ function printTable(r: Record<string, any>) {
     ['1 ablation: no verified-token cache', `${sum(r.overhead.withoutTokenCache)}  vs full ${cmp(r.overhead.withoutTokenCache.vsFull)}`],
     ['1 ablation: no access log', `${sum(r.overhead.withoutAccessLog)}  vs full ${cmp(r.overhead.withoutAccessLog.vsFull)}  vs bare ${cmp(r.overhead.withoutAccessLog.vsBare)}`],
     ['1 ablation: access log built, not printed', `${sum(r.overhead.accessLogToSink)}  vs full ${cmp(r.overhead.accessLogToSink.vsFull)}  vs bare ${cmp(r.overhead.accessLogToSink.vsBare)}  vs no log ${cmp(r.overhead.accessLogToSink.vsNoLog)}`],
+    ...(r.overhead.withoutKeepNames ? [['1 ablation: bundled without keep_names', `${sum(r.overhead.withoutKeepNames)}  vs full ${cmp(r.overhead.withoutKeepNames.vsFull)}  vs bare ${cmp(r.overhead.withoutKeepNames.vsBare)}`]] as [string, string][] : []),
     ...(r.overhead.baseline ? [['1 baseline tree (--baseline)', `${sum(r.overhead.baseline)}  vs bare ${cmp(r.overhead.baseline.vsBare)}`], ['1 this tree vs baseline', cmp(r.overhead.baseline.fullVsBaseline)]] as [string, string][] : []),
     ['1 Server-Timing (ms, I/O waits)', Object.entries(r.overhead.serverTimingMs).map(([k, v]) => `${k} ${f(v as number, 2)}`).join('  ')],
+    ['1 CPU µs per request (profiled isolate)', `this tree ${r.overhead.cpuProfile.cpuUsPerRequest ?? '?'}${r.overhead.baselineCpuProfile ? `  baseline tree ${r.overhead.baselineCpuProfile.cpuUsPerRequest ?? '?'}  pairs (this, baseline) ${JSON.stringify(r.overhead.cpuUsPerRequestPairs)}` : ''}`],
     ['1 CPU profile (% of busy samples)', 'sharePct' in r.overhead.cpuProfile
       ? Object.entries(r.overhead.cpuProfile.sharePct).filter(([, v]) => (v as number) > 0).map(([k, v]) => `${k} ${v}`).join('  ') : r.overhead.cpuProfile.error],
     ...('selfTopPct' in r.overhead.cpuProfile ? [['1 CPU self time, top functions (%)', r.overhead.cpuProfile.selfTopPct.map(([k, v]: [string, number]) => `${k} ${v}`).join('  ')]] as [string, string][] : []),
