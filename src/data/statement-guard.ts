@@ -61,6 +61,26 @@ export function statementRefusal(text: string): string | null {
   return null;
 }
 
+/**
+ * `guard` with its verdicts remembered per statement text (it is a pure function of the text):
+ * an application sends the same few texts with new parameters, so each is lexed once per isolate,
+ * not on every request. Bounded: at most `limit` texts of at most
+ * `maxLength` characters (a longer text, or one past the bound once full, is lexed every time;
+ * the oldest verdict makes room for a new one).
+ */
+export function rememberedGuard(guard: (text: string) => string | null = statementRefusal, limit = 1_000, maxLength = 4_096): (text: string) => string | null {
+  const verdicts = new Map<string, string | null>();
+  return (text) => {
+    if (typeof text !== 'string' || text.length > maxLength) return guard(text);
+    const hit = verdicts.get(text);
+    if (hit !== undefined) return hit;
+    const why = guard(text);
+    if (verdicts.size >= limit) verdicts.delete(verdicts.keys().next().value!);
+    verdicts.set(text, why);
+    return why;
+  };
+}
+
 /** Why a batch must not be sent, or null. */
 export function batchRefusal(statements: readonly { text: string; params?: unknown[] }[], guard: (text: string) => string | null = statementRefusal): string | null {
   if (!Array.isArray(statements)) return 'a batch is an array of statements';

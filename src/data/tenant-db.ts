@@ -19,7 +19,7 @@ import { StatementRefused } from './db-errors.js';
 import { httpBatch } from './http-batch.js';
 import { beginStatement, interactive, type TenantTx, type TransactionOptions } from './interactive.js';
 import { tenantSetup, tenantVerify } from './setup.js';
-import { batchRefusal } from './statement-guard.js';
+import { batchRefusal, rememberedGuard } from './statement-guard.js';
 import { TransactionSlots } from './tx-slots.js';
 
 export type { IsolationLevel, TenantTx, TransactionOptions } from './interactive.js';
@@ -75,8 +75,11 @@ export class TenantDataRouter {
   private readonly txTimeoutMs: number;
   private readonly maxTransactions: number;
   private readonly slots = new TransactionSlots();
+  // The statement guard, its verdicts remembered per text for this isolate (the guard is pure).
+  private readonly guard: (text: string) => string | null;
 
   constructor(private readonly opts: DataRouterOptions) {
+    this.guard = rememberedGuard(opts.guard);
     this.timeoutMs = opts.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
     this.txTimeoutMs = opts.transactionTimeoutMs ?? this.timeoutMs;
     this.maxTransactions = opts.maxTransactions ?? DEFAULT_MAX_TRANSACTIONS;
@@ -105,7 +108,7 @@ export class TenantDataRouter {
       return { t, setup, verify, passed: () => { if (check) remember(this.checked, t.url); } };
     };
     const batch = async (statements: readonly Statement[], options: TransactionOptions = {}): Promise<unknown[][]> => {
-      const why = batchRefusal(statements, this.opts.guard);
+      const why = batchRefusal(statements, this.guard);
       if (why) throw new StatementRefused(why);
       beginStatement(options);
       if (statements.length === 0) return [];
@@ -127,7 +130,7 @@ export class TenantDataRouter {
         if (!release) throw new AppError(429, 'CONCURRENCY_LIMIT', 'too many open transactions for this tenant', { 'Retry-After': '1' });
         try {
           const { t, setup, verify, passed } = await open(this.txTimeoutMs, true);
-          const out = await interactive({ url: t.url, setup, verify, totalMs: this.txTimeoutMs, options, guard: this.opts.guard }, fn);
+          const out = await interactive({ url: t.url, setup, verify, totalMs: this.txTimeoutMs, options, guard: this.guard }, fn);
           passed();
           return out;
         } finally {

@@ -24,11 +24,12 @@ export function statusRefusal(status: Tenant['status']): AppError | null {
  */
 export const authenticate = () =>
   createMiddleware<{ Variables: ServicesVars & TenantVars & AuthVars }>(async function authenticate(c, next) {
-    const { tenant, bearer } = c.var;
+    const tenant = c.get('tenant');
+    const bearer = c.get('bearer');
     if (!bearer) throw new AppError(401, 'UNAUTHENTICATED', 'a bearer token is required', { 'WWW-Authenticate': 'Bearer' });
     // On the API host the platform token was already verified to find the tenant; the claim is re-checked here.
-    const verifying = c.var.services.verifier.verifyFor(bearer, tenant, c.var.identity);
-    c.set('identity', await (c.var.onApiHost ? opaqueRefusals(verifying) : verifying));
+    const verifying = c.get('services').verifier.verifyFor(bearer, tenant, c.get('identity'));
+    c.set('identity', await (c.get('onApiHost') ? opaqueRefusals(verifying) : verifying));
     c.header('X-Tenant', tenant.slug);
     c.header('X-Tenant-Region', tenant.region);
     const refusal = statusRefusal(tenant.status);

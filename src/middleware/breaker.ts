@@ -20,11 +20,12 @@ export interface DbVars { db: TenantDb }
  * own is the tenant's problem, not the database's (db-errors.ts).
  */
 export const breaker = () =>
-  createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars & DbVars }>(async function breaker(c, next) {
-    const { tenant, services } = c.var;
+  createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars & DbVars & Partial<ObserveVars> }>(async function breaker(c, next) {
+    const tenant = c.get('tenant');
+    const services = c.get('services');
     const target = breakerTarget(tenant);
     const limits = breakerLimits(tenant.tier);
-    const record = (c.var as Partial<ObserveVars>).record;
+    const record = c.get('record');
     let permit: Permit;
     try {
       permit = await services.breakers.permit(target, limits);
@@ -45,6 +46,8 @@ export const breaker = () =>
     const report = (ok: boolean) => {
       if (reported) return;
       reported = true;
+      // A success outside a probe changes nothing (BreakerGate.report makes no call for it).
+      if (ok && !probe) return;
       c.executionCtx.waitUntil(services.breakers.report(target, ok, probe, limits).catch(() => {}));
     };
     // Each call is one transaction, so one report and one database call in the access log.
@@ -60,7 +63,7 @@ export const breaker = () =>
         // The tenant moved (or its credentials changed) since this isolate cached it: drop the
         // record, so the retry finds where it went.
         if (staleRecord(err)) {
-          const key = (c.var as { lookupKey?: LookupKey }).lookupKey;
+          const key: LookupKey | undefined = c.get('lookupKey');
           if (key) services.directory.forget(key);
           services.directory.forget({ kind: 'id', value: tenant.id });
         }

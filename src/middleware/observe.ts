@@ -37,7 +37,7 @@ function routeOf(c: Context): string {
 export const observe = (opts: ObserveOptions = {}) => {
   const log = opts.log === undefined ? (line: string) => console.log(line) : opts.log;
   const now = opts.now ?? (() => performance.now());
-  return createMiddleware<{ Variables: RequestContextVars & ObserveVars }>(async function observe(c, next) {
+  return createMiddleware<{ Variables: RequestContextVars & ObserveVars & { tenant?: PointTenant } }>(async function observe(c, next) {
     const t0 = now();
     const record = newRecord(traceFrom(c.req.header('traceparent')), t0);
     c.set('record', record);
@@ -49,11 +49,12 @@ export const observe = (opts: ObserveOptions = {}) => {
       // would tell an unknown tenant or issuer from a known one with a bad token.
       if (record.passed.includes('auth')) c.res.headers.set('Server-Timing', serverTiming(record, total));
     } catch { /* an immutable response: it keeps its own headers */ }
-    const tenant = (c.var as { tenant?: PointTenant }).tenant ?? null;
+    // c.get, not c.var: Hono builds a new object of every variable on each c.var read.
+    const tenant = c.get('tenant') ?? null;
     const route = routeOf(c);
-    const code = c.var.errorCode ?? null;
+    const code = c.get('errorCode') ?? null;
     log?.(accessLine(record, {
-      requestId: c.var.requestId, method: c.req.method, route, status: c.res.status, code,
+      requestId: c.get('requestId'), method: c.req.method, route, status: c.res.status, code,
       tenant: tenant?.id ?? null, region: tenant ? tenant.placement?.region ?? tenant.region : null, totalMs: total,
     }));
     opts.metrics?.record(pointOf(record, { tenant, method: c.req.method, route, status: c.res.status, code, totalMs: total }),
@@ -67,7 +68,7 @@ export const observe = (opts: ObserveOptions = {}) => {
  */
 export function timed<M extends MiddlewareHandler>(name: string, mw: M, now: () => number = () => performance.now()): M {
   return (async (c: Context, next: () => Promise<void>) => {
-    const record = c.get('record') as RequestRecord | undefined;
+    const record = (c.get as (key: string) => unknown)('record') as RequestRecord | undefined;
     const t0 = now();
     let handedOn = false;
     const stop = () => { if (!handedOn) { handedOn = true; record?.steps.push([name, now() - t0]); } };

@@ -31,9 +31,10 @@ const seconds = (ms: number) => String(Math.max(1, Math.ceil(ms / 1000)));
  */
 export const quota = (opts: QuotaOptions = {}) => {
   const weight = opts.weight ?? (() => 1);
-  return createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars }>(async function quota(c, next) {
-    const { tenant, services } = c.var;
-    const record = (c.var as Partial<ObserveVars>).record;
+  return createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars & Partial<ObserveVars> }>(async function quota(c, next) {
+    const tenant = c.get('tenant');
+    const services = c.get('services');
+    const record = c.get('record');
     const cost = weight(c);
     if (!Number.isInteger(cost) || cost < 1) throw new Error(`route weight must be a positive integer, got ${cost}`);
     let result: AdmitResult;
@@ -42,7 +43,7 @@ export const quota = (opts: QuotaOptions = {}) => {
     } catch (err) {
       const mode = opts.failMode?.(c) ?? tenant.tier.fail_mode;
       if (record) record.guard = mode === 'closed' ? 'fail-closed' : 'fail-open';
-      console.warn(JSON.stringify({ level: 'warn', msg: 'quota guard unreachable', metric: `quota_fail_${mode}`, requestId: c.var.requestId, tenant: tenant.id, error: String(err).slice(0, 200) }));
+      console.warn(JSON.stringify({ level: 'warn', msg: 'quota guard unreachable', metric: `quota_fail_${mode}`, requestId: c.get('requestId'), tenant: tenant.id, error: String(err).slice(0, 200) }));
       // The limiter retries in the background to report the grant whose answer was lost (so the
       // object refunds it): keep the isolate alive for that.
       const pending = services.limiter.background?.(tenant);

@@ -21,7 +21,7 @@ export interface BodyVars {
  */
 export const requestBodyLimit = () =>
   createMiddleware<{ Variables: TenantVars & BodyVars }>(async function requestBodyLimit(c, next) {
-    const max = c.var.tenant.limits.maxBodyBytes;
+    const max = c.get('tenant').limits.maxBodyBytes;
     const raw = c.req.raw;
     const tooLarge = () => new AppError(413, 'PAYLOAD_TOO_LARGE', `request body over this tenant's limit of ${max} bytes`);
     if (!raw.body) {

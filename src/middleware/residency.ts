@@ -7,10 +7,11 @@ import type { TenantVars } from './resolve-tenant.js';
 /** Refuses requests whose tenant data region breaks its residency (451), or whose origin its geo policy blocks (403). */
 export const residency = () =>
   createMiddleware<{ Variables: RequestContextVars & TenantVars }>(async function residency(c, next) {
-    const refusal = checkResidency(c.var.tenant) ?? checkGeo(c.var.tenant.geo, c.var.runtime);
+    const tenant = c.get('tenant');
+    const refusal = checkResidency(tenant) ?? checkGeo(tenant.geo, c.get('runtime'));
     if (refusal) {
       if (refusal.code === 'RESIDENCY_VIOLATION') {
-        console.warn(JSON.stringify({ level: 'warn', msg: 'residency violation', requestId: c.var.requestId, tenant: c.var.tenant.id, region: c.var.tenant.region }));
+        console.warn(JSON.stringify({ level: 'warn', msg: 'residency violation', requestId: c.get('requestId'), tenant: tenant.id, region: tenant.region }));
       }
       throw new AppError(refusal.status, refusal.code, refusal.message);
     }

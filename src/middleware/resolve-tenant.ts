@@ -31,8 +31,8 @@ const noTenant = () => new AppError(404, 'TENANT_NOT_FOUND', 'no tenant on this 
  * caller is not authenticated yet; authenticate() names the tenant once it is.
  */
 export const resolveTenant = () =>
-  createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars }>(async function resolveTenant(c, next) {
-    const { directory, verifier, config } = c.var.services;
+  createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars & Partial<ObserveVars> }>(async function resolveTenant(c, next) {
+    const { directory, verifier, config } = c.get('services');
     const host = normalizeHost(c.req.header('host'));
     if (!host) throw new AppError(400, 'INVALID_HOST', 'Host header is not a valid hostname');
     const cls = classifyHost(host, config.baseDomains);
@@ -49,7 +49,7 @@ export const resolveTenant = () =>
       key = cls.kind === 'subdomain' ? { kind: 'slug', value: cls.slug } : { kind: 'domain', value: cls.host };
     }
 
-    const record = (c.var as Partial<ObserveVars>).record;
+    const record = c.get('record');
     const tenant = await directory.resolve(key, defer, (level) => { if (record) record.cache = level; });
     if (!tenant) {
       // An unknown issuer is refused exactly like a known one with a bad signature. (A platform

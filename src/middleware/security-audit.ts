@@ -11,9 +11,9 @@ export const securityAudit = () =>
     await next();
     const err = c.error;
     if (!(err instanceof AppError) || !AUDITED_REFUSALS.has(err.code)) return;
-    const pending = c.var.services.audit.record({
-      code: err.code, tenantId: c.var.tenant?.id ?? null, requestId: c.var.requestId,
-      clientIp: c.var.runtime.clientIp, host: c.req.header('host') ?? null,
+    const pending = c.get('services').audit.record({
+      code: err.code, tenantId: c.get('tenant')?.id ?? null, requestId: c.get('requestId'),
+      clientIp: c.get('runtime').clientIp, host: c.req.header('host') ?? null,
     });
     if (pending) c.executionCtx.waitUntil(pending);
   });

@@ -13,7 +13,7 @@ const SERVED = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE']);
  */
 export const storageQuota = () =>
   createMiddleware<{ Variables: TenantVars }>(async function storageQuota(c, next) {
-    if (c.var.tenant.storageExceeded && !SERVED.has(c.req.method)) {
+    if (c.get('tenant').storageExceeded && !SERVED.has(c.req.method)) {
       throw new AppError(507, 'STORAGE_QUOTA_EXCEEDED', "the tenant's storage is over its tier's limit: writes are refused until data is deleted (reads and DELETE are served)");
     }
     await next();

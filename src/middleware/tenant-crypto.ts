@@ -8,6 +8,6 @@ export interface CryptoVars { crypto: TenantCrypto }
 /** Gives the handler `c.var.crypto`: field encryption with the tenant's data key (src/tenant-keys/); no I/O until used. */
 export const tenantCrypto = () =>
   createMiddleware<{ Variables: ServicesVars & TenantVars & CryptoVars }>(async function tenantCrypto(c, next) {
-    c.set('crypto', c.var.services.keys.for(c.var.tenant));
+    c.set('crypto', c.get('services').keys.for(c.get('tenant')));
     await next();
   });

@@ -51,12 +51,18 @@ export interface AccessFields {
   totalMs: number;
 }
 
-/** The access-log line (one JSON object; no headers, no query string, no token). */
+/**
+ * The access-log line (one JSON object; no headers, no query string, no token), built once per
+ * request as one flat object and one string: it is the one `console.log` argument, so the runtime
+ * has no object to serialise or preview.
+ */
 export function accessLine(r: RequestRecord, f: AccessFields): string {
+  const steps: Record<string, number> = {};
+  for (const [n, d] of r.steps) steps[n] = ms(d);
   return JSON.stringify({
     level: 'info', msg: 'request', requestId: f.requestId, traceId: r.trace.traceId, spanId: r.trace.spanId,
     method: f.method, route: f.route, status: f.status, code: f.code, tenant: f.tenant, region: f.region,
     ms: ms(f.totalMs), cache: r.cache, guard: r.guard, breaker: r.breaker, dbCalls: r.dbCalls, dbMs: ms(r.dbMs),
-    steps: Object.fromEntries(r.steps.map(([n, d]) => [n, ms(d)])),
+    steps,
   });
 }

@@ -26,10 +26,12 @@ const warn = (msg: string, fields: Record<string, unknown>) => console.warn(JSON
  * own and passes through. Other paths go on to the app.
  */
 export const proxy = () =>
-  createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars & AuthVars }>(async function proxy(c, next) {
-    const { tenant, services, requestId } = c.var;
+  createMiddleware<{ Variables: RequestContextVars & ServicesVars & TenantVars & AuthVars & Partial<ObserveVars> }>(async function proxy(c, next) {
+    const tenant = c.get('tenant');
+    const services = c.get('services');
     const p = services.proxy;
     if (!isProxied(c.req.path, tenant, p.prefixes)) return next();
+    const requestId = c.get('requestId');
     if (!p.signer) {
       warn('proxy not configured', { requestId, tenant: tenant.id });
       throw unavailable('proxy mode is not configured on this router', '60');
@@ -51,7 +53,7 @@ export const proxy = () =>
     }
 
     const key = `origin:${target.id}`;
-    const record = (c.var as Partial<ObserveVars>).record;
+    const record = c.get('record');
     let permit: Permit;
     try {
       permit = await services.breakers.permit(key, p.breaker);

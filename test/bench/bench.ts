@@ -20,7 +20,7 @@
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,9 +33,38 @@ import { fmt, histogram, pairedDiff, pairedRatio, recordMs, spread, type Spread 
 import { distinct, picker, seedTenants, type BenchTenant } from './tenants.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+
+const HELP = `npm run bench -- [options]   (each option also as an environment variable)
+  --cases 1,6        only these cases (BENCH_CASES; default all: 1,2,3,4,5,6); only their workers start
+  --seconds 4        seconds per load (BENCH_SECONDS)
+  --rounds 3         interleaved rounds per compared case (BENCH_ROUNDS)
+  --connections 16   autocannon connections (BENCH_CONNECTIONS)
+  --baseline DIR     also run the router of another source tree (DIR/test/bench/wrangler.router.toml,
+                     e.g. an earlier commit unpacked under .local/) interleaved with this one in cases
+                     1 and 6: before/after in the same run (BENCH_BASELINE)
+  --access-log MODE  what the measured routers (this tree's and --baseline's) do with the access-log line:
+                     console (default: console.log, which wrangler dev ships over the inspector to its Node
+                     process), sink (built, then dropped: the pipeline without the dev console's cost)
+                     (BENCH_ROUTER_ACCESS_LOG)
+  --ablate-keep-names  case 1 also runs the router bundled with keep_names = false (wrangler.router-no-keep-names.toml):
+                     what esbuild's __name wrapping of every closure costs
+  --help`;
+function option(name: string, env: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0) return process.argv[i + 1];
+  const eq = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return eq ? eq.slice(name.length + 3) : process.env[env];
+}
+if (process.argv.includes('--help') || process.argv.includes('-h')) { console.log(HELP); process.exit(0); }
+const SECONDS = Number(option('seconds', 'BENCH_SECONDS') ?? 4);
+const ROUNDS = Number(option('rounds', 'BENCH_ROUNDS') ?? 3);
+const CONNECTIONS = Number(option('connections', 'BENCH_CONNECTIONS') ?? 16);
+const CASES = new Set((option('cases', 'BENCH_CASES') ?? '1,2,3,4,5,6').split(',').map((c) => c.trim()).filter(Boolean));
+const BASELINE = option('baseline', 'BENCH_BASELINE');
+const ROUTER_LOG = option('access-log', 'BENCH_ROUTER_ACCESS_LOG') ?? 'console';
+if (!['console', 'sink'].includes(ROUTER_LOG)) { console.error(HELP); process.exit(2); }
+const want = (n: number) => CASES.has(String(n));
+const ABLATE_KEEP_NAMES = process.argv.includes('--ablate-keep-names') || process.env.BENCH_ABLATE_KEEP_NAMES === '1';
 const BASE_PORT = 8790;
 const log = (m: string) => console.error(`[bench] ${m}`);
 
@@ -95,6 +124,7 @@ async function startWorker(name: string, config: string, env: Record<string, str
   const envFile = resolve(ROOT, `.local/bench-${name}.env`);
   writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}='${v}'`).join('\n') + '\n', { mode: 0o600 });
   const child = spawn(resolve(ROOT, 'node_modules/.bin/wrangler'),
+    // An absolute config (--baseline) stays as it is.
     ['dev', '--config', resolve(ROOT, 'test/bench', config), '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
       '--env-file', envFile, '--persist-to', resolve(ROOT, `.local/bench-state-${name}`), '--show-interactive-dev-session=false', '--log-level', 'error'],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } });
@@ -170,10 +200,11 @@ async function serverTimings(port: number, t: Target, n: number): Promise<Record
 
 /** The pipeline's steps as named in the bundle (esbuild appends a digit to a renamed function). */
 const STEPS = ['requestContext', 'observe', 'log', 'accessLine', 'services', 'securityAudit', 'resolveTenant', 'authenticate', 'verifyFor', 'residency',
-  'storageQuota', 'requestBodyLimit', 'quota', 'meterBandwidth', 'countingStream', 'proxy', 'breaker', 'dispatch'];
+  'storageQuota', 'requestBodyLimit', 'quota', 'meterBandwidth', 'countingStream', 'sizeBodies', 'utf8Length', 'proxy', 'breaker', 'dispatch',
+  'traceFrom', 'routeOf', 'pointOf', 'serverTiming', 'statementRefusal', 'lex', 'httpBatch', 'tenantSetup', 'tenantVerify', 'view', 'validate', 'tenantCrypto'];
 
 /** A CPU profile of `w`'s isolate while `run` loads it: each step's share of the samples (inclusive, synchronous stacks). */
-async function cpuProfile(w: Worker, run: () => Promise<unknown>): Promise<{ samples: number; sharePct: Record<string, number> } | { error: string }> {
+async function cpuProfile(w: Worker, run: () => Promise<unknown>): Promise<{ samples: number; cpuUsPerRequest: number | null; sharePct: Record<string, number>; selfTopPct: [string, number][] } | { error: string }> {
   try {
     const list = await (await fetch(`http://127.0.0.1:${w.inspector}/json`)).json() as { webSocketDebuggerUrl: string; title?: string }[];
     const target = list.find((l) => !/ProxyWorker|__WRANGLER/i.test(l.title ?? '')) ?? list[0];
@@ -187,10 +218,19 @@ async function cpuProfile(w: Worker, run: () => Promise<unknown>): Promise<{ sam
     await send('Profiler.enable');
     await send('Profiler.setSamplingInterval', { interval: 200 });
     await send('Profiler.start');
-    await run();
+    const loaded = await run() as Partial<Load> | undefined;
     const stopped = await send('Profiler.stop');
     ws.close();
-    const p = stopped.result.profile as { nodes: { id: number; callFrame: { functionName: string }; children?: number[] }[]; samples: number[] };
+    const p = stopped.result.profile as { nodes: { id: number; callFrame: { functionName: string; url?: string; lineNumber?: number }; children?: number[] }[]; samples: number[] };
+    // Self time: the function on top of each sample (where the CPU was), named with its file.
+    const frame = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
+    const self = new Map<string, number>();
+    for (const s of p.samples) {
+      const f = frame.get(s)!;
+      const file = (f.url ?? '').split('/').pop() ?? '';
+      const k = `${f.functionName || '(anonymous)'}${file ? ` ${file}:${(f.lineNumber ?? 0) + 1}` : ''}`;
+      self.set(k, (self.get(k) ?? 0) + 1);
+    }
     const parent = new Map<number, number>();
     const name = new Map<number, string>();
     for (const n of p.nodes) { name.set(n.id, n.callFrame.functionName.replace(/\d+$/, '')); for (const c of n.children ?? []) parent.set(c, n.id); }
@@ -204,7 +244,14 @@ async function cpuProfile(w: Worker, run: () => Promise<unknown>): Promise<{ sam
     const busy = total - (counts.get('(idle)') ?? 0);
     const sharePct: Record<string, number> = {};
     for (const k of [...STEPS, '(garbage collector)', '(program)']) sharePct[k] = Math.round((1000 * (counts.get(k) ?? 0)) / busy) / 10;
-    return { samples: busy, sharePct };
+    const selfTopPct = [...self].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).slice(0, 15)
+      .map(([k, n]) => [k, Math.round((1000 * n) / busy) / 10] as [string, number]);
+    // The isolate's busy time per answered request: busy samples × the 200 µs interval (approximate,
+    // but the same for every tree profiled, so comparable across them; less swayed by a
+    // neighbour's load than requests per second).
+    const answered = (loaded?.ok ?? 0) + (loaded?.non2xx ?? 0);
+    const cpuUsPerRequest = answered ? Math.round((busy * 200) / answered) : null;
+    return { samples: busy, cpuUsPerRequest, sharePct, selfTopPct };
   } catch (err) {
     return { error: String(err) };
   }
@@ -278,46 +325,65 @@ async function main() {
     // hosts; the cost curve's first pass meets 10,000 unknown-to-it tenants, so its router gets room.
     const routerEnv = { ...stack.routerEnv, TENANT_LOOKUP_BURST: '10000', TENANT_LOOKUP_RATE: '10000' };
     log('starting the workers');
-    const [bare, router, noLease, upstash, cloudflare, noTokenCache, noAccessLog, bareDb] = await Promise.all([
-      startWorker('bare', 'wrangler.bare.toml', {}, 0),
-      startWorker('router', 'wrangler.router.toml', routerEnv, 1),
-      startWorker('no-lease', 'wrangler.router.toml', { ...routerEnv, QUOTA_LEASING: 'false' }, 2),
-      startWorker('upstash', 'wrangler.router.toml', { ...routerEnv, BENCH_LIMITER: 'upstash' }, 3),
-      startWorker('cloudflare', 'wrangler.router.toml', { ...routerEnv, BENCH_LIMITER: 'cloudflare' }, 4),
-      startWorker('no-token-cache', 'wrangler.router.toml', { ...routerEnv, BENCH_TOKEN_CACHE: 'off' }, 6),
-      startWorker('no-access-log', 'wrangler.router.toml', { ...routerEnv, BENCH_ACCESS_LOG: 'off' }, 7),
-      startWorker('bare-db', 'wrangler.bare-db.toml', { BENCH_DB_TARGETS: JSON.stringify(await dbTargets(stack)), MASTER_KEY: stack.routerEnv.MASTER_KEY!, NEON_LOCAL_ENDPOINT: stack.routerEnv.NEON_LOCAL_ENDPOINT! }, 5),
+    const need = (...cases: number[]) => cases.some(want);
+    const maybe = (on: boolean, start: () => Promise<Worker>) => (on ? start() : Promise.resolve(undefined as unknown as Worker));
+    const [bare, router, noLease, upstash, cloudflare, noTokenCache, noAccessLog, sinkLog, base, bareDb, noKeepNames] = await Promise.all([
+      maybe(need(1), () => startWorker('bare', 'wrangler.bare.toml', {}, 0)),
+      startWorker('router', 'wrangler.router.toml', ROUTER_LOG === 'sink' ? { ...routerEnv, BENCH_ACCESS_LOG: 'sink' } : routerEnv, 1),
+      maybe(need(2), () => startWorker('no-lease', 'wrangler.router.toml', { ...routerEnv, QUOTA_LEASING: 'false' }, 2)),
+      maybe(need(3), () => startWorker('upstash', 'wrangler.router.toml', { ...routerEnv, BENCH_LIMITER: 'upstash' }, 3)),
+      maybe(need(3), () => startWorker('cloudflare', 'wrangler.router.toml', { ...routerEnv, BENCH_LIMITER: 'cloudflare' }, 4)),
+      maybe(need(1), () => startWorker('no-token-cache', 'wrangler.router.toml', { ...routerEnv, BENCH_TOKEN_CACHE: 'off' }, 6)),
+      maybe(need(1), () => startWorker('no-access-log', 'wrangler.router.toml', { ...routerEnv, BENCH_ACCESS_LOG: 'off' }, 7)),
+      // The line is built as for console.log and handed to a sink that drops it: what the line
+      // costs without wrangler dev's console (which ships every console.log over the inspector).
+      maybe(need(1), () => startWorker('sink-log', 'wrangler.router.toml', { ...routerEnv, BENCH_ACCESS_LOG: 'sink' }, 8)),
+      maybe(!!BASELINE && need(1, 6), () => startWorker('baseline', resolve(BASELINE!, 'test/bench/wrangler.router.toml'), ROUTER_LOG === 'sink' ? { ...routerEnv, BENCH_ACCESS_LOG: 'sink' } : routerEnv, 9)),
+      maybe(need(6), async () => startWorker('bare-db', 'wrangler.bare-db.toml', { BENCH_DB_TARGETS: JSON.stringify(await dbTargets(stack)), MASTER_KEY: stack.routerEnv.MASTER_KEY!, NEON_LOCAL_ENDPOINT: stack.routerEnv.NEON_LOCAL_ENDPOINT! }, 5)),
+      maybe(ABLATE_KEEP_NAMES && need(1), () => startWorker('no-keep-names', 'wrangler.router-no-keep-names.toml', ROUTER_LOG === 'sink' ? { ...routerEnv, BENCH_ACCESS_LOG: 'sink' } : routerEnv, 10)),
     ]);
     const me = (slug: string): Target => ({ host: `${slug}.localhost`, token: slugToken(slug), path: '/api/v1/me' });
     const acme = me('acme');
 
     results.machine = { cpus: cpus().length, cpu: cpus()[0]?.model, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
-    results.loadGenerator = { tool: 'autocannon', connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, warmupSeconds: 1, sameMachine: true, latency: 'µs, HDR histogram per response' };
+    results.loadGenerator = { tool: 'autocannon', connections: CONNECTIONS, seconds: SECONDS, rounds: ROUNDS, warmupSeconds: 1, sameMachine: true, latency: 'µs, HDR histogram per response', cases: [...CASES], baseline: BASELINE ?? null, routerAccessLog: ROUTER_LOG, loadAverage: loadavg() };
 
     // 1. Overhead.
-    results.overhead = await attempt('overhead', async () => {
+    if (want(1)) results.overhead = await attempt('overhead', async () => {
       log('case 1: bare Hono vs full pipeline, interleaved');
       const o = await interleaved({
         bare: () => load(bare.port, () => ({ host: 'acme.localhost', token: null, path: '/api/v1/me' })),
         full: () => load(router.port, () => acme),
         noTokenCache: () => load(noTokenCache.port, () => acme),
         noAccessLog: () => load(noAccessLog.port, () => acme),
-      });
+        sinkLog: () => load(sinkLog.port, () => acme),
+        ...(base ? { baseline: () => load(base.port, () => acme) } : {}),
+        ...(noKeepNames ? { noKeepNames: () => load(noKeepNames.port, () => acme) } : {}),
+      } as Record<'bare' | 'full' | 'noTokenCache' | 'noAccessLog' | 'sinkLog' | 'baseline' | 'noKeepNames', () => Promise<Load>>);
       log('case 1: where the time goes');
       const timings = await serverTimings(router.port, acme, 200);
       const profile = await cpuProfile(router, () => load(router.port, () => acme, 3, false));
+      // A second pair, interleaved (this tree, baseline, this tree, baseline): CPU µs per request of each.
+      const cpuPairs = base ? [
+        [profile, await cpuProfile(base, () => load(base.port, () => acme, 3, false))],
+        [await cpuProfile(router, () => load(router.port, () => acme, 3, false)), await cpuProfile(base, () => load(base.port, () => acme, 3, false))],
+      ].map(([a, b]) => [(a as { cpuUsPerRequest?: number }).cpuUsPerRequest ?? null, (b as { cpuUsPerRequest?: number }).cpuUsPerRequest ?? null]) : null;
       return {
         bare: summary(o.bare), full: summary(o.full), ...vs(o.full, o.bare),
         // Ablations, each against the full pipeline of the same rounds.
         withoutTokenCache: { ...summary(o.noTokenCache), vsFull: vs(o.noTokenCache, o.full) },
         withoutAccessLog: { ...summary(o.noAccessLog), vsFull: vs(o.noAccessLog, o.full), vsBare: vs(o.noAccessLog, o.bare) },
+        accessLogToSink: { ...summary(o.sinkLog), vsFull: vs(o.sinkLog, o.full), vsBare: vs(o.sinkLog, o.bare), vsNoLog: vs(o.sinkLog, o.noAccessLog) },
+        ...(base ? { baseline: { ...summary(o.baseline), vsBare: vs(o.baseline, o.bare), fullVsBaseline: vs(o.full, o.baseline) } } : {}),
+        ...(noKeepNames ? { withoutKeepNames: { ...summary(o.noKeepNames), vsFull: vs(o.noKeepNames, o.full), vsBare: vs(o.noKeepNames, o.bare) } } : {}),
         serverTimingMs: timings, cpuProfile: profile,
+        ...(base ? { baselineCpuProfile: await cpuProfile(base, () => load(base.port, () => acme, 3, false)), cpuUsPerRequestPairs: cpuPairs } : {}),
       };
     });
 
     // 2. Leasing.
     const acmeId = stack.tenants.acme!.id;
-    results.leasing = await attempt('leasing', async () => {
+    if (want(2)) results.leasing = await attempt('leasing', async () => {
       log('case 2: hot tenant and tenant at its limit, leasing on and off');
       const hot = async (w: Worker) => {
         await load(w.port, () => acme, 1, false);
@@ -343,7 +409,7 @@ async function main() {
     });
 
     // 3. Limiters.
-    results.limiters = await attempt('limiters', async () => {
+    if (want(3)) results.limiters = await attempt('limiters', async () => {
       log('case 3: TenantGuard vs @upstash/ratelimit vs Cloudflare Rate Limiting, interleaved');
       const lim = await interleaved({
         tenantGuard: () => load(router.port, () => acme),
@@ -364,7 +430,7 @@ async function main() {
 
     // 4. Neon requests per API call.
     const tracks = (slug: string): Target => ({ host: slug === 'initech' ? 'initech.test' : `${slug}.localhost`, token: slugToken(slug), path: '/api/v1/tracks' });
-    results.neonRequestsPerApiCall = await attempt('neon requests', async () => {
+    if (want(4)) results.neonRequestsPerApiCall = await attempt('neon requests', async () => {
       log('case 4: Neon requests per API call');
       const perCall: Record<string, number> = {};
       for (const [slug, strategy] of [['acme', 'row'], ['globex', 'schema'], ['initech', 'database']] as const) {
@@ -378,7 +444,7 @@ async function main() {
     });
 
     // 6. Database route tax.
-    results.dbTax = await attempt('db tax', async () => {
+    if (want(6)) results.dbTax = await attempt('db tax', async () => {
       log('case 6: database route tax, interleaved per strategy');
       const dbTax: Record<string, unknown> = {};
       for (const [slug, strategy] of [['acme', 'row'], ['globex', 'schema'], ['initech', 'database']] as const) {
@@ -388,15 +454,22 @@ async function main() {
           const r = await interleaved({
             bare: () => load(bareDb.port, () => ({ host: 'bare', token: null, path: `/db/${strategy}` })),
             full: () => load(router.port, () => tracks(slug)),
-          });
-          return { bare: summary(r.bare), full: summary(r.full), ...vs(r.full, r.bare) };
+            ...(base ? { baseline: () => load(base.port, () => tracks(slug)) } : {}),
+          } as Record<'bare' | 'full' | 'baseline', () => Promise<Load>>);
+          // Where the pipeline's time goes on this route (once, for the row tenant).
+          const profile = strategy === 'row' ? await cpuProfile(router, () => load(router.port, () => tracks(slug), 3, false)) : undefined;
+          return {
+            ...(profile ? { cpuProfile: profile } : {}),
+            bare: summary(r.bare), full: summary(r.full), ...vs(r.full, r.bare),
+            ...(base ? { baseline: { ...summary(r.baseline), vsBare: vs(r.baseline, r.bare), fullVsBaseline: vs(r.full, r.baseline) } } : {}),
+          };
         });
       }
       return dbTax;
     });
 
     // 5. Cost curve.
-    results.costCurve = await attempt('cost curve', async () => {
+    if (want(5)) results.costCurve = await attempt('cost curve', async () => {
       log('case 5: seeding 10,000 + 40 tenants');
       const memory: { tenants: number; rssMiB: number; cachedTokens: number }[] = [{ tenants: 0, rssMiB: workerdRssMiB(router), cachedTokens: 0 }];
       const many = await seedTenants(stack.control.postgresUrl, acmeId, 'cc', 10_000);
@@ -448,6 +521,7 @@ async function main() {
 function printTable(r: Record<string, any>) {
   const rows: [string, string][] = [];
   const section = (name: string, v: any, build: () => [string, string][]) => {
+    if (v === undefined) return; // a case not run (--cases)
     if (v?.error) { rows.push([name, `error: ${v.error}`]); return; }
     try { rows.push(...build()); } catch (err) { rows.push([name, `not printable: ${String(err)}`]); }
   };
@@ -465,9 +539,16 @@ function printTable(r: Record<string, any>) {
     ['1 full vs bare', cmp(r.overhead)],
     ['1 ablation: no verified-token cache', `${sum(r.overhead.withoutTokenCache)}  vs full ${cmp(r.overhead.withoutTokenCache.vsFull)}`],
     ['1 ablation: no access log', `${sum(r.overhead.withoutAccessLog)}  vs full ${cmp(r.overhead.withoutAccessLog.vsFull)}  vs bare ${cmp(r.overhead.withoutAccessLog.vsBare)}`],
+    ['1 ablation: access log built, not printed', `${sum(r.overhead.accessLogToSink)}  vs full ${cmp(r.overhead.accessLogToSink.vsFull)}  vs bare ${cmp(r.overhead.accessLogToSink.vsBare)}  vs no log ${cmp(r.overhead.accessLogToSink.vsNoLog)}`],
+    ...(r.overhead.withoutKeepNames ? [['1 ablation: bundled without keep_names', `${sum(r.overhead.withoutKeepNames)}  vs full ${cmp(r.overhead.withoutKeepNames.vsFull)}  vs bare ${cmp(r.overhead.withoutKeepNames.vsBare)}`]] as [string, string][] : []),
+    ...(r.overhead.baseline ? [['1 baseline tree (--baseline)', `${sum(r.overhead.baseline)}  vs bare ${cmp(r.overhead.baseline.vsBare)}`], ['1 this tree vs baseline', cmp(r.overhead.baseline.fullVsBaseline)]] as [string, string][] : []),
     ['1 Server-Timing (ms, I/O waits)', Object.entries(r.overhead.serverTimingMs).map(([k, v]) => `${k} ${f(v as number, 2)}`).join('  ')],
+    ['1 CPU µs per request (profiled isolate)', `this tree ${r.overhead.cpuProfile.cpuUsPerRequest ?? '?'}${r.overhead.baselineCpuProfile ? `  baseline tree ${r.overhead.baselineCpuProfile.cpuUsPerRequest ?? '?'}  pairs (this, baseline) ${JSON.stringify(r.overhead.cpuUsPerRequestPairs)}` : ''}`],
     ['1 CPU profile (% of busy samples)', 'sharePct' in r.overhead.cpuProfile
       ? Object.entries(r.overhead.cpuProfile.sharePct).filter(([, v]) => (v as number) > 0).map(([k, v]) => `${k} ${v}`).join('  ') : r.overhead.cpuProfile.error],
+    ...('selfTopPct' in r.overhead.cpuProfile ? [['1 CPU self time, top functions (%)', r.overhead.cpuProfile.selfTopPct.map(([k, v]: [string, number]) => `${k} ${v}`).join('  ')]] as [string, string][] : []),
+    ...(r.overhead.baselineCpuProfile ? [['1 CPU profile, baseline tree', 'sharePct' in r.overhead.baselineCpuProfile
+      ? Object.entries(r.overhead.baselineCpuProfile.sharePct).filter(([, v]) => (v as number) > 0).map(([k, v]) => `${k} ${v}`).join('  ') : r.overhead.baselineCpuProfile.error]] as [string, string][] : []),
   ]);
   section('2 leasing', r.leasing, () => [
     ['2 hot tenant, leasing', `${f(r.leasing.withLeasing.rps)} req/s  ${f(r.leasing.withLeasing.guardCallsPer1000, 1)} guard calls / 1000 admitted`],
@@ -484,15 +565,20 @@ function printTable(r: Record<string, any>) {
   section('4 Neon requests', r.neonRequestsPerApiCall, () => [
     ['4 Neon HTTP requests / API call', Object.entries(r.neonRequestsPerApiCall).map(([k, v]) => `${k} ${(v as number).toFixed(2)}`).join('  ')],
   ]);
-  section('6 db tax', r.dbTax, () => Object.entries(r.dbTax).map(([k, v]: [string, any]) => v.error ? [`6 db ${k}`, `error: ${v.error}`] as [string, string] : [`6 db ${k}: bare → pipeline`, `${fmt(v.bare.rps)} → ${fmt(v.full.rps)} req/s  ${cmp(v)}${v.full.non2xx ? `  non-2xx ${v.full.non2xx}` : ''}`] as [string, string]));
+  section('6 db tax', r.dbTax, () => Object.entries(r.dbTax).flatMap(([k, v]: [string, any]) => [
+    ...(v.cpuProfile && 'sharePct' in v.cpuProfile ? [
+      [`6 db ${k}: CPU profile (%)`, Object.entries(v.cpuProfile.sharePct).filter(([, x]) => (x as number) > 0).map(([n, x]) => `${n} ${x}`).join('  ')],
+      [`6 db ${k}: CPU self time, top (%)`, v.cpuProfile.selfTopPct.map(([n, x]: [string, number]) => `${n} ${x}`).join('  ')],
+    ] as [string, string][] : []),
+  ]).concat(Object.entries(r.dbTax).map(([k, v]: [string, any]) => v.error ? [`6 db ${k}`, `error: ${v.error}`] as [string, string] : [`6 db ${k}: bare → pipeline`, `${fmt(v.bare.rps)} → ${fmt(v.full.rps)} req/s  ${cmp(v)}${v.full.non2xx ? `  non-2xx ${v.full.non2xx}` : ''}${v.baseline ? `  | baseline tree ${fmt(v.baseline.rps)} req/s ${cmp(v.baseline.vsBare)}; this tree vs baseline ${cmp(v.baseline.fullVsBaseline)}` : ''}`] as [string, string])));
   section('5 cost curve', r.costCurve, () => [
     ...Object.entries(r.costCurve.tenants).flatMap(([n, v]: [string, any]) => (['uniform', 'zipf'] as const).map((k) =>
       [`5 ${n} tenants, ${k}`, `${f(v[k].rps)} req/s  p50 ${f(v[k].p50us / 1000, 2)} ms  p99 ${f(v[k].p99us / 1000, 2)} ms  (${v[k].distinctPerRun} distinct in the run${v[k].non2xx ? `, non-2xx ${v[k].non2xx}` : ''}; first pass ${f(v.firstPass.rps)} req/s${v.firstPass.non2xx ? `, non-2xx ${v.firstPass.non2xx}` : ''})`] as [string, string])),
     ['5 first request, cold tenant (L3)', ms(r.costCurve.coldFirstRequestUs)],
     ['5 next request, cached (L1)', ms(r.costCurve.cachedRequestUs)],
     ['5 router workerd RSS', r.costCurve.memory.map((m: any) => `${m.tenants} tenants ${f(m.rssMiB)} MiB (${m.cachedTokens} tokens)`).join('  ')],
-    ['run', `${r.seconds} s`],
   ]);
+  rows.push(['run', `${r.seconds} s, cases ${r.loadGenerator.cases.join(',')}, routers' access log: ${r.loadGenerator.routerAccessLog}, load average at start ${r.loadGenerator.loadAverage.map((x: number) => x.toFixed(2)).join(' ')}`]);
   const w = Math.max(...rows.map(([a]) => a.length));
   for (const [a, b] of rows) console.log(`${a.padEnd(w)}  ${b}`);
 }

@@ -23,7 +23,9 @@ export { CircuitBreaker } from '../../src/breaker/circuit-breaker.js';
 interface RateLimitBinding { limit(o: { key: string }): Promise<{ success: boolean }> }
 /**
  * Ablations for "where the time goes": BENCH_TOKEN_CACHE=off verifies every token in full (no
- * verified-token cache), BENCH_ACCESS_LOG=off writes no access-log line.
+ * verified-token cache), BENCH_ACCESS_LOG=off writes no access-log line, BENCH_ACCESS_LOG=sink builds
+ * the line and drops it (its cost without wrangler dev's console, which ships each console.log over
+ * the inspector to wrangler's Node process).
  */
 type BenchEnv = Env & { BENCH_LIMITER?: string; BENCH_TOKEN_CACHE?: string; BENCH_ACCESS_LOG?: string; RATE_LIMITER?: RateLimitBinding };
 
@@ -109,6 +111,9 @@ bench.get('/__bench/decide', async (c) => {
 bench.get('/__bench/isolate', (c) => c.json({ cachedTokens: services(c.env).verifier.cachedTokens }));
 const withLog = buildRouter(services);
 const withoutLog = buildRouter(services, { accessLog: null });
-bench.all('*', (c) => (c.env.BENCH_ACCESS_LOG === 'off' ? withoutLog : withLog).fetch(c.req.raw, c.env, c.executionCtx));
+let sunk = 0;
+const sinkLog = buildRouter(services, { accessLog: (line) => { sunk += line.length; } });
+bench.get('/__bench/sunk', (c) => c.json({ chars: sunk }));
+bench.all('*', (c) => (c.env.BENCH_ACCESS_LOG === 'off' ? withoutLog : c.env.BENCH_ACCESS_LOG === 'sink' ? sinkLog : withLog).fetch(c.req.raw, c.env, c.executionCtx));
 
 export default bench;

@@ -3,7 +3,7 @@
  * what it lets through (ordinary statements, the words in literals, comments and identifiers).
  */
 import { describe, expect, it } from 'vitest';
-import { batchRefusal, MAX_BATCH, statementRefusal } from '../../src/data/statement-guard.js';
+import { batchRefusal, MAX_BATCH, rememberedGuard, statementRefusal } from '../../src/data/statement-guard.js';
 
 describe('statementRefusal', () => {
   it.each([
@@ -58,5 +58,25 @@ describe('batchRefusal', () => {
     expect(batchRefusal(Array.from({ length: MAX_BATCH + 1 }, () => ({ text: 'SELECT 1' })))).toMatch(/at most/);
     expect(batchRefusal([{ text: 'SELECT $1', params: 'x' as unknown as unknown[] }])).toMatch(/params/);
     expect(batchRefusal([{ text: 'SELECT 1' }, { text: 'SELECT $1', params: [1] }])).toBeNull();
+  });
+});
+
+describe('rememberedGuard', () => {
+  it('gives the guard\'s own verdicts, asks it once per text, and stays bounded', () => {
+    const asked: string[] = [];
+    const guard = rememberedGuard((t) => { asked.push(t); return statementRefusal(t); }, 2, 40);
+    const texts = ['SELECT id FROM tracks WHERE id = $1', 'RESET ROLE', "SELECT set_config('role', 'x', true)"];
+    for (let i = 0; i < 3; i++) for (const t of texts.slice(0, 2)) expect(guard(t)).toBe(statementRefusal(t));
+    expect(asked).toEqual(texts.slice(0, 2));
+    // Full: the oldest verdict makes room; a refusal is remembered like an acceptance.
+    expect(guard(texts[2]!)).toMatch(/set_config/);
+    expect(guard(texts[2]!)).toMatch(/set_config/);
+    expect(guard(texts[1]!)).toMatch(/RESET/);
+    expect(guard(texts[0]!)).toBeNull();
+    expect(asked).toEqual([...texts.slice(0, 2), texts[2], texts[0]]);
+    // Past maxLength: asked every time, never kept.
+    const long = `SELECT 1 ${' '.repeat(40)}`;
+    guard(long); guard(long);
+    expect(asked.filter((t) => t === long)).toHaveLength(2);
   });
 });

@@ -4,6 +4,9 @@ import { ack, addBytes, applyReport, newCounter, pendingReport } from '../../src
 import { applyReport as applyHolderReport, freshState, GRANT_MEMORY_MS, METER_MEMORY_MS, meterBytes, prune } from '../../src/quota/guard-state.js';
 import { dirtyMonths, markFlushed } from '../../src/quota/guard-flush.js';
 import type { GuardLimits } from '../../src/quota/guard-types.js';
+import { bodyLength, utf8Length } from '../../src/bandwidth/sized-bodies.js';
+import { Hono } from 'hono';
+import { meterBandwidth } from '../../src/middleware/meter-bandwidth.js';
 
 const T0 = Date.UTC(2026, 4, 10, 12);
 const limits: GuardLimits = { ratePerMinute: 600, burst: 100, monthlyRequests: 1_000, hardCap: false, concurrency: 10 };
@@ -75,5 +78,60 @@ describe('bytes in the guard state', () => {
     expect(dirtyMonths(old)).toEqual([]);
     meterBytes(old, 'm', { from: { request: 0, response: 0 }, to: { request: 1, response: 2 } }, T0);
     expect(dirtyMonths(old)).toEqual([['2026-05', 4, 1, 2]]);
+  });
+});
+
+describe('sized bodies', () => {
+  it('counts a string in UTF-8 bytes exactly as the runtime encodes it (pairs, lone surrogates as U+FFFD), and bytes as they are', () => {
+    const enc = new TextEncoder();
+    for (const s of ['', 'ascii only {"a":1}', 'Ünïcødé', '€ ✓ “q”', '🎵🎶 pairs', 'lone \ud800 high', 'lone \udc00 low', 'end \ud83c', '\ud83c\ud83c\udfb5', 'x'.repeat(5000) + 'é']) {
+      expect(utf8Length(s), JSON.stringify(s)).toBe(enc.encode(s).byteLength);
+    }
+    expect(bodyLength(new Uint8Array(7))).toBe(7);
+    expect(bodyLength(new ArrayBuffer(3))).toBe(3);
+    expect(bodyLength(new ReadableStream())).toBeUndefined();
+    expect(bodyLength(null)).toBeUndefined();
+  });
+});
+
+describe('meterBandwidth', () => {
+  /** An app behind meterBandwidth whose limiter records each report as it is made. */
+  function metered(route: (app: Hono<any>) => void) {
+    const reports: { request: number; response: number }[] = [];
+    const app = new Hono<any>();
+    app.use(async (c, next) => {
+      c.set('services', { limiter: { meter: (_t: unknown, b: { request: number; response: number }) => { reports.push(b); return null; } } });
+      c.set('tenant', { id: 't' });
+      await next();
+    });
+    app.use(meterBandwidth());
+    route(app);
+    return { app, reports };
+  }
+
+  it('reports a body made by c.json, c.text or c.body when the answer is made, not when it has streamed out', async () => {
+    const { app, reports } = metered((a) => a
+      .get('/json', (c) => c.json({ title: 'Ünïcødé 🎵' }, 201, { 'X-A': '1' }))
+      .get('/text', (c) => c.text('€ ✓'))
+      .get('/bytes', (c) => c.body(new Uint8Array(5))));
+    for (const [path, bytes] of [['/json', utf8Length('{"title":"Ünïcødé 🎵"}')], ['/text', 7], ['/bytes', 5]] as const) {
+      const res = await app.request(path);
+      // Reported before a byte of the body was read: no counting stream in between.
+      expect(reports.pop(), path).toEqual({ request: 0, response: bytes });
+      expect((await res.arrayBuffer()).byteLength).toBe(bytes);
+    }
+    const json = await app.request('/json');
+    expect(json.status).toBe(201);
+    expect(json.headers.get('content-type')).toBe('application/json');
+    expect(json.headers.get('x-a')).toBe('1');
+    expect(await json.json()).toEqual({ title: 'Ünïcødé 🎵' });
+  });
+
+  it('counts any other body as it streams out, and reports it at the end', async () => {
+    const { app, reports } = metered((a) => a.get('/stream', () => new Response(new Blob(['abc', 'de']).stream())));
+    const res = await app.request('/stream');
+    expect(reports).toEqual([]);
+    expect(await res.text()).toBe('abcde');
+    expect(reports).toEqual([{ request: 0, response: 5 }]);
   });
 });

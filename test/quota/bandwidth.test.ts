@@ -77,6 +77,18 @@ describe('bandwidth metering', () => {
     expect(usage).toMatchObject({ requests: 14, requestBytes: all[0], responseBytes: all[1], invoice: { requestBytes: all[0], responseBytes: all[1] } });
   });
 
+  it('meters a JSON answer with multi-byte text by its exact UTF-8 length (the length it was made with)', async () => {
+    const t = await createViaApi({ tier: 'STANDARD' });
+    const host = `${t.slug}.localhost`;
+    const token = await tokenFor(t.id);
+    const body = JSON.stringify({ title: 'Ünïcødé 🎵 “quoted” €', artist: 'Bänd ✓', durationMs: 1000 });
+    const res = await call(host, '/api/v1/tracks', { method: 'POST', token, body, headers: { 'content-type': 'application/json' } });
+    const text = await res.text();
+    expect(res.status, text).toBe(201);
+    expect(text).toContain('Ünïcødé 🎵');
+    expect(await counted(t, [size(body), size(text)])).toEqual([size(body), size(text)]);
+  });
+
   it('without leasing: the release carries the bytes known by then, a meter call those counted after it; each is applied once', async () => {
     const row = await bareTenant();
     const tenant = (await new ControlStore(stack.control.routerUrl).find({ kind: 'id', value: row.id }))!;

@@ -184,5 +184,10 @@ describe('VerifiedTokens', () => {
     expect(d).not.toContain('payload');
     expect(await tokenDigest('header.payload.signature')).toBe(d);
     expect(await tokenDigest('header.payload.signaturf')).not.toBe(d);
+    // The same key as the SHA-256 in base64url through btoa, for tokens of every length mod 3.
+    for (const t of ['a', 'ab', 'abc', 'header.payload.signature', 'é🎵'.repeat(7)]) {
+      const bytes = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(t)));
+      expect(await tokenDigest(t)).toBe(btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
+    }
   });
 });
