@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'HOSTNAME_QUOTA_EXCEEDED'
   // Moves of a tenant's data (src/moves/).
   | 'NOTHING_TO_MOVE' | 'MOVE_NOT_SUPPORTED' | 'MOVE_IN_PROGRESS' | 'MOVE_FAILED' | 'MOVE_CLEANUP_PENDING'
+  // One data operation (move, restore, backup, branch promotion) per tenant at a time (src/operations/).
+  | 'OPERATION_IN_PROGRESS'
   // Branches of database tenants on Neon (src/branches/).
   | 'BRANCHES_NOT_SUPPORTED' | 'BRANCH_POINT_INVALID' | 'BRANCH_IS_MAIN' | 'BRANCH_HAS_CHILDREN' | 'BRANCH_VERIFY_FAILED'
   // Backups and restores (src/backups/).

@@ -45,6 +45,7 @@ export async function settlePurge(s: ControlServices, r: PendingPurge): Promise<
     await db(() => s.sql.transaction([
       s.sql.query('DELETE FROM alert_baselines WHERE tenant_id = $1::uuid', [r.tenant_id]),
       s.sql.query('DELETE FROM alert_snapshots WHERE tenant_id = $1', [r.tenant_id]),
+      s.sql.query('DELETE FROM tenant_operations WHERE tenant_id = $1::uuid', [r.tenant_id]),
       s.sql.query('DELETE FROM pending_unfences WHERE tenant_id = $1', [r.tenant_id]),
     ]));
     await appendAudit(s.sql, { actor: 'system:maintenance', action: 'tenant.purged', tenantId: r.tenant_id, detail: { slug: r.slug, leftovers: left, redone, ...(moves > 0 ? { moves } : {}), ...(backups > 0 ? { backups } : {}) } });

@@ -75,6 +75,7 @@ export async function eraseTenant(s: ControlServices, ref: string, guard: GuardA
     s.sql.query('DELETE FROM tenant_archive WHERE id = $1::uuid', [id]),
     s.sql.query('DELETE FROM alert_baselines WHERE tenant_id = $1::uuid', [id]),
     s.sql.query('DELETE FROM alert_snapshots WHERE tenant_id = $1', [id]),
+    s.sql.query('DELETE FROM tenant_operations WHERE tenant_id = $1::uuid', [id]),
     s.sql.query("DELETE FROM idempotency_keys WHERE strpos(path, $1) > 0 OR strpos(coalesce(body, ''), $1) > 0", [id]),
   ]));
   // Its backups: objects in the bucket and their rows (unreadable already: the key went with the tenant).

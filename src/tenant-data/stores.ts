@@ -22,6 +22,7 @@ export const CONTROL_TABLES: Record<string, string> = {
   tenant_archive: 'SELECT count(*)::int AS n FROM tenant_archive WHERE id = $1::uuid',
   tenant_backups: 'SELECT count(*)::int AS n FROM tenant_backups WHERE tenant_id = $1::uuid',
   pending_unfences: 'SELECT count(*)::int AS n FROM pending_unfences WHERE tenant_id = $1::uuid',
+  tenant_operations: 'SELECT count(*)::int AS n FROM tenant_operations WHERE tenant_id = $1::uuid',
   // The alerts' telemetry of the tenant (its alerts themselves stay, like its audit entries).
   alert_baselines: 'SELECT count(*)::int AS n FROM alert_baselines WHERE tenant_id = $1::uuid',
   alert_snapshots: 'SELECT count(*)::int AS n FROM alert_snapshots WHERE tenant_id = $1',
