@@ -44,7 +44,8 @@ export async function createRestoreBranch(sc: Scope, at: Date, expect: TableCoun
 /** Rows per table of the branch, and the tables that differ from `expect`. */
 export async function verifyBranch(sc: Scope, branchId: string, expect: TableCounts = {}, known?: BranchView): Promise<Verification> {
   const branch = known ?? await findBranch(sc, branchId);
-  const tables = await countRows(await neon(() => sc.api.ownerUri(sc.projectId, branch.id, sc.ident)), sc.tenantId);
+  const uri = await neon(() => sc.api.ownerUri(sc.projectId, branch.id, sc.ident));
+  const tables = await neon(() => countRows(uri, sc.tenantId));
   const mismatches = compareCounts(tables, expect);
   return { branch, tables, mismatches, ok: mismatches.length === 0 };
 }
@@ -90,6 +91,9 @@ async function neon<T>(fn: () => Promise<T>, refusal?: 'BRANCH_POINT_INVALID'): 
       throw new AppError(503, 'UPSTREAM_UNAVAILABLE', err.message);
     }
     if (err instanceof RangeError) throw new AppError(422, 'BRANCH_IS_MAIN', err.message);
-    throw err;
+    if (err instanceof AppError) throw err;
+    // An operation that failed or never finished, a branch that cannot be reached: Neon's side, not the caller's.
+    console.error(JSON.stringify({ level: 'error', msg: 'neon branch call failed', error: String((err as Error)?.message ?? err).slice(0, 300) }));
+    throw new AppError(503, 'UPSTREAM_UNAVAILABLE', 'Neon did not complete the branch operation; retry', { 'Retry-After': '30' });
   }
 }

@@ -55,12 +55,19 @@ export class CredentialsRefused extends AppError {
   }
 }
 
+/**
+ * The tenant's own database does not exist (3D000): a stale record, like TR004, but also counted
+ * by the breaker, so that a record the control plane still holds (a database dropped out of band)
+ * opens the tenant's circuit instead of having every request reload it.
+ */
+export class DatabaseGone extends StalePlacement {}
+
 /** Whether the isolate's record of the tenant may be stale, by what its database answered. */
 export const staleRecord = (err: unknown): boolean => err instanceof StalePlacement || err instanceof CredentialsRefused;
 
 /** Whether `err` says the database target itself is unavailable (what its circuit breaker counts). */
 export const isTargetFailure = (err: unknown): boolean =>
-  err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE' && !(err instanceof OwnStatementFailure);
+  err instanceof DatabaseGone || (err instanceof AppError && err.code === 'UPSTREAM_UNAVAILABLE' && !(err instanceof OwnStatementFailure));
 
 /**
  * Maps an error from `@neondatabase/serverless` to an AppError. `readOnly`: the caller asked for a
@@ -107,7 +114,7 @@ export function toAppError(err: unknown, ctx: { readOnly?: boolean } = {}): AppE
     // The tenant's own database is gone: the tenant moved out of it (a move drops its source) or
     // was deleted, and this isolate still held the old record. Stale, like TR004: the caller
     // drops the record, and the retry finds where the tenant went, or that it no longer exists.
-    if (code === '3D000') return new StalePlacement();
+    if (code === '3D000') return new DatabaseGone();
     // Credentials refused (a dropped role of a just-deleted tenant, rotated credentials): not the
     // client's fault, and not a bug in the router.
     if (code.startsWith('28')) {

@@ -36,6 +36,7 @@ import { tenantIdent, type Placement } from '../provisioning/provisioner.js';
 import type { Isolation } from '../tenancy/tenant.js';
 import { cleanPlacement, leftInPlacement } from './clean.js';
 import { copyAll, digestMismatches, digestOf, prepareSession, syncTail, tenantTables, type TailReport, type TenantTable } from './copy.js';
+import { withTenantOperation } from '../operations/claim.js';
 import { claimMove, failMove, markCleaned, markSwitched, pendingCleanings, type MoveRecord } from './store.js';
 
 export interface MoveRequest { isolation?: Isolation; region?: string }
@@ -79,6 +80,12 @@ function checkNames(tenantId: string, source: Placement, to: { isolation: Isolat
 export async function moveTenant(s: ControlServices, t: TenantView, want: MoveRequest): Promise<MoveReport> {
   const to = checkMove(t, want);
   checkPlacement(s, to.region, t.residency);
+  // One data operation per tenant at a time: no backup, restore or promotion reads or writes the
+  // placement this move is switching (src/operations/).
+  return withTenantOperation(s.sql, t.id, 'move', () => moveClaimed(s, t, to));
+}
+
+async function moveClaimed(s: ControlServices, t: TenantView, to: { isolation: Isolation; region: string }): Promise<MoveReport> {
   const source = await loadPlacement(s.sql, t.id);
   if (!source || source.strategy !== t.isolation) throw new AppError(409, 'INVALID_STATE', 'tenant has no storage to move');
   checkNames(t.id, source, to);
@@ -121,7 +128,7 @@ export async function moveTenant(s: ControlServices, t: TenantView, want: MoveRe
     await markSwitched(s.sql, move.id, target, result);
     // A dedicated database left behind is dropped once no router can still hold the old record
     // (its L1 TTL): until then a stale router is refused there by the floor (TR004) and reloads.
-    if (source.strategy === 'database') await new Promise((r) => setTimeout(r, s.config.TENANT_CACHE_TTL_MS + 1_000));
+    if (source.strategy === 'database') await new Promise((r) => setTimeout(r, settledMs(s)));
     const cleaned = await cleanSource(s, { ...move, toPlacement: target });
     return { moveId: move.id, tenantId: t.id, from: { region: source.region, isolation: source.strategy }, to: { region: target.region, isolation: target.strategy }, ...result, cleaned };
   } catch (err) {
@@ -137,6 +144,9 @@ export async function moveTenant(s: ControlServices, t: TenantView, want: MoveRe
     throw new AppError(503, 'MOVE_FAILED', 'the move failed and was rolled back; the tenant is served from where it was', { 'Retry-After': '30' });
   }
 }
+
+/** How long after a switch no router can still hold the tenant's old record: its L1 TTL + 1 s. */
+const settledMs = (s: ControlServices): number => s.config.TENANT_CACHE_TTL_MS + 1_000;
 
 /** Rows of the tenant already in the target's tables (a row target shares them with other tenants). */
 async function leftInTarget(dst: Client, tenantId: string, schema: string, tables: TenantTable[]): Promise<number> {
@@ -193,7 +203,7 @@ export async function cleanSource(s: ControlServices, m: MoveRecord): Promise<bo
 
 /** Cleans the sources of this tenant's earlier moves first (a move back into one would find it full); 409 while one cannot be cleaned. */
 async function cleanPending(s: ControlServices, tenantId: string): Promise<void> {
-  for (const m of await pendingCleanings(s.sql, { tenantId, limit: 5 })) {
+  for (const m of await pendingCleanings(s.sql, { tenantId, limit: 5, settledMs: settledMs(s) })) {
     if (!(await cleanSource(s, m))) throw new AppError(409, 'MOVE_CLEANUP_PENDING', 'the source of an earlier move is not cleaned yet; retry later', { 'Retry-After': '60' });
   }
 }
@@ -202,7 +212,7 @@ async function cleanPending(s: ControlServices, tenantId: string): Promise<void>
 export async function cleanMovedSources(s: ControlServices, limit = 10): Promise<{ cleaned: number; failed: number }> {
   let cleaned = 0;
   let failed = 0;
-  for (const m of await pendingCleanings(s.sql, { limit })) {
+  for (const m of await pendingCleanings(s.sql, { limit, settledMs: settledMs(s) })) {
     if (await cleanSource(s, m)) cleaned++; else failed++;
   }
   return { cleaned, failed };

@@ -31,11 +31,17 @@ export async function failMove(sql: Sql, id: string, error: string): Promise<voi
   await sql.query(`UPDATE tenant_moves SET state = 'failed', error = $2, finished_at = now() WHERE id = $1`, [id, error]);
 }
 
-/** Switched moves whose source is not cleaned yet, oldest first (of one tenant, or all). */
-export async function pendingCleanings(sql: Sql, f: { tenantId?: string; limit: number }): Promise<MoveRecord[]> {
+/**
+ * Switched moves whose source is not cleaned yet, oldest first (of one tenant, or all). A dedicated
+ * database left behind is given only once `settledMs` (the routers' L1 TTL + 1 s) has passed since
+ * the switch: until then a stale router must meet its floor there, not find it dropped.
+ */
+export async function pendingCleanings(sql: Sql, f: { tenantId?: string; limit: number; settledMs: number }): Promise<MoveRecord[]> {
   const rows = await sql.query(
     `SELECT id, tenant_id AS "tenantId", from_placement AS "fromPlacement", to_placement AS "toPlacement" FROM tenant_moves
-      WHERE state = 'switched' AND ($1::uuid IS NULL OR tenant_id = $1::uuid) ORDER BY switched_at LIMIT $2`, [f.tenantId ?? null, f.limit]) as MoveRecord[];
+      WHERE state = 'switched' AND ($1::uuid IS NULL OR tenant_id = $1::uuid)
+        AND (from_placement->>'strategy' <> 'database' OR switched_at < now() - make_interval(secs => $3::double precision / 1000))
+      ORDER BY switched_at LIMIT $2`, [f.tenantId ?? null, f.limit, f.settledMs]) as MoveRecord[];
   return rows;
 }
 

@@ -35,7 +35,9 @@ describe('toAppError', () => {
     const e = toAppError(Object.assign(new Error('database "t_x" does not exist'), { code: '3D000' }));
     expect(e).toBeInstanceOf(StalePlacement);
     expect([e.status, e.code, e.headers?.['Retry-After']]).toEqual([503, 'TENANT_MIGRATING', '1']);
-    expect(isTargetFailure(e)).toBe(false);
+    // Counted by the breaker: a database the control plane still points at opens the circuit
+    // rather than having every request reload the record.
+    expect(isTargetFailure(e)).toBe(true);
   });
 
   it('maps an aborted fetch (no SQLSTATE) to 503', () => {

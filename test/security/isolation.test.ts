@@ -10,6 +10,8 @@ import { importMasterKey, open } from '../../src/crypto/secret-box.js';
 import { withDatabase } from '../../src/provisioning/provisioner.js';
 import { call, errorOf, platformToken, postJson, sqlAt, stack, tenant, unique } from '../support/helpers.js';
 import { createViaApi, tokenFor } from '../support/control.js';
+import { runtimeRoleName } from '../../src/provisioning/runtime-role.js';
+
 
 const PAIRS = [
   { strategy: 'row', a: 'acme', b: 'umbrella', hostA: 'acme.localhost', hostB: 'umbrella.localhost' },
@@ -121,7 +123,8 @@ describe('RLS as a second wall', () => {
 
   it('the router refuses a dedicated database whose role was made BYPASSRLS, on its first use', async () => {
     const t = await createViaApi({ tier: 'ENTERPRISE' });
-    const role = `t_${t.id.replace(/-/g, '')}`;
+    // A dedicated database's login role (src/provisioning/runtime-role.ts).
+    const role = await runtimeRoleName(t.id);
     await sqlAt(stack.regions[t.region]!.adminUrl).query(`ALTER ROLE ${role} BYPASSRLS`);
     const res = await call(`${t.slug}.localhost`, '/api/v1/tracks', { token: await tokenFor(t.id) });
     expect(res.status).toBe(503);

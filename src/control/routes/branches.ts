@@ -1,9 +1,10 @@
 /** /admin/v1/tenants/{id}/branches: point-in-time restore of a database tenant through Neon branches (src/branches/). */
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { ControlAppEnv } from '../app-env.js';
-import { requireTenant } from '../lifecycle.js';
+import { migrateTenant, requireTenant } from '../lifecycle.js';
 import { audit } from '../middleware.js';
 import { TenantRefParam } from '../schemas.js';
+import { withTenantOperation } from '../../operations/claim.js';
 import { branchScope, createRestoreBranch, discardBranch, listBranches, promoteBranch, verifyBranch } from '../../branches/tenant-branches.js';
 import { BRANCH_ID } from '../../branches/names.js';
 import { ERRORS, errorSpec, jsonBody, jsonOk, NOT_FOUND, validationHook } from './common.js';
@@ -79,7 +80,10 @@ branches.openapi(createRoute({
   summary: 'Make a branch the tenant\'s live data: verified first, then main is restored from it behind the same endpoint; the replaced state is kept as a pre-restore branch',
   request: { params: BranchParams, body: jsonBody(ExpectBody) },
   responses: {
-    200: jsonOk(z.object({ main: BranchSchema, preserved: BranchSchema, promoted: VerificationSchema, ms: z.number().int().describe('How long the restore took') }), 'Promoted'),
+    200: jsonOk(z.object({
+      main: BranchSchema, preserved: BranchSchema, promoted: VerificationSchema, ms: z.number().int().describe('How long the restore took'),
+      migrated: z.object({ applied: z.array(z.string()), state: z.enum(['current', 'failed']) }).describe('The catalogue applied again to the restored state (migrations applied after T)'),
+    }), 'Promoted'),
     ...ERRORS, ...NOT_FOUND, ...STATE, ...UNSUPPORTED,
   },
 }), async (c) => {
@@ -88,8 +92,15 @@ branches.openapi(createRoute({
   const t = await requireTenant(s, p.id);
   const sc = await branchScope(s, t);
   audit(c, 'tenant.branch.promote', t.id, { branchId: p.branchId });
-  const done = await promoteBranch(sc, p.branchId, c.req.valid('json').expect);
-  audit(c, 'tenant.branch.promote', t.id, { branchId: p.branchId, preserved: { id: done.preserved.id, name: done.preserved.name }, tables: done.promoted.tables, ms: done.ms });
+  // One data operation per tenant at a time: no move copies from main while it is restored.
+  const done = await withTenantOperation(s.sql, t.id, 'branch', async () => {
+    const promoted = await promoteBranch(sc, p.branchId, c.req.valid('json').expect);
+    // The restored state predates any migration applied since T: the catalogue is applied again
+    // (and the router schema installed if it predates it), so the control plane's record holds.
+    const migrated = await migrateTenant(s, t);
+    return { ...promoted, migrated: { applied: migrated.applied, state: migrated.state } };
+  });
+  audit(c, 'tenant.branch.promote', t.id, { branchId: p.branchId, preserved: { id: done.preserved.id, name: done.preserved.name }, tables: done.promoted.tables, ms: done.ms, migrated: done.migrated });
   return c.json(done, 200);
 });
 

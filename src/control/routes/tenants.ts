@@ -88,6 +88,7 @@ tenants.openapi(createRoute({
   checkProxyOrigin(proxy?.origin ?? null, residency);
   // A new dedicated origin must be one the routers may fetch (src/proxy/dedicated-origin.ts).
   if (body.proxy?.origin) checkOriginUrl(body.proxy.origin.url, t.region, s.config);
+  let movedId: string | null = null;
   // A tier promises its isolation: a new tier of another one moves the data there first (online,
   // src/moves/), and only a completed move lets the tier change; a failed one changes nothing.
   if (template && body.tier !== t.tier && template.isolation !== t.isolation) {
@@ -96,6 +97,7 @@ tenants.openapi(createRoute({
     const report = await moveTenant(s, t, { isolation: template.isolation });
     audit(c, 'tenant.move', t.id, { moveId: report.moveId, from: report.from, to: report.to, fenceMs: report.fenceMs, copied: report.copied, tail: report.tail, reason: `tier ${body.tier}` });
     c.header('X-Tenant-Move', report.moveId);
+    movedId = report.moveId;
     t = await requireTenant(s, t.id);
     if (ifVersion !== null) ifVersion = report.version;
   }
@@ -105,12 +107,18 @@ tenants.openapi(createRoute({
     `UPDATE tenants SET name = coalesce($2, name), tier = coalesce($3, tier), residency = $4,
        overrides = coalesce($5::jsonb, overrides), proxy = CASE WHEN $7::boolean THEN $8::jsonb ELSE proxy END,
        version = version + 1, updated_at = now()
-     WHERE id = $1 AND ($6::bigint IS NULL OR version = $6) RETURNING version`,
+     WHERE id = $1 AND ($6::bigint IS NULL OR version = $6) AND ($9::text IS NULL OR isolation = $9) RETURNING version`,
     [t.id, body.name ?? null, body.tier ?? null, residency, body.overrides ? JSON.stringify(toColumns(body.overrides)) : null, ifVersion,
-      body.proxy !== undefined, body.proxy ? JSON.stringify(body.proxy) : null])], lookupKeys(t)) as unknown[][];
+      body.proxy !== undefined, body.proxy ? JSON.stringify(body.proxy) : null,
+      // A tier is only set where the data is in its isolation: a move that switched the tenant since it was read refuses it.
+      template && body.tier !== t.tier ? template.isolation : null])], lookupKeys(t)) as unknown[][];
   if (!changed || changed.length === 0) {
     const now = await requireTenant(s, t.id);
-    throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${now.version}, not ${ifVersion}: nothing was changed`);
+    const moved = movedId ? ` (the data was moved to ${now.isolation} first, move ${movedId}; the tier was not changed)` : '';
+    if (template && now.isolation !== template.isolation) {
+      throw new AppError(409, 'INVALID_STATE', `the tenant is ${now.isolation} now, not ${template.isolation} as tier ${body.tier} needs: it moved meanwhile; retry${moved}`);
+    }
+    throw new AppError(412, 'PRECONDITION_FAILED', `the tenant is at version ${now.version}, not ${ifVersion}: nothing was changed${moved}`);
   }
   audit(c, 'tenant.update', t.id, { fields: Object.keys(body) });
   // A new tier or overrides may change the connection limit of the tenant's role.
