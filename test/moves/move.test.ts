@@ -230,8 +230,23 @@ describe('moving a tenant online', () => {
       const res = await move(id, body);
       expect([res.status, (await errorOf(res)).code], JSON.stringify(body)).toEqual([status, code]);
     }
-    expect((await move('00000000-0000-4000-8000-000000000000', { isolation: 'schema' })).status).toBe(404);
     expect(((await (await admin(`/admin/v1/tenants/${t.id}/moves`)).json()) as { moves: unknown[] }).moves).toEqual([]);
+    expect((await move('00000000-0000-4000-8000-000000000000', { isolation: 'schema' })).status).toBe(404);
+    // Another data operation (a backup, a restore, a promotion) holds the tenant: refused, nothing touched.
+    const control = sqlAt(stack.control.postgresUrl);
+    await control.query(`INSERT INTO tenant_operations (tenant_id, kind, token, expires_at) VALUES ($1, 'backup', gen_random_uuid(), now() + interval '1 minute')`, [t.id]);
+    const busy = await move(t.id, { isolation: 'schema' });
+    expect([busy.status, (await errorOf(busy)).code, busy.headers.get('retry-after')]).toEqual([409, 'OPERATION_IN_PROGRESS', '30']);
+    await control.query('DELETE FROM tenant_operations WHERE tenant_id = $1', [t.id]);
+    // Nor does a tier change that needs a move.
+    await control.query(`INSERT INTO tenant_operations (tenant_id, kind, token, expires_at) VALUES ($1, 'restore', gen_random_uuid(), now() + interval '1 minute')`, [t.id]);
+    const tier = await admin(`/admin/v1/tenants/${t.id}`, { method: 'PATCH', json: { tier: 'PREMIUM' } });
+    expect([tier.status, (await errorOf(tier)).code]).toEqual([409, 'OPERATION_IN_PROGRESS']);
+    expect(((await (await admin(`/admin/v1/tenants/${t.id}`)).json()) as { tier: string; isolation: string })).toMatchObject({ isolation: 'row' });
+    // An expired claim (its holder died) is taken over.
+    await control.query(`UPDATE tenant_operations SET expires_at = now() - interval '1 second' WHERE tenant_id = $1`, [t.id]);
+    expect((await move(t.id, { isolation: 'schema' })).status).toBe(200);
+    expect(await control.query('SELECT 1 FROM tenant_operations WHERE tenant_id = $1', [t.id])).toEqual([]);
   });
 
   it('a move that fails after provisioning rolls back: the target is emptied, the tenant is served and writes where it was', async () => {

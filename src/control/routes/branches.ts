@@ -29,7 +29,7 @@ const BranchParams = TenantRefParam.extend({
   branchId: z.string().regex(BRANCH_ID, 'must be a Neon branch id (br-…)').openapi({ param: { name: 'branchId', in: 'path' } }),
 });
 const UNSUPPORTED = { 422: errorSpec('Not a tenant with branches, or not a point it can be branched at', ['BRANCHES_NOT_SUPPORTED', 'BRANCH_POINT_INVALID', 'BRANCH_IS_MAIN']) } as const;
-const STATE = { 409: errorSpec('The tenant or branch cannot do this now', ['INVALID_STATE', 'BRANCH_HAS_CHILDREN', 'BRANCH_VERIFY_FAILED']) } as const;
+const STATE = { 409: errorSpec('The tenant or branch cannot do this now', ['INVALID_STATE', 'BRANCH_HAS_CHILDREN', 'BRANCH_VERIFY_FAILED', 'OPERATION_IN_PROGRESS']) } as const;
 
 branches.openapi(createRoute({
   method: 'post', path: '/{id}/branches', tags, operationId: 'createTenantBranch',

@@ -32,7 +32,7 @@ moves.openapi(createRoute({
   responses: {
     200: jsonOk(MoveReportSchema, 'Moved: copied, verified (count and digest per table), switched, source cleaned'),
     ...ERRORS, ...NOT_FOUND,
-    409: errorSpec('The tenant cannot move now', ['INVALID_STATE', 'MOVE_IN_PROGRESS', 'MOVE_FAILED', 'MOVE_CLEANUP_PENDING']),
+    409: errorSpec('The tenant cannot move now', ['INVALID_STATE', 'MOVE_IN_PROGRESS', 'OPERATION_IN_PROGRESS', 'MOVE_FAILED', 'MOVE_CLEANUP_PENDING']),
     422: errorSpec('Not a move this tenant may make', ['NOTHING_TO_MOVE', 'MOVE_NOT_SUPPORTED', 'RESIDENCY_MISMATCH', 'UNKNOWN_REGION']),
   },
 }), async (c) => {

@@ -72,7 +72,7 @@ tenants.openapi(createRoute({
   responses: {
     200: { ...one('The changed tenant, with its new ETag'), headers: { ...one('').headers, ...MOVED } },
     ...ERRORS, ...NOT_FOUND, ...PRECONDITION, ...UNPROCESSABLE,
-    409: errorSpec('The move the new tier needs cannot run now (nothing was changed)', ['INVALID_STATE', 'MOVE_IN_PROGRESS', 'MOVE_FAILED', 'MOVE_CLEANUP_PENDING']),
+    409: errorSpec('The move the new tier needs cannot run now (nothing was changed)', ['INVALID_STATE', 'MOVE_IN_PROGRESS', 'OPERATION_IN_PROGRESS', 'MOVE_FAILED', 'MOVE_CLEANUP_PENDING']),
     503: errorSpec('The move the new tier needs failed and was rolled back (nothing was changed)', ['MOVE_FAILED']),
   },
 }), async (c) => {
