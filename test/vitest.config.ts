@@ -16,6 +16,7 @@ const SERIAL = [
   'test/control/neon-provisioner.test.ts',
   // Gives its database tenant's Neon project clusters of their own (test/harness/neon-compute.ts): kept off the busy parallel run.
   'test/branches/branches.test.ts',
+  'test/branches/blue-green.test.ts',
   'test/quota/leasing.test.ts',
   // Runs the alert rules at simulated times under the rules' one lease: a maintenance run another
   // file starts (/__scheduled) would hold that lease.

@@ -6,9 +6,11 @@
  *   discarded;
  * - `pre-restore-<when>`: the state the default branch had before a promotion at <when>, kept until
  *   discarded (the way back);
+ * - `migrate-<T>`: a blue-green migration's branch, made at T under the write fence, migrated,
+ *   verified and promoted (or discarded when the migration failed);
  * - anything else was made outside the control plane (`other`).
  */
-export type BranchKind = 'main' | 'restore' | 'preserved' | 'other';
+export type BranchKind = 'main' | 'restore' | 'preserved' | 'migration' | 'other';
 
 export interface BranchView {
   id: string;
@@ -32,10 +34,12 @@ export function stamp(at: Date): string {
 
 export const restoreName = (at: Date): string => `restore-${stamp(at)}`;
 export const preservedName = (now: Date): string => `pre-restore-${stamp(now)}`;
+export const migrationName = (at: Date): string => `migrate-${stamp(at)}`;
 
 export function branchKind(name: string, isDefault: boolean): BranchKind {
   if (isDefault) return 'main';
   if (/^restore-\d{8}T\d{9}Z$/.test(name)) return 'restore';
   if (/^pre-restore-\d{8}T\d{9}Z$/.test(name)) return 'preserved';
+  if (/^migrate-\d{8}T\d{9}Z$/.test(name)) return 'migration';
   return 'other';
 }

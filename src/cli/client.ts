@@ -126,6 +126,8 @@ export class ControlClient {
     this.call<BranchVerification>('POST', `/tenants/${seg(ref)}/branches/${seg(branchId)}/verify`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });
   promoteBranch = (ref: string, branchId: string, body: { expect?: Record<string, number> }) =>
     this.call<{ main: BranchView; preserved: BranchView; promoted: BranchVerification; ms: number }>('POST', `/tenants/${seg(ref)}/branches/${seg(branchId)}/promote`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });
+  migrateOnBranch = (ref: string) =>
+    this.call<{ applied: string[]; branch: BranchView | null; preserved: BranchView | null; tables: Record<string, number>; fenceMs: number }>('POST', `/tenants/${seg(ref)}/branches/migrate`, { minTimeoutSeconds: MOVE_TIMEOUT_SECONDS });
   discardBranch = (ref: string, branchId: string) => this.call<{ discarded: BranchView }>('DELETE', `/tenants/${seg(ref)}/branches/${seg(branchId)}`);
   reseal = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/reseal', { body });
   rewrap = (body: { cursor?: string; limit?: number }) => this.call<ResealResult>('POST', '/keys/rewrap', { body });

@@ -7,6 +7,7 @@ import { TenantRefParam } from '../schemas.js';
 import { withTenantOperation } from '../../operations/claim.js';
 import { branchScope, createRestoreBranch, discardBranch, listBranches, promoteBranch, verifyBranch } from '../../branches/tenant-branches.js';
 import { BRANCH_ID } from '../../branches/names.js';
+import { blueGreenMigrate } from '../../branches/blue-green.js';
 import { ERRORS, errorSpec, jsonBody, jsonOk, NOT_FOUND, validationHook } from './common.js';
 
 export const branches = new OpenAPIHono<ControlAppEnv>({ defaultHook: validationHook });
@@ -15,7 +16,7 @@ const tags = ['tenants'];
 const Counts = z.record(z.string().max(63), z.number().int().min(0)).describe('Rows per table of the public schema');
 const BranchSchema = z.object({
   id: z.string(), name: z.string(),
-  kind: z.enum(['main', 'restore', 'preserved', 'other']).describe('main: the live data; restore: made at a point in time; preserved: the state a promotion replaced'),
+  kind: z.enum(['main', 'restore', 'preserved', 'migration', 'other']).describe('main: the live data; restore: made at a point in time; preserved: the state a promotion replaced; migration: a blue-green migration under way'),
   default: z.boolean(), parentId: z.string().nullable(), parentTimestamp: z.string().nullable(), createdAt: z.string(), state: z.string(),
 }).openapi('Branch');
 const Mismatch = z.object({ table: z.string(), expected: z.number().int(), actual: z.number().int().nullable() });
@@ -116,4 +117,26 @@ branches.openapi(createRoute({
   const discarded = await discardBranch(await branchScope(s, t), p.branchId);
   audit(c, 'tenant.branch.discard', t.id, { branchId: discarded.id, name: discarded.name });
   return c.json({ discarded }, 200);
+});
+
+branches.openapi(createRoute({
+  method: 'post', path: '/{id}/branches/migrate', tags, operationId: 'migrateTenantOnBranch',
+  summary: 'Blue-green migration of a database tenant: writes fenced, a branch made, the catalogue applied and verified there, then promoted; a failure never reaches the tenant\'s data',
+  request: { params: TenantRefParam },
+  responses: {
+    200: jsonOk(z.object({
+      applied: z.array(z.string()), branch: BranchSchema.nullable().describe('The migrated branch that was promoted (null: nothing to apply)'),
+      preserved: BranchSchema.nullable().describe('The state before the migration, kept until discarded (promote it to roll back)'),
+      tables: Counts, fenceMs: z.number().int().describe('How long the tenant\'s writes were refused (503 TENANT_MIGRATING); reads never were'),
+    }), 'Migrated and promoted (or nothing to apply)'),
+    ...ERRORS, ...NOT_FOUND, ...UNSUPPORTED,
+    409: errorSpec('The migration failed on the branch (main untouched, the branch discarded), or the tenant is busy', ['MIGRATION_FAILED', 'INVALID_STATE', 'OPERATION_IN_PROGRESS']),
+  },
+}), async (c) => {
+  const s = c.var.services;
+  const t = await requireTenant(s, c.req.valid('param').id);
+  audit(c, 'tenant.branch.migrate', t.id);
+  const done = await blueGreenMigrate(s, t);
+  audit(c, 'tenant.branch.migrate', t.id, { applied: done.applied, branch: done.branch?.id ?? null, preserved: done.preserved ? { id: done.preserved.id, name: done.preserved.name } : null, fenceMs: done.fenceMs });
+  return c.json(done, 200);
 });
