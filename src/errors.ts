@@ -31,7 +31,8 @@ export type ErrorCode =
   // Branches of database tenants on Neon (src/branches/).
   | 'BRANCHES_NOT_SUPPORTED' | 'BRANCH_POINT_INVALID' | 'BRANCH_IS_MAIN' | 'BRANCH_HAS_CHILDREN' | 'BRANCH_VERIFY_FAILED'
   // Backups and restores (src/backups/).
-  | 'BACKUP_NOT_FOUND' | 'BACKUP_CORRUPT' | 'BACKUP_KEY_DESTROYED' | 'BACKUP_IN_PROGRESS' | 'BACKUP_FAILED' | 'RESTORE_FAILED' | 'BACKUPS_UNAVAILABLE';
+  | 'BACKUP_NOT_FOUND' | 'BACKUP_CORRUPT' | 'BACKUP_KEY_DESTROYED' | 'BACKUP_IN_PROGRESS' | 'BACKUP_FAILED' | 'RESTORE_FAILED' | 'BACKUPS_UNAVAILABLE'
+  | 'BACKUP_TOO_LARGE' | 'BACKUP_HAS_SEALED_VALUES';
 
 /** A refusal with a status, a stable code and optional headers (`Retry-After`, `WWW-Authenticate`). */
 export class AppError extends HTTPException {

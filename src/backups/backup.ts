@@ -16,9 +16,10 @@ import { withClient } from '../provisioning/pg-client.js';
 import type { Placement } from '../provisioning/provisioner.js';
 import { putObject, requireBucket } from './bucket.js';
 import { encodeSnapshot } from './format.js';
-import { readSnapshot } from './rows.js';
+import { readSnapshot, type SnapshotLimits } from './rows.js';
 import { keyIdOf, sealBackup, sha256Hex } from './seal.js';
-import { claimBackup, completeBackup, failBackup, objectKey, wrappedKeyOf, type BackupKind, type BackupRecord } from './store.js';
+import { withTenantOperation } from '../operations/claim.js';
+import { claimBackup, completeBackup, failBackup, TOO_LARGE, objectKey, wrappedKeyOf, type BackupKind, type BackupRecord } from './store.js';
 
 /** Where a placement's tables are, on its owner connection. */
 export const schemaOf = (p: Placement): string => {
@@ -41,10 +42,19 @@ export async function tenantKey(s: ControlServices, tenantId: string, create: bo
   return { key: await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']), keyId: await keyIdOf(raw) };
 }
 
-/** Takes a backup of `t` now; the completed record. */
-export async function takeBackup(s: ControlServices, t: TenantView, kind: BackupKind, actor = 'system:maintenance', requestId: string | null = null): Promise<BackupRecord> {
+/**
+ * Takes a backup of `t` now; the completed record. It holds the tenant's one operation claim
+ * (src/operations/claim.ts; 409 OPERATION_IN_PROGRESS while a move, restore or branch promotion
+ * runs), and reads the placement only once it holds it, so a move cannot switch the tenant's
+ * storage between the read of its placement and the snapshot.
+ */
+export async function takeBackup(s: ControlServices, t: TenantView, kind: BackupKind, actor = 'system:maintenance', requestId: string | null = null, limits: SnapshotLimits = {}): Promise<BackupRecord> {
   const bucket = requireBucket(s.backups);
   if (t.status !== 'active' && t.status !== 'suspended') throw new AppError(409, 'INVALID_STATE', `tenant is ${t.status}`);
+  return withTenantOperation(s.sql, t.id, 'backup', () => takeClaimed(s, bucket, t, kind, actor, requestId, limits));
+}
+
+async function takeClaimed(s: ControlServices, bucket: R2Bucket, t: TenantView, kind: BackupKind, actor: string, requestId: string | null, limits: SnapshotLimits): Promise<BackupRecord> {
   const placement = await loadPlacement(s.sql, t.id);
   if (!placement) throw new AppError(409, 'INVALID_STATE', 'the tenant has no storage yet');
   const k = await tenantKey(s, t.id, true);
@@ -54,7 +64,7 @@ export async function takeBackup(s: ControlServices, t: TenantView, kind: Backup
     const url = await s.provisioner.ownerUrl(t.id, placement);
     const snap = await withClient(url, async (c) => {
       await prepareSession(c, t.id);
-      return readSnapshot(c, t.id, schemaOf(placement));
+      return readSnapshot(c, t.id, schemaOf(placement), limits);
     }, { statementTimeoutMs: 60_000 });
     const text = encodeSnapshot({ tenantId: t.id, backupId: id, takenAt: snap.takenAt, isolation: placement.strategy }, snap.tables, snap.digests);
     const bytes = await sealBackup(k.key, t.id, id, text);
@@ -70,7 +80,8 @@ export async function takeBackup(s: ControlServices, t: TenantView, kind: Backup
     if (kind === 'scheduled') await appendAudit(s.sql, { actor, action: 'tenant.backup', tenantId: t.id, requestId, detail: { backupId: id, kind, rows: rec.rows, bytes: rec.bytes, takenAt: rec.takenAt } });
     return rec;
   } catch (err) {
-    const why = String((err as Error)?.message ?? err).slice(0, 500);
+    // A tenant too large for one logical backup is recorded as such: the schedule backs off a whole interval.
+    const why = (err instanceof AppError && err.status === 413 ? `${TOO_LARGE}: ` : '') + String((err as Error)?.message ?? err).slice(0, 480);
     await failBackup(s.sql, id, why).catch(() => {});
     if (err instanceof AppError) throw err;
     console.error(JSON.stringify({ level: 'error', msg: 'backup failed', tenant: t.id, backup: id, error: why.slice(0, 200) }));

@@ -20,6 +20,7 @@ import { provisionTenant } from '../control/provisioning.js';
 import type { ControlServices } from '../control/services.js';
 import type { TenantView } from '../control/schemas.js';
 import { findTenant, loadPlacement } from '../control/tenant-repo.js';
+import { withTenantOperation } from '../operations/claim.js';
 import { prepareSession } from '../moves/copy.js';
 import { inTransaction, withClient } from '../provisioning/pg-client.js';
 import { withWriteFence } from '../provisioning/router-objects.js';
@@ -76,24 +77,46 @@ export async function openStoredBackup(s: ControlServices, tenantId: string, bac
   }
 }
 
-/** Restores backup `backupId` of tenant `t` into `target`. */
+/** Whether any row holds a value sealed with the tenant's key (src/tenant-keys/field-seal.ts: a JSON string `tk1.<iv>.<ct>`). */
+export const holdsSealedValues = (rows: Map<string, string[]>): boolean => {
+  const sealed = /"tk1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22,}"/;
+  for (const texts of rows.values()) for (const r of texts) if (sealed.test(r)) return true;
+  return false;
+};
+
+/**
+ * Restores backup `backupId` of tenant `t` into `target`, holding `t`'s one operation claim
+ * (409 OPERATION_IN_PROGRESS while a move, backup or branch promotion runs); the placements are
+ * read only once it is held, so a move cannot switch the tenant between their read and the fill.
+ */
 export async function restoreBackup(s: ControlServices, t: TenantView, backupId: string, target: RestoreTarget, who: { actor: string; requestId: string | null }): Promise<RestoreReport> {
   const t0 = Date.now();
   if (t.status !== 'active' && t.status !== 'suspended') throw new AppError(409, 'INVALID_STATE', `tenant is ${t.status}`);
+  return withTenantOperation(s.sql, t.id, 'restore', () => restoreClaimed(s, t, backupId, target, who, t0));
+}
+
+async function restoreClaimed(s: ControlServices, t: TenantView, backupId: string, target: RestoreTarget, who: { actor: string; requestId: string | null }, t0: number): Promise<RestoreReport> {
   const { header, rows } = await openStoredBackup(s, t.id, backupId);
-  const into = target === 'same' ? t : await createTarget(s, t, target.newTenant, who);
+  if (target !== 'same' && holdsSealedValues(rows)) {
+    throw new AppError(409, 'BACKUP_HAS_SEALED_VALUES', "the backup holds values sealed with the tenant's data key (tk1.…), which cannot open in a new tenant: restore it into the tenant itself; nothing was changed");
+  }
+  let into: TenantView | null = target === 'same' ? t : null;
+  // The new tenant's id as soon as its row exists: any failure from then on deletes it again.
+  const made: { id?: string } = {};
   try {
+    if (!into) into = await createTarget(s, t, (target as { newTenant: NewTenantSpec }).newTenant, who, made);
     const placement = await loadPlacement(s.sql, into.id);
     if (!placement) throw new AppError(409, 'INVALID_STATE', 'the target tenant has no storage');
-    // A new tenant in the source's very tables (both `row` in one region) needs keys of its own.
-    const source = into === t ? null : await loadPlacement(s.sql, t.id);
-    const rewrite = into === t ? null : { sourceId: t.id, newKeys: source?.strategy === 'row' && placement.strategy === 'row' && source.region === placement.region };
+    // A new tenant always gets keys of its own (uuids derived from its id and the old key): in the
+    // source's very tables they would collide now, elsewhere with a later move of the source there.
+    const rewrite = into === t ? null : { sourceId: t.id, newKeys: true };
     const url = await s.provisioner.ownerUrl(into.id, placement);
     const schema = schemaOf(placement);
+    const id = into.id;
     const done = await withClient(url, async (c) => {
-      await prepareSession(c, into.id);
+      await prepareSession(c, id);
       const fencedAt = Date.now();
-      const r = await withWriteFence(c, into.id, () => inTransaction(c, () => replaceRows(c, into.id, schema, header.tables, rows, rewrite)));
+      const r = await withWriteFence(c, id, () => inTransaction(c, () => replaceRows(c, id, schema, header.tables, rows, rewrite)));
       return { ...r, fenceMs: Date.now() - fencedAt };
     }, { statementTimeoutMs: 120_000 });
     const report: RestoreReport = {
@@ -102,20 +125,32 @@ export async function restoreBackup(s: ControlServices, t: TenantView, backupId:
     };
     return report;
   } catch (err) {
-    if (into !== t) await deleteTenant(s, into).catch((e: unknown) => console.error(JSON.stringify({ level: 'error', msg: 'restore: new tenant not deleted after a failed fill', tenant: into.id, error: String(e).slice(0, 200) })));
+    await discardTarget(s, made);
     if (err instanceof AppError) throw err;
     const why = String((err as Error)?.message ?? err).slice(0, 300);
-    console.error(JSON.stringify({ level: 'error', msg: 'restore failed', tenant: into.id, backup: backupId, error: why }));
+    console.error(JSON.stringify({ level: 'error', msg: 'restore failed', tenant: into?.id ?? t.id, backup: backupId, error: why }));
     throw new AppError(503, 'RESTORE_FAILED', 'the restore failed and was rolled back; the tenant\'s rows are as they were', { 'Retry-After': '30' });
   }
 }
 
+/** After a failed restore into a new tenant: deletes it, made whole or only half (created, its provisioning failed). */
+async function discardTarget(s: ControlServices, made: { id?: string }): Promise<void> {
+  if (!made.id) return;
+  try {
+    const t = await findTenant(s.sql, made.id);
+    if (t) await deleteTenant(s, t);
+  } catch (e) {
+    console.error(JSON.stringify({ level: 'error', msg: 'restore: new tenant not deleted after a failed restore', tenant: made.id, error: String(e).slice(0, 200) }));
+  }
+}
+
 /** The new tenant, created and provisioned like POST /admin/v1/tenants (settings not given are the source's). */
-async function createTarget(s: ControlServices, t: TenantView, spec: NewTenantSpec, who: { actor: string; requestId: string | null }): Promise<TenantView> {
+async function createTarget(s: ControlServices, t: TenantView, spec: NewTenantSpec, who: { actor: string; requestId: string | null }, made: { id?: string }): Promise<TenantView> {
   const id = await insertTenant(s, {
     slug: spec.slug, name: spec.name, tier: spec.tier ?? t.tier, region: spec.region ?? t.region,
     residency: (t.residency ?? null) as 'EU' | 'US' | 'UK' | 'APAC' | null, isolation: spec.isolation ?? (t.isolation as 'row' | 'schema' | 'database'),
   }, s.config.TENANT_BASE_DOMAINS);
+  made.id = id;
   await appendAudit(s.sql, { actor: who.actor, action: 'tenant.create', tenantId: id, requestId: who.requestId, detail: { slug: spec.slug, restoredFrom: t.id } });
   await provisionTenant(s, (await findTenant(s.sql, id))!, true);
   return (await findTenant(s.sql, id))!;

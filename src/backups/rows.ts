@@ -23,24 +23,54 @@ import type { BackupTable, SnapshotTable } from './format.js';
 
 /** Rows one backup may hold (all tables together): a larger tenant is refused rather than half backed up. */
 export const MAX_BACKUP_ROWS = 200_000;
+/**
+ * Bytes of row text (UTF-8 of `to_jsonb(row)::text`, all tables together) one backup may hold: the
+ * backup is built in the Worker's memory (128 MB), so a larger tenant is refused 413 while being
+ * read, a page at a time, before it is all in memory.
+ */
+export const MAX_BACKUP_BYTES = 32 * 1024 * 1024;
+/** Rows read per page of the snapshot (the byte budget is checked after each). */
+const READ_PAGE_ROWS = 5_000;
 /** Rows per INSERT of a restore. */
 const PAGE_ROWS = 1_000;
 
+/** Bounds of one snapshot (tests pass small ones). */
+export interface SnapshotLimits { maxRows?: number; maxBytes?: number }
+
 const keyText = (key: string) => `(r.${quoteIdent(key)}::text COLLATE "C")`;
 
-/** The tenant's rows in `schema`, one consistent snapshot. */
-export async function readSnapshot(c: Client, tenantId: string, schema: string): Promise<{ takenAt: string; tables: SnapshotTable[]; digests: Digest }> {
+const tooLarge = (what: string) => new AppError(413, 'BACKUP_TOO_LARGE', `the tenant holds more than ${what}: too much for one logical backup`);
+
+/** The tenant's rows in `schema`, one consistent snapshot; 413 BACKUP_TOO_LARGE past `limits`. */
+export async function readSnapshot(c: Client, tenantId: string, schema: string, limits: SnapshotLimits = {}): Promise<{ takenAt: string; tables: SnapshotTable[]; digests: Digest }> {
+  const maxRows = limits.maxRows ?? MAX_BACKUP_ROWS;
+  const maxBytes = limits.maxBytes ?? MAX_BACKUP_BYTES;
   return inTransaction(c, async () => {
     const { rows: [at] } = await c.query<{ at: string }>(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`);
     const tables = await tenantTables(c, schema);
     const out: SnapshotTable[] = [];
     let total = 0;
+    let bytes = 0;
     for (const t of tables) {
-      const { rows } = await c.query<{ r: string }>(
-        `SELECT to_jsonb(r)::text AS r FROM ${qualified(schema, t.name)} r WHERE r.tenant_id = $1 ORDER BY ${keyText(t.key)} LIMIT ${MAX_BACKUP_ROWS + 1}`, [tenantId]);
-      total += rows.length;
-      if (total > MAX_BACKUP_ROWS) throw new AppError(413, 'PAYLOAD_TOO_LARGE', `the tenant holds more than ${MAX_BACKUP_ROWS} rows: too many for one logical backup`);
-      out.push({ name: t.name, key: t.key, rows: rows.map((x) => x.r) });
+      const rows: string[] = [];
+      let after: string | null = null;
+      for (;;) {
+        // Keyset pages in key order (the key is the primary key: unique, never NULL), inside the snapshot.
+        const page: { rows: { r: string; k: string; n: number }[] } = await c.query<{ r: string; k: string; n: number }>(
+          `SELECT x.r, x.k, octet_length(x.r)::int AS n FROM (SELECT to_jsonb(r)::text AS r, ${keyText(t.key)} AS k FROM ${qualified(schema, t.name)} r
+             WHERE r.tenant_id = $1 AND ($2::text IS NULL OR ${keyText(t.key)} > $2::text COLLATE "C") ORDER BY ${keyText(t.key)} LIMIT ${READ_PAGE_ROWS}) x`,
+          [tenantId, after]);
+        for (const x of page.rows) {
+          total++;
+          bytes += x.n;
+          if (total > maxRows) throw tooLarge(`${maxRows} rows`);
+          if (bytes > maxBytes) throw tooLarge(`${maxBytes} bytes of rows`);
+          rows.push(x.r);
+        }
+        if (page.rows.length < READ_PAGE_ROWS) break;
+        after = page.rows.at(-1)!.k;
+      }
+      out.push({ name: t.name, key: t.key, rows });
     }
     const digests = await digestOf(c, schema, tenantId, tables);
     return { takenAt: at!.at, tables: out, digests };

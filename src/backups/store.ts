@@ -30,6 +30,8 @@ export const tenantPrefix = (tenantId: string): string => `backups/${tenantId}/`
 
 /** A `running` backup older than this belongs to a worker that died: the next backup takes over. */
 export const STALE_RUNNING = "interval '15 minutes'";
+/** The prefix of a failed backup's error when the tenant was too large (413): the schedule waits a whole interval. */
+export const TOO_LARGE = 'BACKUP_TOO_LARGE';
 /** Retention of a tenant whose template has no policy. */
 export const DEFAULT_RETENTION_DAYS = 7;
 

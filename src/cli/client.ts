@@ -60,6 +60,8 @@ const BATCH_TIMEOUT_SECONDS = 300;
 const MOVE_TIMEOUT_SECONDS = 900;
 /** Branching and restoring wait on Neon's operations. */
 const BRANCH_TIMEOUT_SECONDS = 180;
+/** A backup reads and a restore rewrites every row of the tenant (and a restore into a new tenant provisions it) before answering. */
+const BACKUP_TIMEOUT_SECONDS = MOVE_TIMEOUT_SECONDS;
 
 /** The admin API over fetch, authenticated with a bearer token. */
 export class ControlClient {
@@ -115,9 +117,9 @@ export class ControlClient {
     this.call<{ alert: AlertView; tenant: { id: string; slug: string; status: string; version: number } }>('POST', `/alerts/${seg(id)}/remediate`, { body: { action } });
   keyStatus = () => this.call<KeyStatus>('GET', '/keys');
   moveTenant = (ref: string, body: { isolation?: string; region?: string }) => this.call<MoveReport>('POST', `/tenants/${seg(ref)}/move`, { body, minTimeoutSeconds: MOVE_TIMEOUT_SECONDS });
-  backupTenant = (ref: string) => this.call<BackupRecord>('POST', `/tenants/${seg(ref)}/backups`);
+  backupTenant = (ref: string) => this.call<BackupRecord>('POST', `/tenants/${seg(ref)}/backups`, { minTimeoutSeconds: BACKUP_TIMEOUT_SECONDS });
   listBackups = (ref: string) => this.call<{ backups: BackupRecord[] }>('GET', `/tenants/${seg(ref)}/backups`);
-  restoreTenant = (ref: string, body: { backupId: string; target: RestoreTarget }) => this.call<RestoreReport>('POST', `/tenants/${seg(ref)}/restore`, { body });
+  restoreTenant = (ref: string, body: { backupId: string; target: RestoreTarget }) => this.call<RestoreReport>('POST', `/tenants/${seg(ref)}/restore`, { body, minTimeoutSeconds: BACKUP_TIMEOUT_SECONDS });
   listMoves = (ref: string) => this.call<{ moves: Record<string, unknown>[] }>('GET', `/tenants/${seg(ref)}/moves`);
   createBranch = (ref: string, body: { at: string; expect?: Record<string, number> }) =>
     this.call<BranchVerification & { ms: number }>('POST', `/tenants/${seg(ref)}/branches`, { body, minTimeoutSeconds: BRANCH_TIMEOUT_SECONDS });

@@ -55,8 +55,8 @@ backups.openapi(createRoute({
   request: { params: TenantRefParam },
   responses: {
     201: jsonOk(BackupSchema, 'Taken and stored'), ...ERRORS, ...NOT_FOUND, ...UNAVAILABLE,
-    409: errorSpec('The tenant cannot be backed up now', ['INVALID_STATE', 'BACKUP_IN_PROGRESS', 'BACKUP_KEY_DESTROYED']),
-    413: errorSpec('Too many rows for one logical backup', ['PAYLOAD_TOO_LARGE']),
+    409: errorSpec('The tenant cannot be backed up now (another data operation holds it: Retry-After)', ['INVALID_STATE', 'BACKUP_IN_PROGRESS', 'OPERATION_IN_PROGRESS', 'BACKUP_KEY_DESTROYED']),
+    413: errorSpec('Too many rows, or too many bytes of rows, for one logical backup (recorded failed; the schedule waits a whole interval)', ['BACKUP_TOO_LARGE']),
   },
 }), async (c) => {
   const s = c.var.services;
@@ -84,7 +84,7 @@ backups.openapi(createRoute({
     200: jsonOk(RestoreReportSchema, 'Restored and verified (count and digest per table)'),
     ...ERRORS, ...UNAVAILABLE,
     404: errorSpec('No such tenant, or no such backup of this tenant', ['TENANT_NOT_FOUND', 'BACKUP_NOT_FOUND']),
-    409: errorSpec('The backup cannot be restored: nothing was changed', ['INVALID_STATE', 'BACKUP_CORRUPT', 'BACKUP_KEY_DESTROYED', 'RESTORE_FAILED', 'TENANT_EXISTS']),
+    409: errorSpec('The backup cannot be restored: nothing was changed', ['INVALID_STATE', 'OPERATION_IN_PROGRESS', 'BACKUP_CORRUPT', 'BACKUP_KEY_DESTROYED', 'BACKUP_HAS_SEALED_VALUES', 'RESTORE_FAILED', 'TENANT_EXISTS']),
     422: errorSpec('Not a tenant that can be created', ['SLUG_RESERVED', 'TEMPLATE_NOT_FOUND', 'RESIDENCY_MISMATCH', 'UNKNOWN_REGION']),
   },
 }), async (c) => {
