@@ -156,11 +156,11 @@ async function applyBatch(client: ControlClient, ids: string[]): Promise<BatchRe
   }
 }
 
-/** Rolls `done` back with the downs of what this run applied to them (only tenants that got something). */
+/** Rolls `done` back with the downs of what this run applied in the wave (every tenant of it: see rollbackPlan). */
 async function rollBack(client: ControlClient, report: Progress, done: { tenantId: string; slug: string; applied: string[] }[]) {
-  const changed = done.filter((d) => d.applied.length > 0);
   const hasDown = new Map((await client.listMigrations()).migrations.map((m) => [m.name, m.hasDown]));
-  const plan = rollbackPlan(changed.map((d) => d.applied), hasDown);
+  const plan = rollbackPlan(done, hasDown);
+  const changed = plan.tenants;
   if (changed.length === 0) return { rolledBack: 0, rollbackFailed: 0, notRolledBack: null };
   if (plan.withoutDown.length) return { rolledBack: 0, rollbackFailed: 0, notRolledBack: `${plan.withoutDown.join(', ')} ships no down` };
   const slugOf = new Map(changed.map((d) => [d.tenantId, d.slug]));

@@ -43,9 +43,12 @@ export function tripped(failures: number, maxFailures: number | undefined): bool
 
 /**
  * What a stopped wave's rollback must undo: every migration its tenants got in this run, oldest
- * first, and those of them that ship no `down` (then nothing is rolled back).
+ * first; those of them that ship no `down` (then nothing is rolled back); and the tenants to
+ * revert: every tenant the wave migrated, not only those that reported a migration applied. Row
+ * tenants of one region share a target: the first of them to be migrated applies it, the others
+ * report nothing applied, and their records must be taken back to the reverted head too.
  */
-export function rollbackPlan(appliedPerTenant: readonly string[][], hasDown: ReadonlyMap<string, boolean>): { migrations: string[]; withoutDown: string[] } {
-  const migrations = [...new Set(appliedPerTenant.flat())].sort();
-  return { migrations, withoutDown: migrations.filter((m) => !hasDown.get(m)) };
+export function rollbackPlan<T extends { applied: readonly string[] }>(done: readonly T[], hasDown: ReadonlyMap<string, boolean>): { migrations: string[]; withoutDown: string[]; tenants: T[] } {
+  const migrations = [...new Set(done.flatMap((d) => d.applied))].sort();
+  return { migrations, withoutDown: migrations.filter((m) => !hasDown.get(m)), tenants: migrations.length > 0 ? [...done] : [] };
 }

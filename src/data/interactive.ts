@@ -114,6 +114,10 @@ export async function interactive<R>(i: InteractiveInput, fn: (tx: TenantTx) => 
     const out = await Promise.race([run, expired]);
     accepting = false;
     if (!open) throw new StatementRefused('a statement ended the transaction');
+    // A statement of the callback failed (and was caught): the server has aborted the transaction,
+    // whatever the last ReadyForQuery said (its error arrives before it), so nothing more is sent
+    // but the ROLLBACK below, and the call fails with that statement's own error.
+    if (failure) throw failure;
     // The server's word on the isolation settings: a statement that changed them (the tenant, the
     // role, the search path) fails here (TR005), and the transaction is rolled back below. A failed
     // transaction ('E') commits nothing anyway: its COMMIT answers ROLLBACK, and says why.

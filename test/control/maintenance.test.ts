@@ -73,9 +73,13 @@ describe('cache invalidation outbox', () => {
   it('the Cron Trigger runs maintenance: a due row is applied without any admin call', async () => {
     const id = crypto.randomUUID();
     await control().query('INSERT INTO cache_outbox (keys) VALUES ($1::jsonb)', [JSON.stringify([{ kind: 'id', value: id }])]);
-    const cron = await fetch(`${stack.control.url}/__scheduled?cron=*+*+*+*+*`);
-    expect(cron.status).toBe(200);
-    expect(await within(5000, async () => (await outboxRows(id)).length === 0)).not.toBeNull();
+    // A run under way in the control isolate (another file's admin call started it) is joined by
+    // the trigger, and may have read the outbox before this row: the next trigger's run applies it.
+    const applied = await within(10_000, async () => {
+      expect((await fetch(`${stack.control.url}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
+      return (await outboxRows(id)).length === 0;
+    });
+    expect(applied).not.toBeNull();
   });
 });
 

@@ -35,8 +35,13 @@ describe('waves', () => {
   it('slices batches and plans a rollback of everything the wave got, refusing it when a migration has no down', () => {
     expect(batches(ids(7), 3)).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
     const downs = new Map([['0002_a.sql', true], ['0003_b.sql', false]]);
-    expect(rollbackPlan([['0002_a.sql'], ['0002_a.sql']], downs)).toEqual({ migrations: ['0002_a.sql'], withoutDown: [] });
-    expect(rollbackPlan([['0003_b.sql'], ['0002_a.sql', '0003_b.sql']], downs)).toEqual({ migrations: ['0002_a.sql', '0003_b.sql'], withoutDown: ['0003_b.sql'] });
+    const t = (id: string, ...applied: string[]) => ({ tenantId: id, applied });
+    expect(rollbackPlan([t('a', '0002_a.sql'), t('b', '0002_a.sql')], downs)).toEqual({ migrations: ['0002_a.sql'], withoutDown: [], tenants: [t('a', '0002_a.sql'), t('b', '0002_a.sql')] });
+    expect(rollbackPlan([t('a', '0003_b.sql'), t('b', '0002_a.sql', '0003_b.sql')], downs)).toMatchObject({ migrations: ['0002_a.sql', '0003_b.sql'], withoutDown: ['0003_b.sql'] });
+    // A row tenant whose shared target an earlier batch had already migrated reports nothing
+    // applied; it is rolled back with the others, so its record follows the target back.
+    expect(rollbackPlan([t('a', '0002_a.sql'), t('b')], downs).tenants.map((x) => x.tenantId)).toEqual(['a', 'b']);
+    expect(rollbackPlan([t('a'), t('b')], downs)).toEqual({ migrations: [], withoutDown: [], tenants: [] });
   });
 });
 

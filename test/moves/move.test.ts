@@ -96,29 +96,9 @@ describe('moving a tenant online', () => {
     const t = await createViaApi({ isolation: 'row', region: US });
     const token = await tokenFor(t.id);
     const everAcknowledged = new Set<string>();
-    for (const [to, schemaOf] of [[{ isolation: 'schema' }, () => ident(t.id)], [{ isolation: 'row', region: EU }, () => 'shared']] as const) {
-      let stopped = false;
-      const { load, done } = traffic(t, token, everAcknowledged.size, () => stopped);
-      await sleep(1_500);
-      const res = await move(t.id, to);
-      const report = await res.json() as { fenceMs: number; copied: Record<string, number>; tail: unknown; to: { region: string; isolation: string }; cleaned: boolean; version: number };
-      expect(res.status, JSON.stringify(report)).toBe(200);
-      await sleep(1_500); // writes keep landing in the target after the switch
-      stopped = true;
-      await done;
-      expect(load.unexpected).toEqual([]);
-      expect(report.cleaned).toBe(true);
-      const region = report.to.region;
-      expect(region).toBe(to.isolation === 'schema' ? US : EU);
-      // Exactly the writes acknowledged so far (this round's and the round before's, moved again), each once.
-      for (const x of load.acknowledged) everAcknowledged.add(x);
-      const got = await titles(region, schemaOf(), t.id);
-      expect(got).toEqual([...everAcknowledged].sort());
-      expect(load.reads['200'] ?? 0).toBeGreaterThan(10);
-      // A router that still held the old record is refused once (TR004), drops it, and is served again.
-      expect(load.reads['503 TENANT_MIGRATING'] ?? 0).toBeLessThanOrEqual(3);
-      console.log(JSON.stringify({ move: to, fenceMs: report.fenceMs, copied: report.copied, tail: report.tail, acknowledged: load.acknowledged.size, refusedWrites: load.refusedWrites, reads: load.reads }));
-    }
+    // Each move: exactly the writes acknowledged so far (this round's and the round before's, moved again), each once.
+    expect((await moveUnderLoad(t, token, everAcknowledged, { isolation: 'schema' }, () => ident(t.id))).to.region).toBe(US);
+    expect((await moveUnderLoad(t, token, everAcknowledged, { isolation: 'row', region: EU }, () => 'shared')).to.region).toBe(EU);
     // Nothing of the tenant is left where it was.
     expect((await owner(US).query(`SELECT count(*)::int AS n FROM shared.tracks WHERE tenant_id = $1`, [t.id]))).toEqual([{ n: 0 }]);
     expect((await owner(US).query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [ident(t.id)]))).toEqual([{ n: 0 }]);
@@ -137,9 +117,13 @@ describe('moving a tenant online', () => {
     expect(await floors()).toBeGreaterThan(0); // both moves left the US database: one floor there
     expect((await admin(`/admin/v1/tenants/${t.id}?confirm=${t.slug}`, { method: 'DELETE' })).status).toBe(200);
     const control = sqlAt(stack.control.postgresUrl);
-    await control.query('UPDATE pending_unfences SET due_at = now() WHERE tenant_id = $1', [t.id]);
-    expect((await fetch(`${stack.control.url}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
-    for (let i = 0; i < 50 && (await control.query('SELECT 1 FROM pending_unfences WHERE tenant_id = $1', [t.id])).length > 0; i++) await sleep(100);
+    // The DELETE's own background maintenance run may be under way (a scheduled call joins it, and
+    // it claimed its rows before this one was made due): the next runs take it.
+    for (let i = 0; i < 20 && (await control.query('SELECT 1 FROM pending_unfences WHERE tenant_id = $1', [t.id])).length > 0; i++) {
+      await control.query('UPDATE pending_unfences SET due_at = now() WHERE tenant_id = $1', [t.id]);
+      expect((await fetch(`${stack.control.url}/__scheduled?cron=*+*+*+*+*`)).status).toBe(200);
+      await sleep(100);
+    }
     expect(await control.query('SELECT 1 FROM pending_unfences WHERE tenant_id = $1', [t.id])).toEqual([]);
     expect(await floors()).toBe(0);
     expect((await owner(US).query('SELECT count(*)::int AS n FROM router.write_fences WHERE tenant_id = $1', [t.id]))).toEqual([{ n: 0 }]);
