@@ -24,11 +24,20 @@ import type { TenantView } from './schemas.js';
 import { bumpVersion, findTenant, loadPlacement, lookupKeys } from './tenant-repo.js';
 import { billingTerms } from './usage.js';
 import { removeTenantHostnames } from '../custom-hostnames/sweep.js';
+import { withTenantOperation } from '../operations/claim.js';
 
 export interface Deleted { deleted: true; id: string; slug: string; purgeCompletesAt: string }
 
-/** Deletes `t` (see above), only at version `ifVersion` when given (If-Match); answers when the storage purge completes. */
+/**
+ * Deletes `t` (see above), only at version `ifVersion` when given (If-Match); answers when the
+ * storage purge completes. Holds the tenant's operation claim (src/operations/): while a move,
+ * restore, backup or promotion runs the delete is 409 OPERATION_IN_PROGRESS and changes nothing.
+ */
 export async function deleteTenant(s: ControlServices, t: TenantView, ifVersion: number | null = null): Promise<Deleted> {
+  return withTenantOperation(s.sql, t.id, 'delete', () => deleteClaimed(s, t, ifVersion));
+}
+
+async function deleteClaimed(s: ControlServices, t: TenantView, ifVersion: number | null): Promise<Deleted> {
   const keys = lookupKeys(t);
   const [marked] = await commitAndInvalidate(s, [markDeleting(s.sql, t.id, ifVersion)], keys) as unknown[][];
   if (marked!.length === 0) {

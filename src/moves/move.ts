@@ -67,11 +67,17 @@ export function checkMove(t: Pick<TenantView, 'status' | 'isolation' | 'region'>
 }
 
 /**
- * A dedicated database made before login roles were named apart from `t_<id>` holds the one name a
- * schema of the same cluster needs for its role: that pair cannot be held at once.
+ * What the names of the source and target would make impossible (pure). Two regions may be served
+ * by one cluster (REGION_ADMIN_URLS): a move between them in the same isolation would provision
+ * the source's own schema, rows or database as its target, copy it onto itself and then clean it.
+ * And a dedicated database made before login roles were named apart from `t_<id>` holds the one
+ * name a schema of the same cluster needs for its role: that pair cannot be held at once.
  */
-function checkNames(tenantId: string, source: Placement, to: { isolation: Isolation; region: string }): void {
-  if (source.strategy === 'database' && to.isolation === 'schema' && to.region === source.region && source.roleName === tenantIdent(tenantId)) {
+export function checkNames(tenantId: string, source: Placement, to: { isolation: Isolation; region: string }, sameCluster: boolean): void {
+  if (sameCluster && to.region !== source.region && to.isolation === source.strategy) {
+    throw new AppError(422, 'MOVE_NOT_SUPPORTED', `${source.region} and ${to.region} are served by one database cluster: a ${to.isolation} tenant cannot move between them; change its isolation, or map the regions to their own clusters`);
+  }
+  if (source.strategy === 'database' && to.isolation === 'schema' && sameCluster && source.roleName === tenantIdent(tenantId)) {
     throw new AppError(422, 'MOVE_NOT_SUPPORTED', 'this dedicated database predates distinct role names: move it to another region or to row isolation first');
   }
 }
@@ -88,7 +94,9 @@ export async function moveTenant(s: ControlServices, t: TenantView, want: MoveRe
 async function moveClaimed(s: ControlServices, t: TenantView, to: { isolation: Isolation; region: string }): Promise<MoveReport> {
   const source = await loadPlacement(s.sql, t.id);
   if (!source || source.strategy !== t.isolation) throw new AppError(409, 'INVALID_STATE', 'tenant has no storage to move');
-  checkNames(t.id, source, to);
+  // The regions' shared clusters, as the provisioner reaches them: one URL, one cluster.
+  const clusterOf = (region: string) => s.provisioner.ownerUrl(t.id, { ...source, region, strategy: 'row' });
+  checkNames(t.id, source, to, to.region === source.region || (await clusterOf(to.region)) === (await clusterOf(source.region)));
   await cleanPending(s, t.id);
   const move = await claimMove(s.sql, t.id, source);
   let target: Placement | null = null;

@@ -4,12 +4,14 @@
  * snapshot a source another has just emptied, or restore rows into storage the tenant has left.
  * `withTenantOperation` claims the tenant's row in `tenant_operations` (an expired claim, whose
  * holder died, is taken over), runs `fn`, and releases it whatever `fn` did. A tenant already
- * claimed is refused 409 OPERATION_IN_PROGRESS, naming what holds it, with Retry-After.
+ * claimed is refused 409 OPERATION_IN_PROGRESS, naming what holds it, with Retry-After. A
+ * deletion holds the claim while it marks the tenant and removes its storage: it is refused while
+ * an operation runs, and an operation that claims after it finds the tenant deleting and stops.
  */
 import { AppError } from '../errors.js';
 import { db, type Sql } from '../control/db.js';
 
-export type TenantOperation = 'move' | 'restore' | 'backup' | 'branch';
+export type TenantOperation = 'move' | 'restore' | 'backup' | 'branch' | 'delete';
 
 /** How long a claim stands without its holder releasing it (a holder that died). */
 export const CLAIM_SECONDS = 3600;
@@ -39,6 +41,13 @@ export async function withTenantOperation<T>(sql: Sql, tenantId: string, kind: T
     throw new AppError(409, 'OPERATION_IN_PROGRESS', `a ${claim.heldBy} of this tenant is under way; retry when it has finished`, { 'Retry-After': '30' });
   }
   try {
+    // The caller read the tenant before claiming: a deletion that held the claim until a moment
+    // ago has marked it deleting (or removed it) since. Only a deletion goes on from there.
+    if (kind !== 'delete') {
+      const [now] = await db(() => sql.query('SELECT status FROM tenants WHERE id = $1', [tenantId])) as { status: string }[];
+      if (!now) throw new AppError(404, 'TENANT_NOT_FOUND', 'tenant not found');
+      if (now.status !== 'active' && now.status !== 'suspended') throw new AppError(409, 'INVALID_STATE', `tenant is ${now.status}`);
+    }
     return await fn();
   } finally {
     await releaseTenant(sql, tenantId, claim.token).catch((err: unknown) =>

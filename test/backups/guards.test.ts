@@ -107,6 +107,35 @@ describe('one data operation per tenant at a time', () => {
   });
 });
 
+describe('a deletion and the data operations exclude each other', () => {
+  it('while an operation holds the tenant its delete is 409 OPERATION_IN_PROGRESS and changes nothing; an operation started from a view read before a delete stops', async () => {
+    const t = await createViaApi({ isolation: 'row', region: US });
+    await addRows(t.id, ['stays']);
+    const del = () => controlCall(CONTROL, `/admin/v1/tenants/${t.id}?confirm=${t.slug}`, { method: 'DELETE' });
+    await hold(t.id);
+    const refused = await del();
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('retry-after')).toBe('30');
+    expect(await errorOf(refused)).toMatchObject({ code: 'OPERATION_IN_PROGRESS', message: expect.stringMatching(/a move of this tenant/) });
+    expect(await control.query('SELECT status FROM tenants WHERE id = $1', [t.id])).toEqual([{ status: 'active' }]);
+    expect((await rowsOf(t.id)).map((r) => r.title)).toEqual(['stays']);
+    await release(t.id);
+
+    // Read while active; the tenant is marked deleting (a deletion whose storage removal failed
+    // leaves it so) before the operation claims: it stops, and takes nothing.
+    const s = await servicesFor(CONTROL);
+    const stale = await viewOf(t.id);
+    await control.query("UPDATE tenants SET status = 'deleting' WHERE id = $1", [t.id]);
+    const stopped = await refusal(takeBackup(s, stale, 'manual'));
+    expect([stopped.status, stopped.code, stopped.message]).toEqual([409, 'INVALID_STATE', 'tenant is deleting']);
+    expect(await backupsOf(t.id)).toEqual([]);
+    // The delete, repeated, goes through; an operation after it finds no tenant.
+    expect((await del()).status).toBe(200);
+    expect((await refusal(takeBackup(s, stale, 'manual'))).code).toBe('TENANT_NOT_FOUND');
+    expect(await control.query('SELECT 1 FROM tenant_operations WHERE tenant_id = $1', [t.id])).toEqual([]);
+  });
+});
+
 describe('the size of one backup, and the schedule after any attempt', () => {
   it('past the byte budget a backup is 413 BACKUP_TOO_LARGE, recorded failed as too large; within it, whole (read in pages)', async () => {
     const t = await createViaApi({ isolation: 'row', region: US });

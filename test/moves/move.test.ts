@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { admin, createViaApi, tokenFor, type CreatedTenant } from '../support/control.js';
 import { call, errorOf, postJson, sqlAt, stack } from '../support/helpers.js';
 import { guardFor, meteredBy } from '../support/guards.js';
+import { call as inProcess, controlEnv } from '../control/in-process.js';
 
 const US = 'aws-us-east-2';
 const EU = 'aws-eu-central-1';
@@ -231,6 +232,24 @@ describe('moving a tenant online', () => {
     await control.query(`UPDATE tenant_operations SET expires_at = now() - interval '1 second' WHERE tenant_id = $1`, [t.id]);
     expect((await move(t.id, { isolation: 'schema' })).status).toBe(200);
     expect(await control.query('SELECT 1 FROM tenant_operations WHERE tenant_id = $1', [t.id])).toEqual([]);
+  });
+
+  it('refuses a move in the same isolation between two regions one cluster serves (it would copy the tenant onto itself and clean it)', async () => {
+    const WEST = 'aws-us-west-2';
+    // The operator maps us-west-2 to the cluster of us-east-2 (REGION_ADMIN_URLS), as a staging deployment might.
+    const urls = Object.fromEntries(Object.entries(stack.regions).map(([r, u]) => [r, u.postgresUrl]));
+    const oneCluster = controlEnv({ REGION_ADMIN_URLS: JSON.stringify({ ...urls, [WEST]: urls[US] }) });
+    for (const isolation of ['row', 'schema'] as const) {
+      const t = await createViaApi({ isolation, region: US, residency: 'US' });
+      const token = await tokenFor(t.id);
+      expect((await postJson(`${t.slug}.localhost`, '/api/v1/tracks', { title: 'stays', artist: 'x', durationMs: 1 }, token)).status).toBe(201);
+      const res = await inProcess(oneCluster, `/admin/v1/tenants/${t.id}/move`, { method: 'POST', json: { region: WEST } });
+      expect([res.status, (await errorOf(res)).code], isolation).toEqual([422, 'MOVE_NOT_SUPPORTED']);
+      const table = isolation === 'row' ? 'shared.tracks' : `${ident(t.id)}.tracks`;
+      expect(await owner(US).query(`SELECT title FROM ${table} WHERE tenant_id = $1`, [t.id])).toEqual([{ title: 'stays' }]);
+      expect(((await (await admin(`/admin/v1/tenants/${t.id}/moves`)).json()) as { moves: unknown[] }).moves).toEqual([]);
+      expect(await sqlAt(stack.control.postgresUrl).query('SELECT 1 FROM tenant_operations WHERE tenant_id = $1', [t.id])).toEqual([]);
+    }
   });
 
   it('a move that fails after provisioning rolls back: the target is emptied, the tenant is served and writes where it was', async () => {

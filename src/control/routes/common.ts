@@ -25,7 +25,7 @@ export const NOT_FOUND = { 404: errorSpec('No such tenant or template', ['TENANT
 export const CONFLICT = {
   409: errorSpec('Conflicts with existing state, or a request with this Idempotency-Key is still in progress', [
     'TENANT_EXISTS', 'DOMAIN_TAKEN', 'ISSUER_TAKEN', 'TEMPLATE_EXISTS', 'TEMPLATE_IN_USE', 'INVALID_STATE',
-    'MIGRATION_CONFLICT', 'PROVISIONING_IN_PROGRESS', 'IDEMPOTENCY_CONFLICT']),
+    'MIGRATION_CONFLICT', 'PROVISIONING_IN_PROGRESS', 'OPERATION_IN_PROGRESS', 'IDEMPOTENCY_CONFLICT']),
 } as const;
 export const UNPROCESSABLE = {
   422: errorSpec('Valid shape, refused by policy; or an Idempotency-Key reused for another request', [
