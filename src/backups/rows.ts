@@ -106,6 +106,7 @@ function patchOf(key: string, newKeys: boolean): string {
 export async function replaceRows(c: Client, tenantId: string, schema: string, backup: BackupTable[], rows: Map<string, string[]>, rewrite: Rewrite | null = null): Promise<{ deleted: number; inserted: number }> {
   const live = await tenantTables(c, schema);
   const byName = new Map(live.map((t) => [t.name, t]));
+  const shapes = new Map<string, Shape>();
   for (const b of backup) {
     const t = byName.get(b.name);
     if (!t) throw new AppError(409, 'RESTORE_FAILED', `table ${b.name} of the backup is not in the tenant's storage (migrate the tenant first)`);
@@ -115,6 +116,8 @@ export async function replaceRows(c: Client, tenantId: string, schema: string, b
         [qualified(schema, b.name), b.key]);
       if (ty?.t !== 'uuid') throw new AppError(409, 'RESTORE_FAILED', `table ${b.name}'s key is not a uuid: a new tenant sharing its source's tables cannot take its rows (choose another isolation or region)`);
     }
+    const shape = await shapeOf(c, schema, b, rows.get(b.name) ?? []);
+    if (shape) shapes.set(b.name, shape);
   }
   let deleted = 0;
   for (const t of live) deleted += (await c.query(`DELETE FROM ${qualified(schema, t.name)} r WHERE r.tenant_id = $1`, [tenantId])).rowCount ?? 0;
@@ -122,8 +125,11 @@ export async function replaceRows(c: Client, tenantId: string, schema: string, b
   for (const b of backup) {
     const target = qualified(schema, b.name);
     const all = rows.get(b.name) ?? [];
+    // Columns added since the backup are left out of the INSERT: they take their defaults.
+    const cols = shapes.get(b.name)?.had.map(quoteIdent);
+    const into = cols ? `${target} (${cols.join(', ')}) SELECT ${cols.map((x) => `r.${x}`).join(', ')} FROM` : `${target} SELECT * FROM`;
     for (let i = 0; i < all.length; i += PAGE_ROWS) {
-      const r = await c.query(`INSERT INTO ${target} SELECT (jsonb_populate_record(NULL::${target}, x::jsonb || ${patchOf(b.key, rewrite?.newKeys ?? false)})).* FROM unnest($1::text[]) x`,
+      const r = await c.query(`INSERT INTO ${into} (SELECT (jsonb_populate_record(NULL::${target}, x::jsonb || ${patchOf(b.key, rewrite?.newKeys ?? false)})).* FROM unnest($1::text[]) x) r`,
         [all.slice(i, i + PAGE_ROWS), tenantId]);
       inserted += r.rowCount ?? 0;
     }
@@ -131,19 +137,61 @@ export async function replaceRows(c: Client, tenantId: string, schema: string, b
   const want: Digest = Object.fromEntries(live.map((t) => [t.name, { rows: 0, digest: '' }]));
   for (const b of backup) want[b.name] = { rows: b.rows, digest: b.digest };
   const got = await digestOf(c, schema, tenantId, live);
+  // A table whose shape changed since the backup: its header digest (over the old row) cannot be
+  // read again; the backup's count must hold, and its columns must read back exactly as written
+  // (the rows' digest without the added columns, on both sides). The backup's own integrity is
+  // AES-GCM's (its tag is checked when it is opened).
+  const reshaped: Digest = {};
+  const written: Digest = {};
+  for (const b of backup) {
+    const shape = shapes.get(b.name);
+    if (!shape) continue;
+    const texts = rows.get(b.name) ?? [];
+    if (texts.length !== b.rows) throw new AppError(409, 'RESTORE_FAILED', `the backup's table ${b.name} holds ${texts.length} rows, its header says ${b.rows}; nothing was changed`);
+    reshaped[b.name] = await textsDigest(c, schema, b, texts, patchOf(b.key, rewrite?.newKeys ?? false), tenantId, shape.added);
+    written[b.name] = await liveProjected(c, schema, b, tenantId, shape.added);
+  }
   if (rewrite) {
     const asBackedUp: Digest = { ...want };
     const asWritten: Digest = { ...want };
     for (const b of backup) {
+      if (shapes.has(b.name)) continue;
       asBackedUp[b.name] = await textsDigest(c, schema, b, rows.get(b.name) ?? [], null, rewrite.sourceId);
       asWritten[b.name] = await textsDigest(c, schema, b, rows.get(b.name) ?? [], patchOf(b.key, rewrite.newKeys), tenantId);
     }
     check(want, asBackedUp, 'the backup\'s rows do not read back as backed up');
-    check(asWritten, got, 'the restored rows do not match the backup');
+    check({ ...asWritten, ...reshaped }, { ...got, ...written }, 'the restored rows do not match the backup');
   } else {
-    check(want, got, 'the restored rows do not match the backup');
+    check({ ...want, ...reshaped }, { ...got, ...written }, 'the restored rows do not match the backup');
   }
   return { deleted, inserted };
+}
+
+/** A backup table's columns (its rows' keys) against the live table's, when they differ. */
+interface Shape { had: string[]; added: string[] }
+
+/**
+ * Null when the backup's rows have the live table's columns (or it has no rows); the columns
+ * otherwise. A column of the backup the table no longer has is refused: its values would be lost.
+ */
+async function shapeOf(c: Client, schema: string, b: BackupTable, texts: string[]): Promise<Shape | null> {
+  if (texts.length === 0) return null;
+  const had = Object.keys(JSON.parse(texts[0]!) as Record<string, unknown>);
+  const { rows } = await c.query<{ name: string }>(
+    'SELECT attname::text AS name FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum', [qualified(schema, b.name)]);
+  const live = rows.map((r) => r.name);
+  const gone = had.filter((k) => !live.includes(k));
+  if (gone.length > 0) throw new AppError(409, 'RESTORE_FAILED', `table ${b.name} no longer has the backup's column(s) ${gone.join(', ')}: their values would be lost; nothing was changed`);
+  const added = live.filter((k) => !had.includes(k));
+  return added.length > 0 ? { had, added } : null;
+}
+
+/** The tenant's rows of `b` in `schema`, digested without the columns `without`. */
+async function liveProjected(c: Client, schema: string, b: BackupTable, tenantId: string, without: string[]): Promise<{ rows: number; digest: string }> {
+  const { rows } = await c.query<{ n: number; d: string | null }>(
+    `SELECT count(*)::int AS n, md5(string_agg(md5((to_jsonb(r) - $2::text[])::text), '' ORDER BY ${keyText(b.key)})) AS d
+       FROM ${qualified(schema, b.name)} r WHERE r.tenant_id = $1`, [tenantId, without]);
+  return { rows: rows[0]?.n ?? 0, digest: rows[0]?.d ?? '' };
 }
 
 function check(a: Digest, b: Digest, what: string): void {
@@ -151,12 +199,16 @@ function check(a: Digest, b: Digest, what: string): void {
   if (differ.length > 0) throw new AppError(409, 'RESTORE_FAILED', `${what} (${differ.join(', ')}); nothing was changed`);
 }
 
-/** digestOf over backup texts read as `schema.table` rows, with `patch` applied (null: as they are). */
-async function textsDigest(c: Client, schema: string, b: BackupTable, texts: string[], patch: string | null, id: string): Promise<{ rows: number; digest: string }> {
+/**
+ * digestOf over backup texts read as `schema.table` rows, with `patch` applied (null: as they are);
+ * with `without`, digested as liveProjected digests the table.
+ */
+async function textsDigest(c: Client, schema: string, b: BackupTable, texts: string[], patch: string | null, id: string, without?: string[]): Promise<{ rows: number; digest: string }> {
   const q = qualified(schema, b.name);
+  const row = without ? '(to_jsonb(r) - $3::text[])::text' : 'r::text';
   const { rows } = await c.query<{ n: number; d: string | null }>(
-    `SELECT count(*)::int AS n, md5(string_agg(md5(r::text), '' ORDER BY ${keyText(b.key)})) AS d
-       FROM (SELECT (jsonb_populate_record(NULL::${q}, x::jsonb${patch ? ` || ${patch}` : ''})).* FROM unnest($1::text[]) x) r WHERE $2::uuid IS NOT NULL`, [texts, id]);
+    `SELECT count(*)::int AS n, md5(string_agg(md5(${row}), '' ORDER BY ${keyText(b.key)})) AS d
+       FROM (SELECT (jsonb_populate_record(NULL::${q}, x::jsonb${patch ? ` || ${patch}` : ''})).* FROM unnest($1::text[]) x) r WHERE $2::uuid IS NOT NULL`, without ? [texts, id, without] : [texts, id]);
   return { rows: rows[0]?.n ?? 0, digest: rows[0]?.d ?? '' };
 }
 

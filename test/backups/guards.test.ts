@@ -136,6 +136,39 @@ describe('a deletion and the data operations exclude each other', () => {
   });
 });
 
+describe('a restore after the tenant migrated', () => {
+  it('a column added since the backup takes its default; a column dropped since is refused 409 RESTORE_FAILED with nothing changed', async () => {
+    const t = await createViaApi({ isolation: 'schema', region: US, tier: 'PREMIUM' });
+    await addRows(t.id, ['one', 'two']);
+    const b = await backupOf(t);
+    const { sql, table } = await tracksOf(t.id);
+    // A migration adds a column with a default, and the tenant writes on.
+    await sql.query(`ALTER TABLE ${table} ADD COLUMN plays integer NOT NULL DEFAULT 7`);
+    await addRows(t.id, ['three']);
+    const res = await restore(t, { backupId: b.id });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect((await rowsOf(t.id)).map((r) => r.title).sort()).toEqual(['one', 'two']);
+    expect(await sql.query(`SELECT DISTINCT plays FROM ${table} WHERE tenant_id = $1`, [t.id])).toEqual([{ plays: 7 }]);
+
+    // A column of the backup dropped since: its values would be lost.
+    await sql.query(`ALTER TABLE ${table} DROP COLUMN artist`);
+    await addRowWithoutArtist(sql, table, t.id, 'after-drop');
+    const before = await rowsOf(t.id);
+    const refused = await restore(t, { backupId: b.id });
+    expect(refused.status).toBe(409);
+    expect(await errorOf(refused)).toMatchObject({ code: 'RESTORE_FAILED', message: expect.stringMatching(/no longer has the backup's column\(s\) artist/) });
+    expect(await rowsOf(t.id)).toEqual(before);
+  });
+});
+
+/** A row of a tracks table without its artist column. */
+async function addRowWithoutArtist(sql: ReturnType<typeof sqlAt>, table: string, id: string, title: string): Promise<void> {
+  await sql.transaction([
+    sql.query("SELECT set_config('app.tenant_id', $1, true)", [id]),
+    sql.query(`INSERT INTO ${table} (tenant_id, title, duration_ms) VALUES ($1, $2, 1)`, [id, title]),
+  ]);
+}
+
 describe('the size of one backup, and the schedule after any attempt', () => {
   it('past the byte budget a backup is 413 BACKUP_TOO_LARGE, recorded failed as too large; within it, whole (read in pages)', async () => {
     const t = await createViaApi({ isolation: 'row', region: US });
