@@ -28,7 +28,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function adminRetry(c: LifecycleContext, path: string, init: { method?: string; json?: unknown }) {
   for (let i = 0; ; i++) {
     const r = await adminCall(c.stack.control.url, c.stack.control.adminToken, path, { ...init, timeoutMs: 60_000 });
-    if ((r.status !== 0 && r.status < 500) || i >= 30) return r;
+    // A 409 OPERATION_IN_PROGRESS (a scheduled backup holds the tenant) is retried, as its Retry-After asks.
+    const busy = r.status === 409 && (r.body as { error?: { code?: string } } | null)?.error?.code === 'OPERATION_IN_PROGRESS';
+    if ((r.status !== 0 && r.status < 500 && !busy) || i >= 30) return r;
     await sleep(1000);
   }
 }
